@@ -1,0 +1,135 @@
+"""Base of pre-processors, augmentors and post-processors, and their ``Sequence``.
+
+A processor is a small callable object working on NumPy arrays. It takes the sample as keyword
+arguments (``image`` plus, for detection, ``gt_boxes``) and a ``rng`` (a
+:class:`numpy.random.Generator`, used by augmentors only), and returns the sample as a dict.
+
+Processors serialize as their class name and constructor parameters: ``{"Resize": {"size":
+[32, 32]}}``; a :class:`Sequence` serializes as the list of its processors. Nothing is pickled.
+Every subclass is registered by class name when its module is imported.
+"""
+import importlib
+import inspect
+
+import numpy as np
+
+from lmnet.errors import ConfigError
+
+_REGISTRY = {}
+_PROCESSOR_MODULES = ("lmnet.pre_processor", "lmnet.data_augmentor", "lmnet.post_processor")
+
+
+def _yaml_value(value):
+    """Turns tuples and NumPy scalars into plain lists and numbers for YAML."""
+    if isinstance(value, (tuple, list)):
+        return [_yaml_value(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {k: _yaml_value(v) for k, v in value.items()}
+    return value
+
+
+class Processor:
+    """Base class of every processor.
+
+    Subclasses implement ``__call__(self, image, rng=None, **kwargs) -> dict`` and store each
+    constructor argument as an attribute of the same name, which is what :meth:`params` reads.
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _REGISTRY[cls.__name__] = cls
+
+    def __call__(self, image, rng=None, **kwargs):
+        raise NotImplementedError
+
+    def params(self):
+        """Returns the constructor parameters as a dict of YAML-friendly values."""
+        names = [name for name, p in inspect.signature(type(self).__init__).parameters.items()
+                 if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        return {name: _yaml_value(getattr(self, name)) for name in names}
+
+    def to_dict(self):
+        """Serializes as ``{ClassName: params}``."""
+        return {type(self).__name__: self.params()}
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.params() == other.params()
+
+    def __hash__(self):
+        return hash(type(self).__name__)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Sequence(Processor):
+    """Applies processors one after the other, passing the sample dict along.
+
+    Args:
+        processors: the processors, applied in order.
+    """
+
+    def __init__(self, processors):
+        self.processors = list(processors)
+
+    def __call__(self, image, rng=None, **kwargs):
+        sample = dict(kwargs, image=image)
+        for processor in self.processors:
+            sample = processor(rng=rng, **sample)
+        return sample
+
+    def to_dict(self):
+        """Serializes as the list of the processors' dicts."""
+        return [p.to_dict() for p in self.processors]
+
+    def params(self):
+        """Returns ``{"processors": [...]}`` with each processor serialized."""
+        return {"processors": self.to_dict()}
+
+
+def registered_processors():
+    """Returns ``{class name: class}`` of every processor, importing the processor modules."""
+    for module in _PROCESSOR_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as error:
+            if error.name != module:
+                raise
+    return dict(_REGISTRY)
+
+
+def processor_from_dict(data, where="processor"):
+    """Rebuilds a processor (or a :class:`Sequence` from a list) from its serialized form.
+
+    Args:
+        data: ``{ClassName: params}``, a list of those, or ``None``.
+        where: the config key, named in errors.
+
+    Returns:
+        The processor, a ``Sequence``, or ``None``.
+
+    Raises:
+        ConfigError: unknown class name or bad parameters.
+    """
+    if data is None:
+        return None
+    if isinstance(data, list):
+        return Sequence([processor_from_dict(item, where) for item in data])
+    if not isinstance(data, dict) or len(data) != 1:
+        raise ConfigError(f"{where}: expected {{ClassName: {{params}}}} or a list of them, got {data!r}")
+    (name, params), = data.items()
+    registry = registered_processors()
+    if name not in registry:
+        raise ConfigError(f"{where}: unknown processor '{name}'; known: {', '.join(sorted(registry))}")
+    try:
+        return registry[name](**(params or {}))
+    except TypeError as error:
+        raise ConfigError(f"{where}: bad parameters for {name}: {error}") from None
+
+
+def processor_to_data(processor):
+    """Serializes a processor, a ``Sequence`` or ``None`` for YAML."""
+    return None if processor is None else processor.to_dict()

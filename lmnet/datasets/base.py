@@ -1,0 +1,112 @@
+"""The common base of every dataset.
+
+A dataset is a random-access list of samples of one subset. Subsets are ``train``,
+``validation`` (alias ``test``) and ``train_validation_saving``: when
+``train_validation_saving_size > 0`` that many samples of the training data, chosen with a
+fixed seed, are held out of ``train`` and form ``train_validation_saving``.
+
+Subclasses implement :meth:`Dataset._read_subset` (what the samples are) and, when samples are
+not already arrays in memory, :meth:`Dataset._load_item` (how one is read).
+"""
+import os
+
+import numpy as np
+
+from lmnet.errors import DatasetError
+
+SUBSET_ALIASES = {"test": "validation"}
+
+
+class Dataset:
+    """Base of all datasets.
+
+    Class attributes that subclasses set:
+        classes: list of class names in label order (may be empty when read from the data).
+        extend_dir: folder under ``data_dir`` holding the data (``None`` for embedded data).
+        layout: one line describing the files expected in that folder, used in errors.
+
+    Args:
+        subset: ``"train"``, ``"validation"`` (or ``"test"``) or ``"train_validation_saving"``.
+        data_dir: root of the datasets (``Environment.data_dir``).
+        train_validation_saving_size: number of training samples held out as
+            ``train_validation_saving``.
+        seed: seed of the held-out split.
+    """
+
+    classes = []
+    extend_dir = None
+    layout = ""
+    available_subsets = ("train", "validation", "train_validation_saving")
+
+    def __init__(self, subset="train", data_dir="dataset", train_validation_saving_size=0, seed=0):
+        subset = SUBSET_ALIASES.get(subset, subset)
+        if subset not in self.available_subsets:
+            raise DatasetError(f"{type(self).__name__}: unknown subset '{subset}'; "
+                               f"expected one of {', '.join(self.available_subsets)} (or 'test')")
+        if subset == "train_validation_saving" and train_validation_saving_size <= 0:
+            raise DatasetError(f"{type(self).__name__}: subset 'train_validation_saving' needs "
+                               "TRAIN_VALIDATION_SAVING_SIZE > 0")
+        self.subset = subset
+        self.data_dir = data_dir
+        self.train_validation_saving_size = int(train_validation_saving_size)
+        self.seed = seed
+        read_subset = "validation" if subset == "validation" else "train"
+        items, labels = self._read_subset(read_subset)
+        self._items = items
+        self._labels = np.asarray(labels)
+        self._indices = self._subset_indices(len(self._labels))
+
+    @property
+    def root(self):
+        """The folder holding this dataset's files, checked to exist.
+
+        Raises:
+            DatasetError: the folder is missing; the message names the path and the layout.
+        """
+        path = os.path.join(self.data_dir, self.extend_dir)
+        if not os.path.isdir(path):
+            raise DatasetError(f"{type(self).__name__}: dataset directory {path} not found; expected {self.layout}. "
+                               "Set DATA_DIR to the folder that holds it.")
+        return path
+
+    @property
+    def num_classes(self):
+        """Number of classes."""
+        return len(self.classes)
+
+    @property
+    def labels(self):
+        """Labels of this subset's samples, in sample order."""
+        return self._labels[self._indices]
+
+    def __len__(self):
+        return len(self._indices)
+
+    def __getitem__(self, index):
+        """Returns ``(image, label)``: RGB ``uint8`` ``(height, width, 3)`` and an ``int``."""
+        position = self._indices[index]
+        return self._load_item(self._items[position]), int(self._labels[position])
+
+    def _subset_indices(self, total):
+        """Indices of the raw training or validation data that form this subset."""
+        if self.subset == "validation" or self.train_validation_saving_size <= 0:
+            return np.arange(total)
+        if self.train_validation_saving_size >= total:
+            raise DatasetError(f"{type(self).__name__}: TRAIN_VALIDATION_SAVING_SIZE "
+                               f"{self.train_validation_saving_size} must be below the {total} training samples")
+        order = np.random.default_rng(self.seed).permutation(total)
+        held_out = np.sort(order[:self.train_validation_saving_size])
+        if self.subset == "train_validation_saving":
+            return held_out
+        return np.sort(order[self.train_validation_saving_size:])
+
+    def _read_subset(self, subset):
+        """Returns ``(items, labels)`` of the raw ``"train"`` or ``"validation"`` data.
+
+        ``items`` is indexable: a ``uint8`` array of images, or anything :meth:`_load_item` reads.
+        """
+        raise NotImplementedError
+
+    def _load_item(self, item):
+        """Turns one item of :meth:`_read_subset` into an RGB ``uint8`` image (identity by default)."""
+        return item

@@ -1,0 +1,57 @@
+"""Convolution blocks: conv (no bias, 'same') -> batch norm -> activation."""
+import keras
+
+from lmnet.layers.quantized import QuantizedActivation, QuantizedConv2D
+
+
+def conv_block(x, filters, kernel_size, name, activation="relu", weight_quantizer=None, activation_quantizer=None,
+               strides=1):
+    """Applies conv (no bias, 'same' padding) -> batch norm (scale and center) -> activation.
+
+    Layers are named ``<name>`` (the convolution), ``<name>_bn`` and ``<name>_act``.
+
+    Args:
+        x: input tensor (Keras functional).
+        filters: output channels.
+        kernel_size: an int or ``(height, width)``.
+        name: the block's name.
+        activation: ``"relu"``, ``"leaky_relu"`` (alpha 0.1), ``"linear"`` or ``None``; ignored when
+            ``activation_quantizer`` is given.
+        weight_quantizer: ``(name, kwargs)`` of a kernel quantizer, or ``None`` for float.
+        activation_quantizer: ``(name, kwargs)`` of an activation quantizer used as the activation.
+        strides: convolution strides.
+
+    Returns:
+        The block's output tensor.
+    """
+    quantizer, quantizer_kwargs = weight_quantizer or (None, None)
+    x = QuantizedConv2D(filters, kernel_size, strides=strides, padding="same", use_bias=False,
+                        kernel_quantizer=quantizer, kernel_quantizer_kwargs=quantizer_kwargs, name=name)(x)
+    x = keras.layers.BatchNormalization(momentum=0.99, epsilon=1e-3, name=f"{name}_bn")(x)
+    return apply_activation(x, f"{name}_act", activation, activation_quantizer)
+
+
+def apply_activation(x, name, activation, activation_quantizer=None):
+    """Applies a named activation, or the activation quantizer when one is given."""
+    if activation_quantizer is not None:
+        quantizer, quantizer_kwargs = activation_quantizer
+        return QuantizedActivation(quantizer, quantizer_kwargs, name=name)(x)
+    if activation in (None, "linear"):
+        return x
+    if activation == "relu":
+        return keras.layers.ReLU(name=name)(x)
+    if activation == "leaky_relu":
+        return keras.layers.LeakyReLU(negative_slope=0.1, name=name)(x)
+    raise ValueError(f"unknown activation '{activation}'")
+
+
+def lmnet_block(x, filters, kernel_size, name, **kwargs):
+    """An lmnet block: :func:`conv_block` with ReLU by default."""
+    kwargs.setdefault("activation", "relu")
+    return conv_block(x, filters, kernel_size, name, **kwargs)
+
+
+def darknet_block(x, filters, kernel_size, name, **kwargs):
+    """A darknet block: :func:`conv_block` with leaky ReLU (alpha 0.1) by default."""
+    kwargs.setdefault("activation", "leaky_relu")
+    return conv_block(x, filters, kernel_size, name, **kwargs)

@@ -1,0 +1,74 @@
+"""Quantized convolution and quantized activation layers."""
+import keras
+
+from lmnet.quantizations import get_quantizer
+
+
+class QuantizedConv2D(keras.layers.Conv2D):
+    """A ``Conv2D`` whose forward pass uses a quantized copy of its float kernel.
+
+    The float kernel is the trained variable (the "shadow" weights); each call quantizes it
+    with ``kernel_quantizer`` and convolves with the result, so gradients reach the float kernel
+    through the quantizer's straight-through estimator.
+
+    Args:
+        filters: number of output channels.
+        kernel_size: an int or ``(height, width)``.
+        kernel_quantizer: registered quantizer name, or ``None`` for a float kernel.
+        kernel_quantizer_kwargs: keyword arguments of the quantizer.
+        **kwargs: the other ``keras.layers.Conv2D`` arguments.
+    """
+
+    def __init__(self, filters, kernel_size, kernel_quantizer=None, kernel_quantizer_kwargs=None, **kwargs):
+        super().__init__(filters, kernel_size, **kwargs)
+        self.kernel_quantizer = kernel_quantizer
+        self.kernel_quantizer_kwargs = dict(kernel_quantizer_kwargs or {})
+        self._quantize = get_quantizer(kernel_quantizer) if kernel_quantizer else None
+
+    def quantized_kernel(self):
+        """Returns the kernel the forward pass uses (quantized, or the float one)."""
+        if self._quantize is None:
+            return self.kernel
+        return self._quantize(self.kernel, **self.kernel_quantizer_kwargs)
+
+    def convolution_op(self, inputs, kernel):
+        """Convolves with the quantized kernel."""
+        if self._quantize is not None:
+            kernel = self._quantize(kernel, **self.kernel_quantizer_kwargs)
+        return super().convolution_op(inputs, kernel)
+
+    def get_config(self):
+        """Adds the quantizer name and its arguments to the ``Conv2D`` config."""
+        config = super().get_config()
+        config.update(kernel_quantizer=self.kernel_quantizer, kernel_quantizer_kwargs=self.kernel_quantizer_kwargs)
+        return config
+
+
+class QuantizedActivation(keras.layers.Layer):
+    """Applies an activation quantizer (for example ``linear_mid_tread_half``).
+
+    Args:
+        quantizer: registered quantizer name.
+        quantizer_kwargs: keyword arguments of the quantizer.
+        **kwargs: ``keras.layers.Layer`` arguments (``name`` …).
+    """
+
+    def __init__(self, quantizer, quantizer_kwargs=None, **kwargs):
+        super().__init__(**kwargs)
+        self.quantizer = quantizer
+        self.quantizer_kwargs = dict(quantizer_kwargs or {})
+        self._quantize = get_quantizer(quantizer)
+
+    def call(self, inputs):
+        """Returns the quantized inputs."""
+        return self._quantize(inputs, **self.quantizer_kwargs)
+
+    def compute_output_shape(self, input_shape):
+        """Same shape as the input."""
+        return input_shape
+
+    def get_config(self):
+        """Adds the quantizer name and its arguments to the layer config."""
+        config = super().get_config()
+        config.update(quantizer=self.quantizer, quantizer_kwargs=self.quantizer_kwargs)
+        return config

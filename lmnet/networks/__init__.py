@@ -1,0 +1,1 @@
+"""Networks: one per module under ``classification/`` and ``object_detection/``."""
