@@ -3,6 +3,7 @@ import keras
 import tensorflow as tf
 
 from lmnet.common import Tasks
+from lmnet.metrics.classification import ClassificationMetrics
 from lmnet.networks.base import BaseNetwork
 
 
@@ -47,6 +48,13 @@ class ClassificationNetwork(BaseNetwork):
         labels = tf.cast(labels, tf.int32)
         cross_entropy = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=outputs))
         return cross_entropy + self.weight_decay(model)
+
+    def create_metrics(self):
+        """A fresh accumulator of evaluation metrics (accuracy, top-5 accuracy)."""
+        return ClassificationMetrics(top_k=5)
+
+    #: Name of the metric that decides the best checkpoint on ``train_validation_saving``.
+    best_metric = "accuracy"
 
     def batch_metrics(self, labels, outputs):
         """Returns ``{"accuracy": …, "top5_accuracy": …}`` sums (not means) over the batch."""

@@ -1,0 +1,40 @@
+"""Evaluate a trained experiment on its validation subset."""
+import click
+
+from lmnet.cli import quiet_tensorflow, user_errors_exit_2
+
+quiet_tensorflow()
+
+from lmnet import experiment  # noqa: E402
+from lmnet.environment import Environment  # noqa: E402
+from lmnet.evaluator import evaluate_experiment  # noqa: E402
+
+
+def run(experiment_id, restore_path=None, network=None, dataset=None, config_file=None, output_dir=None,
+        progress=True):
+    """Evaluates the newest (or given) checkpoint of ``experiment_id``; returns the metrics."""
+    environment = Environment.from_env()
+    paths = environment.experiment(experiment_id)
+    config = experiment.load_experiment_config(paths, config_file, network=network, dataset=dataset)
+    metrics, json_path = evaluate_experiment(config, paths, environment.data_dir, restore_path=restore_path,
+                                             output_dir=output_dir, progress=progress)
+    for name, value in metrics.items():
+        click.echo(f"{name:>16}: {value:.4f}")
+    click.echo(f"metrics written to {json_path}")
+    return metrics
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-i", "--experiment_id", required=True, help="id of the experiment to evaluate")
+@click.option("--restore_path", help="checkpoint prefix, e.g. saved/experiment/checkpoints/save.ckpt-1000")
+@click.option("-n", "--network", help="override NETWORK_CLASS by module name")
+@click.option("-d", "--dataset", help="override DATASET_CLASS by module name")
+@click.option("-c", "--config_file", help="config file to use instead of the experiment's config.yaml")
+@click.option("-o", "--output_dir", help="folder for evaluate.json (default <experiment>/evaluate)")
+def main(experiment_id, restore_path, network, dataset, config_file, output_dir):
+    """Evaluate a trained experiment."""
+    user_errors_exit_2(run)(experiment_id, restore_path, network, dataset, config_file, output_dir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Builds datasets, pipelines and networks from a validated config."""
+from lmnet.config import network_kwargs
+from lmnet.errors import ConfigError, DatasetError
+from lmnet.pipeline import SampleProcessor
+
+
+def build_dataset(config, data_dir, subset):
+    """Instantiates ``DATASET_CLASS`` for ``subset`` with ``DATASET.OPTIONS`` as extra arguments.
+
+    Raises:
+        ConfigError: the dataset class rejects an option.
+    """
+    options = dict(config.DATASET.OPTIONS or {})
+    try:
+        return config.DATASET_CLASS(subset=subset, data_dir=data_dir,
+                                    train_validation_saving_size=config.DATASET.TRAIN_VALIDATION_SAVING_SIZE,
+                                    seed=config.SEED, **options)
+    except TypeError as error:
+        raise ConfigError(f"DATASET.OPTIONS: {config.DATASET_CLASS.__name__} rejects them: {error}") from None
+
+
+def build_processor(config, dataset, training):
+    """The :class:`SampleProcessor` of ``dataset`` (with the augmentor when ``training``)."""
+    return SampleProcessor(dataset, pre_processor=config.DATASET.PRE_PROCESSOR,
+                           augmentor=config.DATASET.AUGMENTOR if training else None,
+                           image_size=config.IMAGE_SIZE)
+
+
+def dataset_classes(config, dataset):
+    """The class names, checked between the config's ``CLASSES`` and the dataset.
+
+    Raises:
+        DatasetError: they disagree.
+    """
+    classes = list(dataset.classes)
+    if config.CLASSES and classes and list(config.CLASSES) != classes:
+        raise DatasetError(f"CLASSES in the config {config.CLASSES} differ from the dataset's {classes}")
+    return classes or list(config.CLASSES or [])
+
+
+def build_network(config, classes):
+    """Instantiates ``NETWORK_CLASS`` with the ``NETWORK`` keys as arguments.
+
+    Raises:
+        ConfigError: the network rejects a key.
+    """
+    try:
+        return config.NETWORK_CLASS(classes=classes, **network_kwargs(config))
+    except TypeError as error:
+        raise ConfigError(f"NETWORK: {config.NETWORK_CLASS.__name__} rejects a key: {error}") from None

@@ -1,0 +1,388 @@
+"""Loading, checking, overriding and saving configs.
+
+A config is a Python module of UPPER_CASE keys (or the YAML file written from one). :func:`load`
+returns a validated :class:`Config`: every key known (unknown keys are an error naming the
+closest valid one), required keys present, values of the right kind, defaults filled in.
+
+In YAML, classes are written as their import path, quantizers by their registered name and
+processors as class name + parameters, so ``load(save_yaml(config))`` equals ``config``.
+"""
+import difflib
+import importlib
+import importlib.util
+import inspect
+import os
+import shutil
+
+import yaml
+
+from lmnet import config_schema as schema
+from lmnet.common import Tasks
+from lmnet.data_processor import Processor, processor_from_dict, processor_to_data
+from lmnet.errors import ConfigError
+
+
+class SmartDict(dict):
+    """A dict whose keys are also attributes (``config.NETWORK.OPTIMIZER_CLASS``)."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name, value):
+        self[name] = value
+
+    def __delattr__(self, name):
+        del self[name]
+
+
+Config = SmartDict
+
+
+def load(path, network=None, dataset=None):
+    """Loads a config module (``.py``) or YAML file and validates it.
+
+    Args:
+        path: the config file.
+        network: optional override of ``NETWORK_CLASS`` by module name under ``lmnet.networks``
+            (e.g. ``"classification.lmnet_v1_quantize"``).
+        dataset: optional override of ``DATASET_CLASS`` by module name under ``lmnet.datasets``.
+
+    Returns:
+        The validated :class:`Config`.
+
+    Raises:
+        ConfigError: the file is missing or invalid; the message names the key.
+    """
+    raw = _read_raw(path)
+    if network:
+        raw["NETWORK_CLASS"] = resolve_class("lmnet.networks", network, "lmnet.networks.base", "BaseNetwork")
+        raw.pop("TASK", None)
+    if dataset:
+        raw["DATASET_CLASS"] = resolve_class("lmnet.datasets", dataset, "lmnet.datasets.base", "Dataset")
+        raw.pop("CLASSES", None)
+    return validate(raw)
+
+
+def _read_raw(path):
+    """Reads the UPPER_CASE keys of a Python module or a YAML mapping."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"config file {path} not found")
+    if path.endswith((".yaml", ".yml")):
+        with open(path) as stream:
+            try:
+                data = yaml.safe_load(stream)
+            except yaml.YAMLError as error:
+                raise ConfigError(f"{path}: invalid YAML ({error})".replace("\n", " ")) from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a mapping of config keys")
+        return dict(data)
+    if not path.endswith(".py"):
+        raise ConfigError(f"{path}: a config is a .py module or a .yaml file")
+    return _read_module(path)
+
+
+def _read_module(path):
+    """Executes a Python config module and returns its UPPER_CASE attributes."""
+    name = "lmnet_config_" + os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except ConfigError:
+        raise
+    except Exception as error:  # the user's module failed: report where, not a traceback
+        raise ConfigError(f"{path}: cannot execute config module ({type(error).__name__}: {error})") from None
+    return {key: value for key, value in vars(module).items() if key.isupper() and not key.startswith("_")}
+
+
+def resolve_class(package, module_name, base_module, base_name):
+    """Returns the one subclass of ``base_module.base_name`` defined in ``package.module_name``.
+
+    Raises:
+        ConfigError: no such module, or it does not define exactly one such class.
+    """
+    base = getattr(importlib.import_module(base_module), base_name)
+    full_name = f"{package}.{module_name}"
+    try:
+        module = importlib.import_module(full_name)
+    except ModuleNotFoundError:
+        raise ConfigError(f"no module '{module_name}' in {package}") from None
+    found = [obj for obj in vars(module).values()
+             if inspect.isclass(obj) and issubclass(obj, base) and obj.__module__ == full_name]
+    if len(found) != 1:
+        raise ConfigError(f"module {full_name} must define exactly one {base_name} subclass, found {len(found)}")
+    return found[0]
+
+
+def validate(raw):
+    """Checks raw top-level keys and returns a complete :class:`Config` with defaults filled in.
+
+    Raises:
+        ConfigError: unknown key, missing required key, wrong kind of value or inconsistent keys.
+    """
+    config = _check_section(raw, schema.TOP_LEVEL, "")
+    config.NETWORK = _check_section(raw.get("NETWORK") or {}, schema.NETWORK, "NETWORK.")
+    config.DATASET = _check_section(raw.get("DATASET") or {}, schema.DATASET, "DATASET.")
+    _fill_shared_keys(config)
+    _fill_derived_keys(config)
+    config.NETWORK_CLASS.check_image_size(config.IMAGE_SIZE)
+    return config
+
+
+def _check_section(raw, fields, prefix):
+    """Validates one mapping against ``fields``; returns a SmartDict with defaults."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping of keys, got {type(raw).__name__}")
+    for key in raw:
+        if key not in fields:
+            raise ConfigError(_unknown_key_message(prefix, key, fields))
+    section = SmartDict()
+    for key, field in fields.items():
+        if key in ("NETWORK", "DATASET"):
+            continue
+        if key not in raw:
+            if field.required:
+                raise ConfigError(f"missing required config key '{prefix}{key}'")
+            section[key] = field.default
+            continue
+        section[key] = _check_value(prefix + key, raw[key], field)
+    return section
+
+
+def _unknown_key_message(prefix, key, fields):
+    """'unknown key' with the closest valid one, when there is one."""
+    close = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.5)
+    hint = f"; did you mean '{prefix}{close[0]}'?" if close else f"; valid keys: {', '.join(sorted(fields))}"
+    return f"unknown config key '{prefix}{key}'{hint}"
+
+
+def _check_value(key, value, field):
+    """Checks (and normalizes) one value; raises ConfigError naming ``key``."""
+    if value is None:
+        if field.optional:
+            return None
+        raise ConfigError(f"config key '{key}' must not be None")
+    checker = _CHECKERS[field.kind]
+    try:
+        return checker(value)
+    except _WrongKind as wrong:
+        raise ConfigError(f"config key '{key}' expects {wrong.expected}, got {value!r} "
+                          f"({type(value).__name__})") from None
+
+
+class _WrongKind(Exception):
+    def __init__(self, expected):
+        super().__init__(expected)
+        self.expected = expected
+
+
+def _check_int(value):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _WrongKind("an integer")
+    return value
+
+
+def _check_float(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _WrongKind("a number")
+    return value
+
+
+def _check_bool(value):
+    if not isinstance(value, bool):
+        raise _WrongKind("True or False")
+    return value
+
+
+def _check_str(value):
+    if not isinstance(value, str):
+        raise _WrongKind("a string")
+    return value
+
+
+def _check_size(value):
+    if (not isinstance(value, (list, tuple)) or len(value) != 2
+            or any(isinstance(v, bool) or not isinstance(v, int) or v <= 0 for v in value)):
+        raise _WrongKind("[height, width] of two positive integers")
+    return [int(v) for v in value]
+
+
+def _check_str_list(value):
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise _WrongKind("a list of strings")
+    return list(value)
+
+
+def _check_list(value):
+    if not isinstance(value, (list, tuple)):
+        raise _WrongKind("a list")
+    return _plain(value)
+
+
+def _check_dict(value):
+    if not isinstance(value, dict):
+        raise _WrongKind("a mapping")
+    return _plain(value)
+
+
+def _plain(value):
+    """Tuples to lists, recursively, so Python and YAML configs compare equal."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _check_class(value):
+    if isinstance(value, str):
+        value = import_object(value)
+    if not inspect.isclass(value):
+        raise _WrongKind("a class (or its import path)")
+    return value
+
+
+def _subclass_checker(base_module, base_name):
+    def check(value):
+        base = getattr(importlib.import_module(base_module), base_name)
+        value = _check_class(value)
+        if not issubclass(value, base):
+            raise _WrongKind(f"a subclass of {base_name}")
+        return value
+    return check
+
+
+def _check_quantizer(value):
+    from lmnet.quantizations import get_quantizer, quantizer_name
+    if isinstance(value, str):
+        return get_quantizer(value)
+    if not callable(value):
+        raise _WrongKind("a registered quantizer function or its name")
+    quantizer_name(value)
+    return value
+
+
+def _check_processor(value):
+    if isinstance(value, Processor):
+        return value
+    if isinstance(value, (dict, list)):
+        return processor_from_dict(value)
+    raise _WrongKind("a processor (or its serialized form)")
+
+
+def _check_task(value):
+    if value not in Tasks.ALL:
+        raise _WrongKind(f"one of {', '.join(Tasks.ALL)}")
+    return value
+
+
+_CHECKERS = {
+    "int": _check_int, "float": _check_float, "bool": _check_bool, "str": _check_str, "size": _check_size,
+    "str_list": _check_str_list, "list": _check_list, "dict": _check_dict, "class": _check_class,
+    "network_class": _subclass_checker("lmnet.networks.base", "BaseNetwork"),
+    "dataset_class": _subclass_checker("lmnet.datasets.base", "Dataset"),
+    "quantizer": _check_quantizer, "processor": _check_processor, "task": _check_task, "any": lambda v: v,
+}
+
+
+def import_object(path):
+    """Imports ``"package.module.Name"`` and returns ``Name``.
+
+    Raises:
+        ConfigError: the module or the name does not exist.
+    """
+    module_name, _, name = path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError, ValueError):
+        raise ConfigError(f"cannot import '{path}'") from None
+
+
+def _fill_shared_keys(config):
+    """Copies IMAGE_SIZE, BATCH_SIZE, DATA_FORMAT into NETWORK/DATASET, checking consistency."""
+    for section_name in ("NETWORK", "DATASET"):
+        section = config[section_name]
+        for key in schema.SHARED_KEYS:
+            if section.get(key) is None:
+                section[key] = config[key]
+            elif section[key] != config[key] and section_name == "NETWORK":
+                raise ConfigError(f"config key '{section_name}.{key}' ({section[key]}) differs from '{key}' "
+                                  f"({config[key]})")
+    if config.DATASET.PRE_PROCESSOR is None:
+        config.DATASET.PRE_PROCESSOR = config.PRE_PROCESSOR
+    if config.MAX_STEPS is None and config.MAX_EPOCHS is None:
+        raise ConfigError("missing required config key 'MAX_STEPS' (or 'MAX_EPOCHS')")
+
+
+def _fill_derived_keys(config):
+    """TASK from the network class, CLASSES from the dataset class, when not given."""
+    network_task = config.NETWORK_CLASS.task
+    if config.TASK is None:
+        config.TASK = network_task
+    elif network_task is not None and config.TASK != network_task:
+        raise ConfigError(f"config key 'TASK' is {config.TASK} but {config.NETWORK_CLASS.__name__} "
+                          f"does {network_task}")
+    if config.CLASSES is None and config.DATASET_CLASS.classes:
+        config.CLASSES = list(config.DATASET_CLASS.classes)
+
+
+def network_kwargs(config):
+    """The NETWORK section as constructor arguments (lower-case names, unset keys left out)."""
+    return {key.lower(): value for key, value in config.NETWORK.items() if value is not None}
+
+
+# ---------------------------------------------------------------- YAML
+
+def to_yaml_data(config):
+    """Returns the config as plain YAML-safe data (classes as import paths, processors as dicts)."""
+    data = {}
+    for key, field in schema.TOP_LEVEL.items():
+        if key in ("NETWORK", "DATASET"):
+            continue
+        data[key] = _to_yaml_value(config[key], field)
+    data["NETWORK"] = {k: _to_yaml_value(config.NETWORK[k], f) for k, f in schema.NETWORK.items()
+                       if config.NETWORK[k] is not None}
+    data["DATASET"] = {k: _to_yaml_value(config.DATASET[k], f) for k, f in schema.DATASET.items()}
+    return data
+
+
+def _to_yaml_value(value, field):
+    if value is None:
+        return None
+    if field.kind in ("class", "network_class", "dataset_class"):
+        return class_path(value)
+    if field.kind == "quantizer":
+        from lmnet.quantizations import quantizer_name
+        return quantizer_name(value)
+    if field.kind == "processor":
+        return processor_to_data(value)
+    return _plain(value)
+
+
+def class_path(cls):
+    """The shortest public import path of ``cls`` (``keras.optimizers.SGD`` rather than ``keras.src…``)."""
+    module = cls.__module__
+    if module.startswith("keras.src."):
+        for public in ("keras.optimizers", "keras.optimizers.schedules"):
+            if getattr(importlib.import_module(public), cls.__name__, None) is cls:
+                return f"{public}.{cls.__name__}"
+    return f"{module}.{cls.__qualname__}"
+
+
+def dump_yaml(config, path):
+    """Writes the config to ``path`` as YAML (atomically)."""
+    tmp_path = path + ".tmp"
+    with open(tmp_path, "w") as stream:
+        yaml.safe_dump(to_yaml_data(config), stream, sort_keys=False, default_flow_style=None)
+    os.replace(tmp_path, path)
+
+
+def save_experiment_config(config, source_path, paths):
+    """Writes ``config.yaml`` and, for a Python source, a copy as ``config.py`` into the experiment."""
+    os.makedirs(paths.root, exist_ok=True)
+    if source_path and source_path.endswith(".py") and os.path.abspath(source_path) != paths.config_py:
+        shutil.copyfile(source_path, paths.config_py)
+    dump_yaml(config, paths.config_yaml)

@@ -1,0 +1,99 @@
+"""The keys a config may hold, their kinds and defaults (ARCHITECTURE §4).
+
+``lmnet.config`` checks a loaded config against these tables; this module only describes them.
+"""
+import dataclasses
+
+_NO_DEFAULT = object()
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    """One config key.
+
+    Attributes:
+        kind: name of the checker in ``lmnet.config`` (``int``, ``float``, ``bool``, ``str``,
+            ``size``, ``str_list``, ``list``, ``dict``, ``class``, ``network_class``,
+            ``dataset_class``, ``quantizer``, ``processor``, ``task``, ``any``).
+        default: the value used when the key is absent (``REQUIRED`` when it must be given).
+        optional: ``None`` is allowed as a value.
+    """
+
+    kind: str
+    default: object = None
+    optional: bool = True
+
+    @property
+    def required(self):
+        """True when the key must be given."""
+        return self.default is REQUIRED
+
+
+REQUIRED = _NO_DEFAULT
+
+TOP_LEVEL = {
+    "NETWORK_CLASS": Field("network_class", REQUIRED, optional=False),
+    "DATASET_CLASS": Field("dataset_class", REQUIRED, optional=False),
+    "IMAGE_SIZE": Field("size", REQUIRED, optional=False),
+    "BATCH_SIZE": Field("int", REQUIRED, optional=False),
+    "DATA_FORMAT": Field("str", "NHWC", optional=False),
+    "TASK": Field("task"),
+    "CLASSES": Field("str_list"),
+    "MAX_STEPS": Field("int"),
+    "MAX_EPOCHS": Field("float"),
+    "SAVE_CHECKPOINT_STEPS": Field("int", 1000, optional=False),
+    "KEEP_CHECKPOINT_MAX": Field("int", 5, optional=False),
+    "TEST_STEPS": Field("int", 1000, optional=False),
+    "SUMMARISE_STEPS": Field("int", 100, optional=False),
+    "IS_PRETRAIN": Field("bool", False, optional=False),
+    "PRETRAIN_VARS": Field("str_list"),
+    "PRETRAIN_DIR": Field("str", ""),
+    "PRETRAIN_FILE": Field("str", ""),
+    "IS_DISTRIBUTION": Field("bool", False, optional=False),
+    "PRE_PROCESSOR": Field("processor"),
+    "POST_PROCESSOR": Field("processor"),
+    "IS_DEBUG": Field("bool", False, optional=False),
+    "SEED": Field("int", 0, optional=False),
+    "NETWORK": Field("dict", None),
+    "DATASET": Field("dict", None),
+}
+
+NETWORK = {
+    "OPTIMIZER_CLASS": Field("class"),
+    "OPTIMIZER_KWARGS": Field("dict"),
+    "LEARNING_RATE_FUNC": Field("class"),
+    "LEARNING_RATE_KWARGS": Field("dict"),
+    "IMAGE_SIZE": Field("size"),
+    "BATCH_SIZE": Field("int"),
+    "DATA_FORMAT": Field("str"),
+    "WEIGHT_DECAY_RATE": Field("float"),
+    "ACTIVATION_QUANTIZER": Field("quantizer"),
+    "ACTIVATION_QUANTIZER_KWARGS": Field("dict"),
+    "WEIGHT_QUANTIZER": Field("quantizer"),
+    "WEIGHT_QUANTIZER_KWARGS": Field("dict"),
+    "QUANTIZE_FIRST_CONVOLUTION": Field("bool"),
+    "QUANTIZE_LAST_CONVOLUTION": Field("bool"),
+    "ANCHORS": Field("list"),
+    "OBJECT_SCALE": Field("float"),
+    "NO_OBJECT_SCALE": Field("float"),
+    "CLASS_SCALE": Field("float"),
+    "COORDINATE_SCALE": Field("float"),
+    "LOSS_IOU_THRESHOLD": Field("float"),
+    "LOSS_WARMUP_STEPS": Field("int"),
+    "SCORE_THRESHOLD": Field("float"),
+    "NMS_IOU_THRESHOLD": Field("float"),
+    "NMS_MAX_OUTPUT_SIZE": Field("int"),
+}
+
+DATASET = {
+    "BATCH_SIZE": Field("int"),
+    "DATA_FORMAT": Field("str"),
+    "PRE_PROCESSOR": Field("processor"),
+    "AUGMENTOR": Field("processor"),
+    "TRAIN_VALIDATION_SAVING_SIZE": Field("int", 0, optional=False),
+    "ENABLE_PREFETCH": Field("bool", True, optional=False),
+    "OPTIONS": Field("dict"),
+}
+
+#: Keys copied from the top level into ``NETWORK`` / ``DATASET`` when absent there.
+SHARED_KEYS = ("IMAGE_SIZE", "BATCH_SIZE", "DATA_FORMAT")

@@ -1,0 +1,64 @@
+"""Preparing an experiment directory: create, resume or recreate, never silently overwrite."""
+import os
+import shutil
+
+import yaml
+
+from lmnet import config as config_module
+from lmnet.errors import ExperimentError
+
+#: Keys that may change between runs of one experiment (to train longer, or save more often).
+RESUMABLE_CHANGES = ("MAX_STEPS", "MAX_EPOCHS", "TEST_STEPS", "SUMMARISE_STEPS", "SAVE_CHECKPOINT_STEPS",
+                     "KEEP_CHECKPOINT_MAX")
+
+
+def prepare(config, source_path, paths, recreate=False, log=print):
+    """Makes the experiment directory ready for training.
+
+    A new experiment is created; an existing one is resumed when its saved config matches (keys in
+    :data:`RESUMABLE_CHANGES` may differ) and deleted first when ``recreate`` is true.
+
+    Raises:
+        ExperimentError: the experiment exists with a different config and ``recreate`` is false.
+    """
+    if recreate and os.path.exists(paths.root):
+        log(f"--recreate: deleting experiment directory {paths.root} (config, checkpoints, tensorboard)")
+        shutil.rmtree(paths.root)
+    if os.path.exists(paths.config_yaml):
+        _check_resumable(config, paths)
+    config_module.save_experiment_config(config, source_path, paths)
+    os.makedirs(paths.checkpoints, exist_ok=True)
+    os.makedirs(paths.tensorboard, exist_ok=True)
+
+
+def _check_resumable(config, paths):
+    with open(paths.config_yaml) as stream:
+        saved = yaml.safe_load(stream) or {}
+    current = config_module.to_yaml_data(config)
+    changed = sorted(_changed_keys(saved, current))
+    blocking = [key for key in changed if key not in RESUMABLE_CHANGES and not key.startswith("NETWORK.LEARNING_RATE")]
+    if blocking:
+        raise ExperimentError(f"experiment {paths.root} exists with a different config (changed: "
+                              f"{', '.join(blocking)}); use --recreate to start over or another -i")
+
+
+def _changed_keys(saved, current, prefix=""):
+    for key in sorted(set(saved) | set(current)):
+        old, new = saved.get(key), current.get(key)
+        if isinstance(old, dict) and isinstance(new, dict) and key in ("NETWORK", "DATASET"):
+            yield from _changed_keys(old, new, prefix=f"{key}.")
+        elif old != new:
+            yield prefix + key
+
+
+def load_experiment_config(paths, config_file=None, network=None, dataset=None):
+    """The config of an existing experiment: ``config_file`` if given, else its ``config.yaml``.
+
+    Raises:
+        ExperimentError: the experiment has no saved config and none was given.
+    """
+    if config_file is None:
+        if not os.path.exists(paths.config_yaml):
+            raise ExperimentError(f"experiment {paths.root} has no config.yaml; train it first or pass -c")
+        config_file = paths.config_yaml
+    return config_module.load(config_file, network=network, dataset=dataset)

@@ -1,0 +1,1 @@
+"""Metrics: classification accuracy (NumPy accumulators); detection metrics come later."""

@@ -1,0 +1,145 @@
+"""The ``tf.data`` input pipeline: load → augment → pre-process → batch → prefetch.
+
+Samples are loaded and processed in NumPy (inside ``tf.numpy_function``), a batch per call,
+with calls running in parallel. Everything random is a pure function of the seed and the
+sample's position in the stream, so:
+
+* the same seed gives the same batches, whatever the parallelism;
+* training resumed at step ``s`` sees exactly the batches an uninterrupted run sees from ``s``.
+
+Epoch ``e`` visits the samples in the order ``default_rng([seed, 0, e]).permutation(n)``; the
+``k``-th sample of the stream is augmented with ``default_rng([seed, 1, k])``.
+"""
+import functools
+
+import numpy as np
+import tensorflow as tf
+
+from lmnet.errors import DatasetError
+
+_ORDER_STREAM = 0
+_AUGMENT_STREAM = 1
+
+
+class SampleProcessor:
+    """Loads sample ``index`` of a dataset and applies the augmentor and the pre-processor.
+
+    Args:
+        dataset: a :class:`lmnet.datasets.base.Dataset`.
+        pre_processor: a processor or ``None``.
+        augmentor: a processor or ``None`` (training only).
+        image_size: ``(height, width)`` every processed image must have.
+    """
+
+    def __init__(self, dataset, pre_processor=None, augmentor=None, image_size=None):
+        self.dataset = dataset
+        self.pre_processor = pre_processor
+        self.augmentor = augmentor
+        self.image_size = tuple(image_size) if image_size else None
+
+    def __call__(self, index, rng=None):
+        """Returns ``(image float32 (H, W, 3), target)`` of sample ``index``."""
+        image, target = self.dataset[index]
+        sample = {"image": image}
+        if self.augmentor is not None:
+            sample = self.augmentor(rng=rng, **sample)
+        if self.pre_processor is not None:
+            sample = self.pre_processor(**sample)
+        image = np.asarray(sample["image"], dtype=np.float32)
+        if self.image_size and image.shape != (*self.image_size, 3):
+            raise DatasetError(f"{type(self.dataset).__name__} sample {index}: image of shape {image.shape} after "
+                               f"pre-processing, expected {(*self.image_size, 3)}; add a Resize pre-processor")
+        return image, np.asarray(target)
+
+
+class TrainOrder:
+    """The shuffled, endless order of training samples (one permutation per epoch).
+
+    Args:
+        num_samples: size of the training subset.
+        seed: the run's seed.
+    """
+
+    def __init__(self, num_samples, seed):
+        if num_samples <= 0:
+            raise DatasetError("the training subset is empty")
+        self.num_samples = num_samples
+        self.seed = seed
+        self.permutation = functools.lru_cache(maxsize=4)(self._permutation)
+
+    def _permutation(self, epoch):
+        return np.random.default_rng([self.seed, _ORDER_STREAM, epoch]).permutation(self.num_samples)
+
+    def index(self, position):
+        """Dataset index of the sample at stream ``position`` (thread-safe)."""
+        epoch, offset = divmod(int(position), self.num_samples)
+        return int(self.permutation(epoch)[offset])
+
+
+def _stack(samples):
+    images = np.stack([s[0] for s in samples])
+    targets = np.stack([s[1] for s in samples])
+    return images, targets
+
+
+def _example_spec(processor):
+    """dtype and shape of one processed sample's target (from sample 0)."""
+    _, target = processor(0, rng=np.random.default_rng(0))
+    return tf.as_dtype(target.dtype), target.shape
+
+
+def train_dataset(processor, batch_size, seed, start_step=0, prefetch=True):
+    """The endless training batches, starting at batch ``start_step``.
+
+    Args:
+        processor: a :class:`SampleProcessor` over the training subset.
+        batch_size: samples per batch.
+        seed: the run's seed.
+        start_step: index of the first batch (the step training resumes from).
+        prefetch: prefetch batches in the background.
+
+    Returns:
+        A ``tf.data.Dataset`` of ``(images [B, H, W, 3] float32, targets [B, …])``.
+    """
+    target_dtype, target_shape = _example_spec(processor)
+    order = TrainOrder(len(processor.dataset), seed)
+
+    def make_batch(step):
+        first = int(step) * batch_size
+        samples = [processor(order.index(k), rng=np.random.default_rng([seed, _AUGMENT_STREAM, k]))
+                   for k in range(first, first + batch_size)]
+        return _stack(samples)
+
+    return _batches(tf.data.Dataset.range(start_step, np.iinfo(np.int64).max), make_batch, batch_size,
+                    processor.image_size, target_dtype, target_shape, prefetch)
+
+
+def eval_dataset(processor, batch_size, prefetch=True):
+    """One ordered pass over a subset; the last batch may be smaller.
+
+    Returns:
+        A ``tf.data.Dataset`` of ``(images, targets)`` batches.
+    """
+    target_dtype, target_shape = _example_spec(processor)
+    total = len(processor.dataset)
+
+    def make_batch(batch_index):
+        first = int(batch_index) * batch_size
+        return _stack([processor(i) for i in range(first, min(first + batch_size, total))])
+
+    num_batches = -(-total // batch_size)
+    return _batches(tf.data.Dataset.range(num_batches), make_batch, None, processor.image_size, target_dtype,
+                    target_shape, prefetch)
+
+
+def _batches(indices, make_batch, batch_size, image_size, target_dtype, target_shape, prefetch):
+    height, width = image_size
+
+    def load(index):
+        images, targets = tf.numpy_function(make_batch, [index], [tf.float32, target_dtype], stateful=False)
+        images.set_shape([batch_size, height, width, 3])
+        targets.set_shape([batch_size, *target_shape])
+        return images, targets
+
+    dataset = indices.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return dataset.prefetch(tf.data.AUTOTUNE) if prefetch else dataset

@@ -1,0 +1,139 @@
+"""Pre-processors: deterministic NumPy steps applied to every sample (training and inference).
+
+Each pre-processor is a :class:`~lmnet.data_processor.Processor`: it takes the sample as keyword
+arguments (``image`` plus any extra keys, which pass through unchanged) and returns the sample as
+a dict. Images are ``(height, width, channels)`` NumPy arrays with pixel values in ``[0, 255]``;
+sizes are always ``(height, width)``.
+"""
+import numpy as np
+from PIL import Image
+
+from lmnet.data_processor import Processor
+
+BOXES_KEY = "gt_boxes"
+
+
+def check_size(size, name="size"):
+    """Validates an image size and returns it as a tuple of ints.
+
+    Args:
+        size: ``(height, width)``, two positive integers (a list or tuple).
+        name: the parameter's name, used in the error message.
+
+    Returns:
+        ``(height, width)`` as a tuple of Python ints.
+
+    Raises:
+        ValueError: ``size`` is not a pair of positive integers.
+    """
+    if isinstance(size, (str, bytes)) or not hasattr(size, "__len__") or len(size) != 2:
+        raise ValueError(f"{name} must be (height, width), got {size!r}")
+    if not all(_is_int(v) and v > 0 for v in size):
+        raise ValueError(f"{name} must be two positive integers (height, width), got {size!r}")
+    return tuple(int(v) for v in size)
+
+
+def _is_int(value):
+    """True for Python and NumPy integers, False for bools and everything else."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def reject_boxes(processor, sample):
+    """Raises if the sample carries ground-truth boxes a geometric processor cannot transform yet.
+
+    Args:
+        processor: the processor being applied, named in the message.
+        sample: the sample's keyword arguments.
+
+    Raises:
+        NotImplementedError: ``sample`` has a ``gt_boxes`` entry that is not ``None``.
+    """
+    if sample.get(BOXES_KEY) is not None:
+        raise NotImplementedError(f"{type(processor).__name__}: box-aware version comes with detection")
+
+
+def resize_image(image, size):
+    """Resizes an image bilinearly to exactly ``size`` with Pillow.
+
+    Args:
+        image: ``(height, width, channels)`` or ``(height, width)`` array, values in ``[0, 255]``.
+        size: ``(height, width)`` of the result.
+
+    Returns:
+        The resized image: ``uint8`` if ``image`` is ``uint8``, else ``float32``. The input itself
+        (not a copy) when it already has that size.
+    """
+    height, width = size
+    if image.shape[:2] == (height, width):
+        return image
+    if image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3:
+        return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BILINEAR))
+    if image.ndim == 2:
+        return _resize_channel(image, size)
+    return np.stack([_resize_channel(image[..., c], size) for c in range(image.shape[2])], axis=-1)
+
+
+def _resize_channel(channel, size):
+    """Resizes one 2-D channel: Pillow mode ``L`` for ``uint8``, mode ``F`` (float32) otherwise."""
+    height, width = size
+    if channel.dtype != np.uint8:
+        channel = channel.astype(np.float32, copy=False)
+    resized = Image.fromarray(np.ascontiguousarray(channel)).resize((width, height), Image.Resampling.BILINEAR)
+    return np.asarray(resized)
+
+
+class Resize(Processor):
+    """Resizes the image bilinearly to exactly ``size``, ignoring the aspect ratio.
+
+    ``uint8`` images stay ``uint8``; any other dtype comes out as ``float32``. An image that already
+    has the target size is returned as is (no copy).
+
+    Args:
+        size: ``(height, width)`` of the result, positive integers.
+
+    Raises:
+        ValueError: ``size`` is not two positive integers.
+    """
+
+    def __init__(self, size):
+        self.size = check_size(size)
+
+    def __call__(self, image, rng=None, **kwargs):
+        """Returns the sample with the resized image. Raises NotImplementedError on ``gt_boxes``."""
+        reject_boxes(self, kwargs)
+        return dict(kwargs, image=resize_image(np.asarray(image), self.size))
+
+
+class DivideBy255(Processor):
+    """Scales pixel values from ``[0, 255]`` to ``[0, 1]`` as ``float32``."""
+
+    def __call__(self, image, rng=None, **kwargs):
+        """Returns the sample with ``image / 255`` in ``float32``."""
+        return dict(kwargs, image=np.asarray(image, dtype=np.float32) / np.float32(255))
+
+
+def per_image_standardization(image):
+    """Standardizes an image to zero mean and unit variance like ``tf.image.per_image_standardization``.
+
+    Computes ``(x - mean) / max(std, 1 / sqrt(N))`` over all ``N`` values of the image, so that a
+    uniform image becomes all zeros instead of dividing by zero.
+
+    Args:
+        image: an array of any shape and numeric dtype.
+
+    Returns:
+        The standardized image as ``float32``.
+    """
+    values = np.asarray(image, dtype=np.float32)
+    mean = values.mean(dtype=np.float64)
+    std = values.std(dtype=np.float64)
+    adjusted_std = max(std, 1.0 / np.sqrt(values.size))
+    return ((values - mean) / adjusted_std).astype(np.float32)
+
+
+class PerImageStandardization(Processor):
+    """Standardizes each image to zero mean and unit variance (see :func:`per_image_standardization`)."""
+
+    def __call__(self, image, rng=None, **kwargs):
+        """Returns the sample with the standardized ``float32`` image."""
+        return dict(kwargs, image=per_image_standardization(image))

@@ -1,0 +1,1 @@
+"""Training: the step loop, checkpoints, summaries, pre-trained weights."""

@@ -1,0 +1,195 @@
+"""The step-based training loop.
+
+A custom loop (not ``model.fit``) around a ``tf.function`` step: checkpoints every
+``SAVE_CHECKPOINT_STEPS`` (newest ``KEEP_CHECKPOINT_MAX`` kept), validation every ``TEST_STEPS``,
+summaries every ``SUMMARISE_STEPS``, the best checkpoint on ``train_validation_saving`` kept apart,
+and exact resume: the step, the optimizer's slots and schedule position and the input order all
+continue from the newest checkpoint.
+"""
+import dataclasses
+import math
+import time
+
+import tensorflow as tf
+from tqdm import tqdm
+
+from lmnet import builders, pipeline
+from lmnet.training.checkpoints import CheckpointKeeper
+from lmnet.training.evaluation import batches, evaluate, make_eval_step
+from lmnet.training.pretrain import restore_pretrained
+from lmnet.training.summaries import SummaryWriters
+
+
+def make_train_step(network, optimizer):
+    """Returns a ``tf.function`` ``(images, targets) -> (loss, metric sums)`` that applies one update."""
+    model = network.training_model
+
+    @tf.function
+    def train_step(images, targets):
+        with tf.GradientTape() as tape:
+            outputs = model(images, training=True)
+            loss = network.compute_loss(targets, outputs, model)
+        gradients = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply(gradients, model.trainable_variables)
+        return loss, network.batch_metrics(targets, outputs)
+    return train_step
+
+
+@dataclasses.dataclass
+class TrainingData:
+    """The datasets of one training run."""
+
+    train: object
+    validation: object
+    train_validation_saving: object = None
+
+
+def load_training_data(config, data_dir):
+    """Builds the ``train``, ``validation`` and (when configured) ``train_validation_saving`` subsets."""
+    data = TrainingData(train=builders.build_dataset(config, data_dir, "train"),
+                        validation=builders.build_dataset(config, data_dir, "validation"))
+    if config.DATASET.TRAIN_VALIDATION_SAVING_SIZE > 0:
+        data.train_validation_saving = builders.build_dataset(config, data_dir, "train_validation_saving")
+    return data
+
+
+def max_steps(config, num_train_samples):
+    """``MAX_STEPS``, or ``MAX_EPOCHS`` converted to steps."""
+    if config.MAX_STEPS is not None:
+        return config.MAX_STEPS
+    return int(math.ceil(config.MAX_EPOCHS * num_train_samples / config.BATCH_SIZE))
+
+
+class Trainer:
+    """Trains one experiment.
+
+    Args:
+        config: the validated config.
+        paths: the experiment's :class:`lmnet.environment.ExperimentPaths`.
+        data_dir: root of the datasets.
+        progress: show progress bars.
+        log: a ``print``-like function for the few lines the trainer reports.
+    """
+
+    def __init__(self, config, paths, data_dir, progress=True, log=print):
+        self.config = config
+        self.paths = paths
+        self.progress = progress
+        self.log = log
+        self.data = load_training_data(config, data_dir)
+        self.network = builders.build_network(config, builders.dataset_classes(config, self.data.train))
+        self.optimizer = self.network.create_optimizer()
+        self.optimizer.build(self.network.training_model.trainable_variables)
+        self.keeper = CheckpointKeeper(self.network.model, self.optimizer, paths.checkpoints,
+                                       keep=config.KEEP_CHECKPOINT_MAX)
+        self.summaries = SummaryWriters(paths.tensorboard)
+        self.max_steps = max_steps(config, len(self.data.train))
+        self.eval_step = make_eval_step(self.network)
+
+    @property
+    def step(self):
+        """Number of updates applied so far."""
+        return int(self.optimizer.iterations.numpy())
+
+    def restore(self):
+        """Resumes from the newest checkpoint, else loads pre-trained weights when configured."""
+        path = self.keeper.restore_latest()
+        if path is not None:
+            self.log(f"resuming from {path} (step {self.step})")
+        elif self.config.IS_PRETRAIN:
+            restored = restore_pretrained(self.network.model, self.config)
+            self.log(f"restored {len(restored)} pre-trained variables")
+
+    def run(self):
+        """Trains up to the last step and returns the final validation metrics."""
+        self.restore()
+        start = self.step
+        if start >= self.max_steps:
+            self.log(f"already trained to step {start} (MAX_STEPS {self.max_steps}); nothing to do")
+            return self.validate(start)
+        train_step = make_train_step(self.network, self.optimizer)
+        data = self._train_batches(start)
+        results = None
+        with tqdm(total=self.max_steps, initial=start, desc="train", unit="step", disable=not self.progress,
+                  dynamic_ncols=True) as bar:
+            meter = _ThroughputMeter(self.config.BATCH_SIZE)
+            for step in range(start + 1, self.max_steps + 1):
+                images, targets = next(data)
+                loss, sums = train_step(images, targets)
+                meter.tick()
+                if step % 10 == 0 or step == self.max_steps:
+                    bar.set_postfix(loss=f"{float(loss):.4f}", img_s=f"{meter.rate():.0f}", refresh=False)
+                bar.update(1)
+                results = self._after_step(step, images, loss, sums, bar) or results
+        self.summaries.close()
+        return results
+
+    def _train_batches(self, start):
+        processor = builders.build_processor(self.config, self.data.train, training=True)
+        dataset = pipeline.train_dataset(processor, self.config.BATCH_SIZE, self.config.SEED, start_step=start,
+                                         prefetch=self.config.DATASET.ENABLE_PREFETCH)
+        return batches(dataset)
+
+    def _after_step(self, step, images, loss, sums, bar):
+        """Summaries, checkpoints and validation due at ``step``; returns validation metrics if run."""
+        config, last = self.config, step == self.max_steps
+        if step % config.SUMMARISE_STEPS == 0 or last:
+            self._summarise(step, images, loss, sums)
+        if step % config.SAVE_CHECKPOINT_STEPS == 0 or last:
+            self.keeper.save(step)
+            if self.data.train_validation_saving is not None:
+                self._keep_best(step, bar)
+        if step % config.TEST_STEPS == 0 or last:
+            results = self.validate(step)
+            bar.write(f"step {step}: validation " + _format_metrics(results))
+            return results
+        return None
+
+    def _summarise(self, step, images, loss, sums):
+        batch = float(images.shape[0])
+        values = {"loss": loss, "learning_rate": self.optimizer.learning_rate}
+        values.update({name: float(total) / batch for name, total in sums.items()})
+        self.summaries.scalars("train", step, values)
+        self.summaries.images("train", step, "input_images", images)
+        self.summaries.flush()
+
+    def _keep_best(self, step, bar):
+        results = self._evaluate(self.data.train_validation_saving, "train_validation_saving")
+        self.summaries.scalars("train_validation_saving", step, results)
+        score = results[self.network.best_metric]
+        if score > float(self.keeper.best_score.numpy()):
+            self.keeper.save_best(step, score)
+            bar.write(f"step {step}: new best {self.network.best_metric} {score:.4f} on train_validation_saving")
+
+    def validate(self, step):
+        """Evaluates the validation subset and writes its summaries at ``step``."""
+        results = self._evaluate(self.data.validation, "validation")
+        self.summaries.scalars("validation", step, results)
+        self.summaries.flush()
+        return results
+
+    def _evaluate(self, dataset, description):
+        processor = builders.build_processor(self.config, dataset, training=False)
+        batched = pipeline.eval_dataset(processor, self.config.BATCH_SIZE, prefetch=self.config.DATASET.ENABLE_PREFETCH)
+        return evaluate(self.network, batched, self.eval_step, description=description, progress=self.progress)
+
+
+class _ThroughputMeter:
+    """Images per second over the last few steps."""
+
+    def __init__(self, batch_size, window=20):
+        self.batch_size = batch_size
+        self.window = window
+        self.times = []
+
+    def tick(self):
+        self.times = (self.times + [time.perf_counter()])[-self.window:]
+
+    def rate(self):
+        if len(self.times) < 2:
+            return 0.0
+        return self.batch_size * (len(self.times) - 1) / (self.times[-1] - self.times[0])
+
+
+def _format_metrics(results):
+    return ", ".join(f"{name} {value:.4f}" for name, value in results.items())

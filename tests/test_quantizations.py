@@ -1,0 +1,256 @@
+"""Tests of lmnet.quantizations: forward values and gradients against NumPy references, the registry
+and the ``QTZ_<name>`` name scopes."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from lmnet.errors import ConfigError
+from lmnet.quantizations import (binary_channel_wise_mean_scaling, binary_mean_scaling, get_quantizer,
+                                 linear_mid_tread_half, quantizer_name, registered_quantizers, ternary)
+
+BIT = 2
+MAX_VALUE = 2.0
+LEVELS = 2 ** BIT - 1
+WEIGHT_QUANTIZERS = ["binary_mean_scaling", "binary_channel_wise_mean_scaling", "ternary"]
+KERNEL_SHAPE = (3, 3, 4, 5)
+
+
+# NumPy references ------------------------------------------------------------------------------------------------
+
+def linear_reference(x, bit=BIT, max_value=MAX_VALUE):
+    """NumPy ``linear_mid_tread_half`` in float32, rounding half to even (``np.round``)."""
+    x = np.asarray(x, np.float32)
+    levels = np.float32(2 ** bit - 1)
+    max_value = np.float32(max_value)
+    scaled = np.clip(x, 0, max_value) * (levels / max_value)
+    return (np.round(scaled) / levels * max_value).astype(np.float32)
+
+
+def linear_gradient_reference(x, upstream, max_value=MAX_VALUE):
+    """Upstream gradient where ``0 < x < max_value``, zero elsewhere."""
+    return np.where((x > 0) & (x < max_value), upstream, 0).astype(np.float32)
+
+
+def binary_reference(w):
+    """``sign(w) * mean(|w|)`` over the whole tensor."""
+    return np.sign(w) * np.mean(np.abs(w))
+
+
+def binary_channel_wise_reference(w):
+    """``sign(w) * mean(|w|)`` with the mean per last-axis channel."""
+    flat = np.abs(w).reshape(-1, w.shape[-1])
+    return np.sign(w) * flat.mean(axis=0)
+
+
+def ternary_reference(w):
+    """TWN: threshold ``0.7 * mean|w|``, alpha the mean of the magnitudes above it."""
+    magnitude = np.abs(w)
+    threshold = 0.7 * magnitude.mean()
+    kept = magnitude > threshold
+    alpha = magnitude[kept].mean() if kept.any() else 0.0
+    return alpha * np.sign(w) * kept
+
+
+REFERENCES = {
+    "binary_mean_scaling": binary_reference,
+    "binary_channel_wise_mean_scaling": binary_channel_wise_reference,
+    "ternary": ternary_reference,
+}
+
+
+# helpers ---------------------------------------------------------------------------------------------------------
+
+def forward_and_gradient(fn, x, upstream, as_variable):
+    """Returns ``fn(x)`` and the gradient of ``sum(fn(x) * upstream)`` w.r.t. ``x`` as NumPy arrays.
+
+    Args:
+        fn: a quantizer taking one tensor.
+        x: NumPy input.
+        upstream: NumPy upstream gradient, same shape as ``x``.
+        as_variable: pass ``x`` as a ``tf.Variable`` (else as a ``tf.Tensor``).
+    """
+    source = tf.Variable(x) if as_variable else tf.constant(x)
+    with tf.GradientTape() as tape:
+        if not as_variable:
+            tape.watch(source)
+        output = fn(source)
+        objective = tf.reduce_sum(output * upstream)
+    gradient = tape.gradient(objective, source)
+    return output.numpy(), gradient.numpy()
+
+
+def random_kernel(seed, shape=KERNEL_SHAPE):
+    """A random float32 kernel with a few exact zeros."""
+    rng = np.random.default_rng(seed)
+    kernel = rng.normal(size=shape).astype(np.float32)
+    kernel.flat[::7] = 0.0
+    return kernel
+
+
+def linear(x):
+    """``linear_mid_tread_half`` at the test's bit and max value."""
+    return linear_mid_tread_half(x, bit=BIT, max_value=MAX_VALUE)
+
+
+# linear_mid_tread_half ---------------------------------------------------------------------------------------------
+
+EDGE_VALUES = np.array([
+    0.0, MAX_VALUE,                      # the ends of the range
+    1e-4, MAX_VALUE - 1e-4,              # just inside
+    -1e-4, MAX_VALUE + 1e-4,             # just outside
+    -1.0, -123.0, 3.0, 1e6,              # negative, above max
+    1.0 / 3.0, 1.0, 5.0 / 3.0,           # rounding midpoints: x * 3 / 2 = 0.5, 1.5, 2.5
+    0.5, 1.2,                            # ordinary values
+], dtype=np.float32)
+
+
+@pytest.mark.parametrize("as_variable", [False, True], ids=["tensor", "variable"])
+@pytest.mark.parametrize("inputs", ["random", "edges"])
+def test_linear_mid_tread_half_matches_reference(inputs, as_variable):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1.0, 3.0, size=(4, 6, 6, 3)).astype(np.float32) if inputs == "random" else EDGE_VALUES
+    upstream = rng.normal(size=x.shape).astype(np.float32)
+    output, gradient = forward_and_gradient(linear, x, upstream, as_variable)
+    np.testing.assert_allclose(output, linear_reference(x), rtol=1e-6, atol=0)
+    np.testing.assert_array_equal(gradient, linear_gradient_reference(x, upstream))
+
+
+def test_linear_mid_tread_half_levels():
+    x = np.linspace(-1.0, 3.0, 1001, dtype=np.float32)
+    output = linear(tf.constant(x)).numpy()
+    expected_levels = np.arange(LEVELS + 1) * MAX_VALUE / LEVELS
+    np.testing.assert_allclose(np.unique(output), expected_levels, rtol=1e-6)
+    assert output.dtype == np.float32
+
+
+def test_linear_mid_tread_half_edges():
+    x = np.array([0.0, MAX_VALUE, -1.0, 3.0, 1e-4, MAX_VALUE - 1e-4], np.float32)
+    output = linear(tf.constant(x)).numpy()
+    np.testing.assert_allclose(output, [0.0, MAX_VALUE, 0.0, MAX_VALUE, 0.0, MAX_VALUE], rtol=1e-6)
+
+
+def test_linear_mid_tread_half_rounds_half_to_even():
+    midpoints = np.array([1.0 / 3.0, 1.0, 5.0 / 3.0], np.float32)
+    scaled = midpoints * np.float32(LEVELS / MAX_VALUE)
+    np.testing.assert_array_equal(scaled, [0.5, 1.5, 2.5])  # exact midpoints in float32
+    output = linear(tf.constant(midpoints)).numpy()
+    # 0.5 -> 0, 1.5 -> 2, 2.5 -> 2 (half to even, as np.round and tf.round; never half away from zero)
+    np.testing.assert_allclose(output, np.array([0, 2, 2]) / LEVELS * MAX_VALUE, rtol=1e-6)
+    np.testing.assert_array_equal(np.round(scaled), [0.0, 2.0, 2.0])
+
+
+@pytest.mark.parametrize("as_variable", [False, True], ids=["tensor", "variable"])
+def test_linear_mid_tread_half_gradient_mask_is_strict(as_variable):
+    x = np.array([0.0, MAX_VALUE, 1e-4, MAX_VALUE - 1e-4, -1e-4, MAX_VALUE + 1e-4, -5.0, 5.0], np.float32)
+    _, gradient = forward_and_gradient(linear, x, np.ones_like(x), as_variable)
+    np.testing.assert_array_equal(gradient, [0, 0, 1, 1, 0, 0, 0, 0])
+
+
+def test_linear_mid_tread_half_other_bit_and_max():
+    x = np.random.default_rng(1).uniform(-1.0, 7.0, size=500).astype(np.float32)
+    output = linear_mid_tread_half(tf.constant(x), bit=3, max_value=6.0).numpy()
+    np.testing.assert_allclose(output, linear_reference(x, bit=3, max_value=6.0), rtol=1e-6)
+
+
+def test_linear_mid_tread_half_keeps_float64():
+    x = np.array([0.2, 0.9, 1.7], np.float64)
+    output = linear(tf.constant(x))
+    assert output.dtype == tf.float64
+    np.testing.assert_allclose(output.numpy(), np.round(np.clip(x, 0, 2) * 1.5) / 3 * 2)
+
+
+# weight quantizers -------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("as_variable", [False, True], ids=["tensor", "variable"])
+@pytest.mark.parametrize("name", WEIGHT_QUANTIZERS)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_weight_quantizer_matches_reference_with_identity_gradient(name, seed, as_variable):
+    kernel = random_kernel(seed)
+    upstream = np.random.default_rng(seed + 100).normal(size=kernel.shape).astype(np.float32)
+    output, gradient = forward_and_gradient(get_quantizer(name), kernel, upstream, as_variable)
+    np.testing.assert_allclose(output, REFERENCES[name](kernel), rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(gradient, upstream)
+
+
+def test_binary_mean_scaling_values():
+    w = np.array([[-2.0, 0.0], [1.0, 3.0]], np.float32)
+    output = binary_mean_scaling(tf.constant(w)).numpy()
+    np.testing.assert_allclose(output, [[-1.5, 0.0], [1.5, 1.5]])  # mean|w| = 1.5, sign(0) = 0
+
+
+def test_binary_channel_wise_mean_scaling_scales_per_last_axis():
+    w = np.array([[-1.0, 4.0], [3.0, 0.0]], np.float32)
+    output = binary_channel_wise_mean_scaling(tf.constant(w)).numpy()
+    np.testing.assert_allclose(output, [[-2.0, 2.0], [2.0, 0.0]])  # channel 0: mean 2; channel 1: mean 2
+    w = np.array([[-1.0, 4.0], [3.0, 2.0]], np.float32)
+    output = binary_channel_wise_mean_scaling(tf.constant(w)).numpy()
+    np.testing.assert_allclose(output, [[-2.0, 3.0], [2.0, 3.0]])
+
+
+def test_ternary_values():
+    w = np.array([0.1, -0.2, 1.0, -3.0, 0.0, 2.0], np.float32)
+    # mean|w| = 6.3 / 6 = 1.05, threshold 0.735; kept 1, 3, 2 -> alpha 2
+    output = ternary(tf.constant(w)).numpy()
+    np.testing.assert_allclose(output, [0.0, 0.0, 2.0, -2.0, 0.0, 2.0], rtol=1e-6)
+
+
+def test_ternary_output_has_three_values():
+    kernel = random_kernel(3)
+    output = ternary(tf.constant(kernel)).numpy()
+    alpha = np.abs(output).max()
+    assert alpha > 0
+    assert set(np.unique(output)) <= {-alpha, 0.0, alpha}
+
+
+def test_ternary_of_zeros_is_zero_without_nan():
+    w = tf.zeros(KERNEL_SHAPE)
+    output = ternary(w).numpy()
+    assert not np.isnan(output).any()
+    np.testing.assert_array_equal(output, 0.0)
+
+
+# registry --------------------------------------------------------------------------------------------------------
+
+CONTRACT = {
+    "linear_mid_tread_half": linear_mid_tread_half,
+    "binary_mean_scaling": binary_mean_scaling,
+    "binary_channel_wise_mean_scaling": binary_channel_wise_mean_scaling,
+    "ternary": ternary,
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONTRACT))
+def test_registry_round_trip(name):
+    fn = CONTRACT[name]
+    assert get_quantizer(name) is fn
+    assert quantizer_name(fn) == name
+    assert registered_quantizers()[name] is fn
+
+
+def test_registry_unknown_name_is_config_error():
+    with pytest.raises(ConfigError, match="no_such_quantizer"):
+        get_quantizer("no_such_quantizer")
+
+
+def test_quantizer_name_of_unregistered_function_is_config_error():
+    def impostor(x):
+        return x
+    impostor.quantizer_name = "binary_mean_scaling"
+    with pytest.raises(ConfigError):
+        quantizer_name(impostor)
+    with pytest.raises(ConfigError):
+        quantizer_name(tf.nn.relu)
+
+
+# graph naming ----------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(CONTRACT))
+def test_quantizer_ops_live_under_qtz_name_scope(name):
+    fn = get_quantizer(name)
+    graph = tf.function(lambda x: fn(x)).get_concrete_function(tf.TensorSpec(KERNEL_SHAPE, tf.float32)).graph
+    operations = graph.get_operations()
+    inner = [op for op in operations if op.type != "Placeholder" and op.name != "Identity"]
+    assert inner
+    outside = [op.name for op in inner if not op.name.startswith(f"QTZ_{name}/")]
+    assert not outside, f"ops outside QTZ_{name}/: {outside}"
+    assert any(op.type in ("Sign", "Round") for op in inner)
