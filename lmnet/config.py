@@ -95,7 +95,14 @@ def _read_module(path):
         raise
     except Exception as error:  # the user's module failed: report where, not a traceback
         raise ConfigError(f"{path}: cannot execute config module ({type(error).__name__}: {error})") from None
-    return {key: value for key, value in vars(module).items() if key.isupper() and not key.startswith("_")}
+    return {key: value for key, value in vars(module).items()
+            if key.isupper() and not key.startswith("_") and not _is_import(key, value)}
+
+
+def _is_import(key, value):
+    """True for an imported class, function or module whose own name is ``key`` (``from x import VGG16``)."""
+    return (inspect.isclass(value) or inspect.isfunction(value) or inspect.ismodule(value)) and \
+        getattr(value, "__name__", "").rpartition(".")[2] == key
 
 
 def resolve_class(package, module_name, base_module, base_name):

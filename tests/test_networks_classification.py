@@ -176,9 +176,11 @@ def test_float_lmnet_has_no_quantizer(cls):
 
 @pytest.mark.parametrize("cls", FLOAT_NETWORKS, ids=lambda cls: cls.__name__)
 @pytest.mark.parametrize("key", ["activation_quantizer", "weight_quantizer"])
-def test_float_network_rejects_a_quantizer(cls, key):
-    with pytest.raises(ConfigError, match=key.upper()):
-        cls(CLASSES, IMAGE_SIZE, **{key: quantizer_kwargs()[key]})
+def test_float_network_ignores_a_quantizer_with_a_warning(cls, key):
+    with pytest.warns(UserWarning, match=key.upper()):
+        network = cls(CLASSES, IMAGE_SIZE, **{key: quantizer_kwargs()[key]})
+    assert set(kernel_quantizers(network.model).values()) == {None}
+    assert not layers_of(network.model, QuantizedActivation)
 
 
 @pytest.mark.parametrize("cls", QUANTIZED_NETWORKS, ids=lambda cls: cls.__name__)

@@ -4,6 +4,8 @@ A network object holds its hyperparameters (the config's ``NETWORK.*`` keys, low
 builds a Keras 3 functional model. Training uses :meth:`BaseNetwork.compute_loss`; the model
 output (``BaseNetwork.model``) is what export and predict see.
 """
+import warnings
+
 import keras
 import tensorflow as tf
 
@@ -93,8 +95,8 @@ class BaseNetwork:
                 raise ConfigError(f"NETWORK.{key}: {name} is a quantized network and needs a quantizer")
             return None
         if not self.quantized:
-            raise ConfigError(f"NETWORK.{key}: {name} is a float network; remove the quantizer "
-                              f"or use {name}Quantize")
+            warnings.warn(f"NETWORK.{key}: {name} is a float network; the quantizer is ignored", stacklevel=3)
+            return None
         return quantizer_name(quantizer), dict(kwargs or {})
 
     def first_weight_quantizer(self):

@@ -87,7 +87,7 @@ class CheckpointKeeper:
         path = self.latest
         if path is None:
             return None
-        self.checkpoint.read(path).assert_consumed()
+        self.checkpoint.read(path).expect_partial().assert_existing_objects_matched()
         return path
 
     def save(self, step):

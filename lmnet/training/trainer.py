@@ -10,6 +10,7 @@ import dataclasses
 import math
 import time
 
+import keras
 import tensorflow as tf
 from tqdm import tqdm
 
@@ -77,6 +78,7 @@ class Trainer:
         self.progress = progress
         self.log = log
         self.data = load_training_data(config, data_dir)
+        keras.utils.set_random_seed(config.SEED)
         self.network = builders.build_network(config, builders.dataset_classes(config, self.data.train))
         self.optimizer = self.network.create_optimizer()
         self.optimizer.build(self.network.training_model.trainable_variables)

@@ -1,0 +1,74 @@
+"""Shared fixtures: a tiny, fast classification config written as a real Python module."""
+import os
+import textwrap
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+TINY_CONFIG = """
+import keras
+
+from lmnet.config import SmartDict
+from lmnet.data_augmentor import FlipLeftRight
+from lmnet.data_processor import Sequence
+from lmnet.datasets.synthetic_shapes import SyntheticShapes
+from lmnet.networks.classification.lmnet_v1_quantize import LmnetV1Quantize
+from lmnet.pre_processor import DivideBy255
+from lmnet.quantizations import binary_channel_wise_mean_scaling, linear_mid_tread_half
+
+NETWORK_CLASS = LmnetV1Quantize
+DATASET_CLASS = SyntheticShapes
+IMAGE_SIZE = [16, 16]
+BATCH_SIZE = 8
+MAX_STEPS = {max_steps}
+SAVE_CHECKPOINT_STEPS = {save_steps}
+KEEP_CHECKPOINT_MAX = {keep}
+TEST_STEPS = {test_steps}
+SUMMARISE_STEPS = 5
+PRE_PROCESSOR = DivideBy255()
+
+NETWORK = SmartDict()
+NETWORK.OPTIMIZER_CLASS = keras.optimizers.SGD
+NETWORK.OPTIMIZER_KWARGS = {{"momentum": 0.9}}
+NETWORK.LEARNING_RATE_FUNC = keras.optimizers.schedules.PiecewiseConstantDecay
+NETWORK.LEARNING_RATE_KWARGS = {{"boundaries": [10], "values": [0.01, 0.001]}}
+NETWORK.WEIGHT_DECAY_RATE = 0.0001
+NETWORK.ACTIVATION_QUANTIZER = linear_mid_tread_half
+NETWORK.ACTIVATION_QUANTIZER_KWARGS = {{"bit": 2, "max_value": 2.0}}
+NETWORK.WEIGHT_QUANTIZER = binary_channel_wise_mean_scaling
+NETWORK.WEIGHT_QUANTIZER_KWARGS = {{}}
+
+DATASET = SmartDict()
+DATASET.AUGMENTOR = Sequence([FlipLeftRight()])
+DATASET.TRAIN_VALIDATION_SAVING_SIZE = {tvs}
+DATASET.OPTIONS = {{"image_size": IMAGE_SIZE, "num_train": 200, "num_validation": 40}}
+"""
+
+
+def write_tiny_config(directory, name="tiny.py", max_steps=20, save_steps=5, keep=2, test_steps=10, tvs=0,
+                      extra=""):
+    """Writes the tiny config module into ``directory`` and returns its path."""
+    path = os.path.join(directory, name)
+    with open(path, "w") as stream:
+        stream.write(TINY_CONFIG.format(max_steps=max_steps, save_steps=save_steps, keep=keep,
+                                        test_steps=test_steps, tvs=tvs))
+        stream.write(textwrap.dedent(extra))
+    return path
+
+
+@pytest.fixture
+def tiny_config(tmp_path):
+    """Path of a tiny config module in a temporary folder."""
+    return write_tiny_config(str(tmp_path))
+
+
+@pytest.fixture
+def environment(tmp_path, monkeypatch):
+    """OUTPUT_DIR and DATA_DIR pointed into the temporary folder."""
+    monkeypatch.setenv("OUTPUT_DIR", str(tmp_path / "saved"))
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "dataset"))
+    from lmnet.environment import Environment
+    return Environment.from_env()
