@@ -86,6 +86,7 @@ NETWORK = {
 }
 
 DATASET = {
+    "IMAGE_SIZE": Field("size"),
     "BATCH_SIZE": Field("int"),
     "DATA_FORMAT": Field("str"),
     "PRE_PROCESSOR": Field("processor"),

@@ -39,7 +39,8 @@ class Processor:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        _REGISTRY[cls.__name__] = cls
+        if not cls.__name__.startswith("_"):
+            _REGISTRY[cls.__name__] = cls
 
     def __call__(self, image, rng=None, **kwargs):
         raise NotImplementedError
@@ -126,7 +127,7 @@ def processor_from_dict(data, where="processor"):
         raise ConfigError(f"{where}: unknown processor '{name}'; known: {', '.join(sorted(registry))}")
     try:
         return registry[name](**(params or {}))
-    except TypeError as error:
+    except (TypeError, ValueError) as error:
         raise ConfigError(f"{where}: bad parameters for {name}: {error}") from None
 
 

@@ -1,4 +1,5 @@
 """Shared fixtures: a tiny, fast classification config written as a real Python module."""
+import glob
 import os
 import textwrap
 
@@ -72,3 +73,9 @@ def environment(tmp_path, monkeypatch):
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "dataset"))
     from lmnet.environment import Environment
     return Environment.from_env()
+
+
+def checkpoint_steps(directory):
+    """Steps of the ``save.ckpt-<step>`` checkpoints in ``directory``, sorted."""
+    names = glob.glob(os.path.join(directory, "save.ckpt-*.index"))
+    return sorted(int(os.path.basename(name)[len("save.ckpt-"):-len(".index")]) for name in names)

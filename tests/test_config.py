@@ -27,6 +27,7 @@ def test_load_fills_defaults_and_shared_keys(tiny_config):
     assert config.DATASET.PRE_PROCESSOR == config.PRE_PROCESSOR
     assert config.IS_PRETRAIN is False and config.SEED == 0
     assert config.NETWORK.ACTIVATION_QUANTIZER is linear_mid_tread_half
+    assert config_module.validate(dict(config)) == config  # validating again changes nothing
 
 
 @pytest.mark.parametrize("path", [EXAMPLE, None])

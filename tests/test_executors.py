@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from executor import evaluate as evaluate_executor, train as train_executor
-from tests.conftest import REPO, write_tiny_config
+from tests.conftest import REPO, checkpoint_steps, write_tiny_config
 
 
 def run_script(script, *args, env_dir, timeout=300):
@@ -60,10 +60,6 @@ def test_evaluate_without_experiment_exits_2(tmp_path):
     result = run_script("evaluate.py", "-i", "missing", env_dir=str(tmp_path))
     assert result.returncode == 2
     assert "has no config.yaml" in result.stderr and "Traceback" not in result.stderr
-
-
-def checkpoint_steps(directory):
-    return sorted(int(p.rsplit("-", 1)[1].split(".")[0]) for p in glob.glob(os.path.join(directory, "save.ckpt-*.index")))
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ from lmnet import config as config_module, experiment
 from lmnet.errors import ConfigError, ExperimentError
 from lmnet.training.checkpoints import weight_map
 from lmnet.training.trainer import Trainer
-from tests.conftest import write_tiny_config
+from tests.conftest import checkpoint_steps, write_tiny_config
 
 
 def train(environment, config_path, experiment_id="exp", recreate=False):
@@ -19,10 +19,6 @@ def train(environment, config_path, experiment_id="exp", recreate=False):
     experiment.prepare(config, config_path, paths, recreate=recreate, log=lambda *_: None)
     trainer = Trainer(config, paths, environment.data_dir, progress=False, log=lambda *_: None)
     return trainer, trainer.run()
-
-
-def checkpoint_steps(directory):
-    return sorted(int(p.rsplit("-", 1)[1].split(".")[0]) for p in glob.glob(os.path.join(directory, "save.ckpt-*.index")))
 
 
 def weights(trainer):
@@ -46,6 +42,8 @@ def test_training_keeps_newest_checkpoints_and_the_best_apart(tmp_path, environm
     best = checkpoint_steps(paths.best_checkpoints)
     assert len(best) == 1 and best[0] in (5, 10, 15, 20)
     assert 0.0 <= trainer.keeper.best_score.numpy() <= 1.0
+    saved_best = tf.train.load_checkpoint(trainer.keeper.latest).get_tensor("best_score/.ATTRIBUTES/VARIABLE_VALUE")
+    assert saved_best == trainer.keeper.best_score.numpy()  # a resumed run knows the best score so far
     assert set(results) == {"loss", "accuracy", "top5_accuracy"}
     assert os.path.exists(paths.config_py) and os.path.exists(paths.config_yaml)
     assert config_module.load(paths.config_yaml) == config_module.load(path)

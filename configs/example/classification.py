@@ -13,7 +13,7 @@ from lmnet.data_augmentor import FlipLeftRight
 from lmnet.data_processor import Sequence
 from lmnet.datasets.synthetic_shapes import SyntheticShapes
 from lmnet.networks.classification.lmnet_v1_quantize import LmnetV1Quantize
-from lmnet.pre_processor import DivideBy255, Resize
+from lmnet.pre_processor import PerImageStandardization, Resize
 from lmnet.quantizations import binary_channel_wise_mean_scaling, linear_mid_tread_half
 
 IS_DEBUG = False
@@ -39,7 +39,7 @@ PRETRAIN_VARS = []
 PRETRAIN_DIR = ""
 PRETRAIN_FILE = ""
 
-PRE_PROCESSOR = Sequence([Resize(size=IMAGE_SIZE), DivideBy255()])
+PRE_PROCESSOR = Sequence([Resize(size=IMAGE_SIZE), PerImageStandardization()])
 POST_PROCESSOR = None
 
 NETWORK = SmartDict()

@@ -33,7 +33,7 @@ class Dataset:
         seed: seed of the held-out split.
     """
 
-    classes = []
+    classes = ()
     extend_dir = None
     layout = ""
     available_subsets = ("train", "validation", "train_validation_saving")
@@ -52,8 +52,10 @@ class Dataset:
         self.seed = seed
         read_subset = "validation" if subset == "validation" else "train"
         items, labels = self._read_subset(read_subset)
+        if len(items) != len(labels):
+            raise DatasetError(f"{type(self).__name__}: {len(items)} samples but {len(labels)} labels")
         self._items = items
-        self._labels = np.asarray(labels)
+        self._labels = np.asarray(labels, dtype=np.int64)
         self._indices = self._subset_indices(len(self._labels))
 
     @property
@@ -63,6 +65,8 @@ class Dataset:
         Raises:
             DatasetError: the folder is missing; the message names the path and the layout.
         """
+        if self.extend_dir is None:
+            raise DatasetError(f"{type(self).__name__} is embedded and has no dataset directory")
         path = os.path.join(self.data_dir, self.extend_dir)
         if not os.path.isdir(path):
             raise DatasetError(f"{type(self).__name__}: dataset directory {path} not found; expected {self.layout}. "

@@ -70,4 +70,3 @@ def translate_op_error(error):
         return error
     error_class = DatasetError if match.group(1) == "DatasetError" else LmnetError
     return error_class(match.group(2).strip())
-

@@ -138,9 +138,9 @@ class Trainer:
         if step % config.SUMMARISE_STEPS == 0 or last:
             self._summarise(step, images, loss, sums)
         if step % config.SAVE_CHECKPOINT_STEPS == 0 or last:
-            self.keeper.save(step)
             if self.data.train_validation_saving is not None:
-                self._keep_best(step, bar)
+                self._keep_best(step, bar)  # first, so the rotating checkpoint records the updated best score
+            self.keeper.save(step)
         if step % config.TEST_STEPS == 0 or last:
             results = self.validate(step)
             bar.write(f"step {step}: validation " + _format_metrics(results))

@@ -1,0 +1,76 @@
+"""The trainer's step time against a bare ``tf.function`` step of the same model on the same batches.
+
+Both sides train the example network (LmnetV1Quantize, batch 64, 32x32) from the same initial weights.
+The trainer side runs ``Trainer.run`` (input pipeline, progress bar, summaries every SUMMARISE_STEPS)
+with checkpoints and validation pushed past the timed window; the bare side loops over the same
+batches, already in memory, calling only the ``tf.function`` step. Target: overhead ≤ 10%.
+
+    python benchmarks/train_step.py [--steps 200] [--warmup 20] [--repeats 2]
+"""
+import argparse
+import time
+
+import keras
+
+from benchmarks.common import EXAMPLE_CLASSIFICATION, load_config, print_table, scratch_environment
+from lmnet import builders, experiment, pipeline
+from lmnet.training.trainer import Trainer, make_train_step
+
+
+class TimedTrainer(Trainer):
+    """Records the time of each step boundary (through the summaries hook, called after every step)."""
+
+    def _after_step(self, step, images, loss, sums, bar):
+        self.times.append(time.perf_counter())
+        return super()._after_step(step, images, loss, sums, bar)
+
+
+def trainer_seconds_per_step(config, warmup):
+    environment = scratch_environment()
+    paths = environment.experiment("bench")
+    experiment.prepare(config, None, paths, log=lambda *_: None)
+    trainer = TimedTrainer(config, paths, environment.data_dir, progress=True, log=lambda *_: None)
+    trainer.times = []
+    trainer.run()
+    timed = trainer.times[warmup:]
+    return (timed[-1] - timed[0]) / (len(timed) - 1)
+
+
+def bare_seconds_per_step(config, steps, warmup):
+    dataset = builders.build_dataset(config, "dataset", "train")
+    keras.utils.set_random_seed(config.SEED)
+    network = builders.build_network(config, dataset.classes)
+    optimizer = network.create_optimizer()
+    optimizer.build(network.training_model.trainable_variables)
+    step = make_train_step(network, optimizer)
+    processor = builders.build_processor(config, dataset, training=True)
+    batches = list(pipeline.train_dataset(processor, config.BATCH_SIZE, config.SEED).take(steps))
+    for images, labels in batches[:warmup]:
+        step(images, labels)
+    start = time.perf_counter()
+    for images, labels in batches[warmup:]:
+        loss, _ = step(images, labels)
+    float(loss)
+    return (time.perf_counter() - start) / (steps - warmup)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    config = load_config(EXAMPLE_CLASSIFICATION, MAX_STEPS=args.steps + 1, SAVE_CHECKPOINT_STEPS=10 ** 6,
+                         TEST_STEPS=10 ** 6, SUMMARISE_STEPS=100)
+    rows = []
+    for repeat in range(args.repeats):
+        bare = bare_seconds_per_step(config, args.steps, args.warmup)
+        trainer = trainer_seconds_per_step(config, args.warmup)
+        rows.append((repeat + 1, f"{bare * 1000:.1f}", f"{trainer * 1000:.1f}", f"{(trainer / bare - 1) * 100:+.1f}%"))
+    print(f"\nLmnetV1Quantize, batch {config.BATCH_SIZE}, {config.IMAGE_SIZE[0]}x{config.IMAGE_SIZE[1]}, "
+          f"{args.steps - args.warmup} timed steps")
+    print_table(["run", "bare tf.function (ms/step)", "trainer (ms/step)", "overhead"], rows)
+
+
+if __name__ == "__main__":
+    main()
