@@ -4,7 +4,7 @@ Trains each network with the example config (``configs/example/classification.py
 trainer and records validation accuracy every ``--test-steps`` steps. Targets (issue 2): quantized
 ≥ 0.95 and float ≥ 0.98 within 5 minutes on 2 CPU cores.
 
-    python benchmarks/classification_accuracy.py [--steps 1000] [--test-steps 100]
+    python -m benchmarks.classification_accuracy [--steps 1000] [--test-steps 100]
 """
 import argparse
 import time

@@ -5,7 +5,7 @@ The trainer side runs ``Trainer.run`` (input pipeline, progress bar, summaries e
 with checkpoints and validation pushed past the timed window; the bare side loops over the same
 batches, already in memory, calling only the ``tf.function`` step. Target: overhead ≤ 10%.
 
-    python benchmarks/train_step.py [--steps 200] [--warmup 20] [--repeats 2]
+    python -m benchmarks.train_step [--steps 200] [--warmup 20] [--repeats 2]
 """
 import argparse
 import time

@@ -1,8 +1,9 @@
 """Base of pre-processors, augmentors and post-processors, and their ``Sequence``.
 
 A processor is a small callable object working on NumPy arrays. It takes the sample as keyword
-arguments (``image`` plus, for detection, ``gt_boxes``) and a ``rng`` (a
-:class:`numpy.random.Generator`, used by augmentors only), and returns the sample as a dict.
+arguments (``image`` plus the target: ``label`` for classification, ``gt_boxes`` for detection;
+post-processors take ``outputs``) and a ``rng`` (a :class:`numpy.random.Generator`, used by
+augmentors only), and returns the sample as a dict; keys it does not know pass through.
 
 Processors serialize as their class name and constructor parameters: ``{"Resize": {"size":
 [32, 32]}}``; a :class:`Sequence` serializes as the list of its processors. Nothing is pickled.
@@ -42,7 +43,7 @@ class Processor:
         if not cls.__name__.startswith("_"):
             _REGISTRY[cls.__name__] = cls
 
-    def __call__(self, image, rng=None, **kwargs):
+    def __call__(self, rng=None, **sample):
         raise NotImplementedError
 
     def params(self):
@@ -76,8 +77,13 @@ class Sequence(Processor):
     def __init__(self, processors):
         self.processors = list(processors)
 
-    def __call__(self, image, rng=None, **kwargs):
-        sample = dict(kwargs, image=image)
+    def __call__(self, image=None, rng=None, **sample):
+        """Applies each processor to the sample and returns the final dict.
+
+        ``image`` may be given positionally; post-processing sequences pass ``outputs`` instead.
+        """
+        if image is not None:
+            sample["image"] = image
         for processor in self.processors:
             sample = processor(rng=rng, **sample)
         return sample

@@ -43,7 +43,7 @@ def evaluate_experiment(config, paths, data_dir, restore_path=None, output_dir=N
     restore_weights(network.model, checkpoint)
     processor = builders.build_processor(config, dataset, training=False)
     batched = pipeline.eval_dataset(processor, config.BATCH_SIZE, prefetch=config.DATASET.ENABLE_PREFETCH)
-    metrics = evaluate(network, batched, description="evaluate", progress=progress)
+    metrics = evaluate(network, batched, description="evaluate", progress=progress, source=dataset)
     step = checkpoint_step(checkpoint)
     writers = SummaryWriters(paths.tensorboard)
     writers.scalars("evaluate", step, metrics)

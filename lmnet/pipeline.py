@@ -40,12 +40,13 @@ class SampleProcessor:
     def __call__(self, index, rng=None):
         """Returns ``(image float32 (H, W, 3), target)`` of sample ``index``."""
         image, target = self.dataset[index]
-        sample = {"image": image}
+        key = self.dataset.target_key
+        sample = {"image": image, key: target}
         if self.augmentor is not None:
             sample = self.augmentor(rng=rng, **sample)
         if self.pre_processor is not None:
             sample = self.pre_processor(**sample)
-        image = np.asarray(sample["image"], dtype=np.float32)
+        image, target = np.asarray(sample["image"], dtype=np.float32), sample[key]
         if self.image_size and image.shape != (*self.image_size, 3):
             raise DatasetError(f"{type(self.dataset).__name__} sample {index}: image of shape {image.shape} after "
                                f"pre-processing, expected {(*self.image_size, 3)}; add a Resize pre-processor")

@@ -55,7 +55,7 @@ def test_classes_labels_and_pixels_round_trip(tmp_path):
         assert (label, tuple(image[3, 2])) == expected[path]
         assert image.shape == (6, 8, 3) and image.dtype == np.uint8
         assert tuple(image[0, 7]) == (255, 0, 128)
-    assert ImageFolder.classes == []
+    assert list(ImageFolder.classes) == []
 
 
 def test_stratified_validation_split(tmp_path):

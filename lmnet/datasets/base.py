@@ -37,6 +37,8 @@ class Dataset:
     extend_dir = None
     layout = ""
     available_subsets = ("train", "validation", "train_validation_saving")
+    #: Name of the target in the sample dict the processors see (``"label"`` or ``"gt_boxes"``).
+    target_key = "label"
 
     def __init__(self, subset="train", data_dir="dataset", train_validation_saving_size=0, seed=0):
         subset = SUBSET_ALIASES.get(subset, subset)
@@ -51,12 +53,12 @@ class Dataset:
         self.train_validation_saving_size = int(train_validation_saving_size)
         self.seed = seed
         read_subset = "validation" if subset == "validation" else "train"
-        items, labels = self._read_subset(read_subset)
-        if len(items) != len(labels):
-            raise DatasetError(f"{type(self).__name__}: {len(items)} samples but {len(labels)} labels")
+        items, targets = self._read_subset(read_subset)
+        if len(items) != len(targets):
+            raise DatasetError(f"{type(self).__name__}: {len(items)} samples but {len(targets)} targets")
         self._items = items
-        self._labels = np.asarray(labels, dtype=np.int64)
-        self._indices = self._subset_indices(len(self._labels))
+        self._targets = self._prepare_targets(targets)
+        self._indices = self._subset_indices(len(self._targets))
 
     @property
     def root(self):
@@ -80,16 +82,25 @@ class Dataset:
 
     @property
     def labels(self):
-        """Labels of this subset's samples, in sample order."""
-        return self._labels[self._indices]
+        """Class labels of this subset's samples, in sample order (classification)."""
+        return self._targets[self._indices]
 
     def __len__(self):
         return len(self._indices)
 
     def __getitem__(self, index):
-        """Returns ``(image, label)``: RGB ``uint8`` ``(height, width, 3)`` and an ``int``."""
+        """Returns ``(image, target)``: RGB ``uint8`` ``(height, width, 3)`` and the target
+        (an ``int`` label for classification)."""
         position = self._indices[index]
-        return self._load_item(self._items[position]), int(self._labels[position])
+        return self._load_item(self._items[position]), self._target(position)
+
+    def _prepare_targets(self, targets):
+        """Checks and stores the raw targets (class labels as ``int64`` by default)."""
+        return np.asarray(targets, dtype=np.int64)
+
+    def _target(self, position):
+        """The target of raw sample ``position`` (the ``int`` label by default)."""
+        return int(self._targets[position])
 
     def _subset_indices(self, total):
         """Indices of the raw training or validation data that form this subset."""
@@ -105,7 +116,7 @@ class Dataset:
         return np.sort(order[self.train_validation_saving_size:])
 
     def _read_subset(self, subset):
-        """Returns ``(items, labels)`` of the raw ``"train"`` or ``"validation"`` data.
+        """Returns ``(items, targets)`` of the raw ``"train"`` or ``"validation"`` data.
 
         ``items`` is indexable: a ``uint8`` array of images, or anything :meth:`_load_item` reads.
         """

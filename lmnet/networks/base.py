@@ -118,8 +118,15 @@ class BaseNetwork:
         """Builds and returns the Keras model."""
         raise NotImplementedError
 
-    def compute_loss(self, labels, outputs, model):
-        """Returns the training loss (including weight decay) for ``outputs`` of the training model."""
+    def compute_loss(self, targets, outputs, model, step=None):
+        """Returns the training loss (including weight decay) for ``outputs`` of the training model.
+
+        Args:
+            targets: the batch's targets (labels, or ground-truth boxes).
+            outputs: the training model's outputs.
+            model: the training model (its kernels are weight-decayed).
+            step: the optimizer's step counter, for losses that change over training.
+        """
         raise NotImplementedError
 
     def weight_decay(self, model):
@@ -128,6 +135,11 @@ class BaseNetwork:
             return tf.constant(0.0)
         kernels = [v.value for v in model.trainable_variables if v.name == "kernel"]
         return self.weight_decay_rate * tf.add_n([tf.nn.l2_loss(k) for k in kernels])
+
+    def create_metrics(self, dataset):
+        """A fresh accumulator of evaluation metrics for ``dataset`` (``update(targets, outputs)``,
+        ``result()``)."""
+        raise NotImplementedError
 
     def create_optimizer(self):
         """Creates the optimizer, with the learning-rate schedule when one is configured.

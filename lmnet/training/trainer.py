@@ -29,7 +29,7 @@ def make_train_step(network, optimizer):
     def train_step(images, targets):
         with tf.GradientTape() as tape:
             outputs = model(images, training=True)
-            loss = network.compute_loss(targets, outputs, model)
+            loss = network.compute_loss(targets, outputs, model, step=optimizer.iterations)
         gradients = tape.gradient(loss, model.trainable_variables)
         optimizer.apply(gradients, model.trainable_variables)
         return loss, network.batch_metrics(targets, outputs)
@@ -173,7 +173,8 @@ class Trainer:
     def _evaluate(self, dataset, description):
         processor = builders.build_processor(self.config, dataset, training=False)
         batched = pipeline.eval_dataset(processor, self.config.BATCH_SIZE, prefetch=self.config.DATASET.ENABLE_PREFETCH)
-        return evaluate(self.network, batched, self.eval_step, description=description, progress=self.progress)
+        return evaluate(self.network, batched, self.eval_step, description=description, progress=self.progress,
+                        source=dataset)
 
 
 class _ThroughputMeter:

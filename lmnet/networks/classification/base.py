@@ -43,13 +43,13 @@ class ClassificationNetwork(BaseNetwork):
         """The model whose output :meth:`compute_loss` takes."""
         return self.logits_model
 
-    def compute_loss(self, labels, outputs, model):
-        """Mean sparse softmax cross-entropy of the logits plus weight decay."""
+    def compute_loss(self, labels, outputs, model, step=None):
+        """Mean sparse softmax cross-entropy of the logits plus weight decay (``step`` is unused)."""
         labels = tf.cast(labels, tf.int32)
         cross_entropy = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=outputs))
         return cross_entropy + self.weight_decay(model)
 
-    def create_metrics(self):
+    def create_metrics(self, dataset=None):
         """A fresh accumulator of evaluation metrics (accuracy, top-5 accuracy)."""
         return ClassificationMetrics(top_k=5)
 
