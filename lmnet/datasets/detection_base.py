@@ -13,11 +13,14 @@ line with the counts.
 """
 import collections
 import dataclasses
+import os
 
 import numpy as np
+from PIL import Image
 
 from lmnet.datasets.base import Dataset
 from lmnet.errors import DatasetError
+from lmnet.image_io import load_image
 
 
 @dataclasses.dataclass
@@ -162,3 +165,69 @@ class DetectionDataset(Dataset):
     def annotation(self, index):
         """The full :class:`Annotation` of sample ``index`` of this subset (ignored objects included)."""
         return self._targets[self._indices[index]]
+
+
+def read_image_size(path):
+    """Reads the ``(height, width)`` of an image file from its header, without decoding the pixels.
+
+    Raises:
+        DatasetError: the file cannot be opened as an image; the message names it.
+    """
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        raise DatasetError(f"{path}: cannot read image header ({error})") from None
+    return height, width
+
+
+class FileDetectionDataset(DetectionDataset):
+    """Detection dataset whose items are image file paths, read lazily with :func:`lmnet.image_io.load_image`.
+
+    Subclasses build each sample's :class:`Annotation` with :meth:`_image_size` and
+    :meth:`_make_annotation`, which apply the bad-annotation policy (``self.bad_annotations``).
+    Constructor arguments are those of :class:`lmnet.datasets.detection_base.DetectionDataset`.
+    """
+
+    @property
+    def paths(self):
+        """Image file paths of this subset's samples, in sample order."""
+        return [self._items[position] for position in self._indices]
+
+    def _load_item(self, item):
+        """Reads one image file as RGB ``uint8``."""
+        return load_image(item)
+
+    def _image_size(self, path, source, size=None):
+        """The ``(height, width)`` of image ``path``, or ``None`` when the file is missing (a reported problem).
+
+        Args:
+            path: the image file.
+            source: the annotation file (or line) the image comes from, named in messages.
+            size: ``(height, width)`` given by the annotation, if any with both sides positive;
+                otherwise the image header is read.
+        """
+        if not os.path.isfile(path):
+            self.bad_annotations.problem("missing image", f"{source}: image file {path} not found")
+            return None
+        if size is not None and min(size) > 0:
+            return int(size[0]), int(size[1])
+        return read_image_size(path)
+
+    def _make_annotation(self, boxes, class_ids, ignore, image_size, source):
+        """Clips ``(x, y, w, h)`` pixel boxes to the image and drops (reporting) those left without area.
+
+        Args:
+            boxes: ``[N, 4]`` boxes in pixels.
+            class_ids: ``[N]`` class indices.
+            ignore: ``[N]`` difficult / crowd flags.
+            image_size: ``(height, width)``.
+            source: file named in problem messages.
+
+        Returns:
+            The :class:`Annotation` of the kept boxes.
+        """
+        boxes, keep = self.bad_annotations.clip_boxes(boxes, image_size, source)
+        class_ids = np.asarray(class_ids, dtype=np.int64).reshape(-1)
+        ignore = np.asarray(ignore, dtype=bool).reshape(-1)
+        return Annotation(boxes[keep], class_ids[keep], ignore[keep], tuple(image_size))

@@ -171,6 +171,27 @@ def shape_radius(shape):
     return 0.5 if shape == "circle" else _POLYGONS[shape].radius
 
 
+def shape_vertices(shape):
+    """Vertices of a polygonal shape of equivalent diameter 1, in its own frame.
+
+    A point ``(u, v)`` of this frame lands on the canvas at ``center + size * (u cos a - v sin a,
+    u sin a + v cos a)`` for a shape drawn with rotation ``a`` (see :func:`shape_coverage`).
+
+    Args:
+        shape: one of :data:`SHAPES` except ``"circle"``.
+
+    Returns:
+        ``float64`` ``(count, 2)`` vertices ordered by angle around the centre (a copy).
+
+    Raises:
+        ValueError: an unknown shape or the circle, which has no vertices.
+    """
+    _check_shape(shape)
+    if shape == "circle":
+        raise ValueError("the circle has no vertices")
+    return _POLYGONS[shape].vertices.astype(np.float64)
+
+
 def shape_contains(shape, x, y):
     """Whether points of the unit shape's own frame are inside it.
 
@@ -267,6 +288,27 @@ def _coverage_box(coverage, top, left):
     last_row = rows.size - int(rows[::-1].argmax())
     first_column, last_column = int(columns.argmax()), columns.size - int(columns[::-1].argmax())
     return (left + first_column, top + first_row, last_column - first_column, last_row - first_row)
+
+
+def shape_pixel_box(height, width, shape, center_xy, size, angle, supersampling=2):
+    """The box :func:`draw_shape` returns for these arguments, computed without a canvas.
+
+    Args:
+        height: canvas height in pixels.
+        width: canvas width in pixels.
+        shape: one of :data:`SHAPES`.
+        center_xy: ``(x, y)`` centre of the shape in continuous pixel coordinates.
+        size: equivalent diameter in pixels.
+        angle: rotation in degrees (clockwise on screen).
+        supersampling: samples per pixel along each axis.
+
+    Returns:
+        The exact ``(x, y, w, h)`` box of the pixels the shape touches, ``(0, 0, 0, 0)`` when none.
+    """
+    coverage, top, left = shape_coverage(height, width, shape, center_xy, size, angle, supersampling)
+    if coverage.size == 0:
+        return (0, 0, 0, 0)
+    return _coverage_box(coverage, top, left)
 
 
 def draw_shape(canvas, shape, center_xy, size, angle, color, supersampling=2):
