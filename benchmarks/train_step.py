@@ -26,6 +26,7 @@ class TimedTrainer(Trainer):
 
 
 def trainer_seconds_per_step(config, warmup):
+    """Mean seconds per step of ``Trainer.run`` after ``warmup`` steps."""
     environment = scratch_environment()
     paths = environment.experiment("bench")
     experiment.prepare(config, None, paths, log=lambda *_: None)
@@ -37,6 +38,7 @@ def trainer_seconds_per_step(config, warmup):
 
 
 def bare_seconds_per_step(config, steps, warmup):
+    """Mean seconds per step of a bare ``tf.function`` loop over the same batches held in memory."""
     dataset = builders.build_dataset(config, "dataset", "train")
     keras.utils.set_random_seed(config.SEED)
     network = builders.build_network(config, dataset.classes)
@@ -55,6 +57,7 @@ def bare_seconds_per_step(config, steps, warmup):
 
 
 def main():
+    """Runs both sides ``--repeats`` times and prints the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)

@@ -16,8 +16,10 @@ def run(experiment_id, restore_path=None, network=None, dataset=None, config_fil
     environment = Environment.from_env()
     paths = environment.experiment(experiment_id)
     config = experiment.load_experiment_config(paths, config_file, network=network, dataset=dataset)
-    metrics, json_path = evaluate_experiment(config, paths, environment.data_dir, restore_path=restore_path,
-                                             output_dir=output_dir, progress=progress)
+    metrics, json_path, report = evaluate_experiment(config, paths, environment.data_dir, restore_path=restore_path,
+                                                     output_dir=output_dir, progress=progress)
+    if report:
+        click.echo(report)
     for name, value in metrics.items():
         click.echo(f"{name:>16}: {value:.4f}")
     click.echo(f"metrics written to {json_path}")

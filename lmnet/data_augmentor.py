@@ -9,15 +9,22 @@ Images are ``(height, width, channels)`` arrays with values in ``[0, 255]``. Col
 return the input dtype: ``uint8`` stays ``uint8`` (rounded and clipped), anything else comes out
 as ``float32`` clipped to ``[0, 255]``.
 
-Ground-truth boxes (``gt_boxes``, rows ``(x, y, w, h, class_id)`` in pixels, padding rows with
-``class_id == -1``) are moved by the flips and by :class:`Pad`; :class:`Crop` does not handle them
-yet and raises ``NotImplementedError`` rather than leaving them wrong. Colour augmentors pass them
-through.
+Ground-truth boxes (``gt_boxes``, ``[max_boxes, 5]`` rows ``(x, y, w, h, class_id)`` in pixels,
+padding rows with ``class_id == -1``; see :mod:`lmnet.boxes`, which does all the box math) follow
+every geometric augmentor: the flips mirror them, :class:`Pad` shifts them, :class:`Crop` and
+:class:`SSDRandomCrop` keep the boxes whose centre lies strictly inside the crop window (clipped to
+it, in its coordinates) and turn the others into padding rows after the kept ones. Geometric
+augmentors return the boxes as ``float32`` with the same number of rows. Colour augmentors pass
+them through untouched (the very same object).
 """
+import math
+
 import numpy as np
 
+from lmnet.boxes import (GT_BOXES_KEY, as_gt_boxes, centers_inside_xywh, crop_gt_boxes, flip_left_right_xywh,
+                         flip_top_bottom_xywh, map_valid_boxes, shift_xywh, valid_rows)
 from lmnet.data_processor import Processor
-from lmnet.pre_processor import BOXES_KEY, check_size, reject_boxes, resize_image
+from lmnet.pre_processor import ResizeWithGtBoxes, check_size, with_gt_boxes
 
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
@@ -76,60 +83,13 @@ def _grayscale(image):
 # Geometry -------------------------------------------------------------------------------------
 
 
-def flip_boxes(boxes, extent, axis):
-    """Mirrors ground-truth boxes across the image's vertical or horizontal centre line.
-
-    Args:
-        boxes: ``(..., 5)`` array of ``(x, y, w, h, class_id)`` in pixels; rows whose class_id is
-            ``-1`` are padding and stay untouched.
-        extent: the image's width (``axis=0``) or height (``axis=1``) in pixels.
-        axis: 0 to flip left-right (moves ``x``), 1 to flip top-bottom (moves ``y``).
-
-    Returns:
-        A new array of the same shape and dtype with ``x`` (or ``y``) replaced by
-        ``extent - x - w`` (or ``extent - y - h``).
-    """
-    boxes = np.array(boxes, copy=True)
-    _check_boxes(boxes)
-    valid = boxes[..., 4] != -1
-    position, length = boxes[..., axis], boxes[..., axis + 2]
-    boxes[..., axis] = np.where(valid, extent - position - length, position)
-    return boxes
-
-
-def shift_boxes(boxes, left, top):
-    """Moves ground-truth boxes by ``(left, top)`` pixels, leaving padding rows untouched.
-
-    Args:
-        boxes: ``(..., 5)`` array of ``(x, y, w, h, class_id)``; class_id ``-1`` marks padding.
-        left: pixels added to ``x``.
-        top: pixels added to ``y``.
-
-    Returns:
-        A new array of the same shape and dtype.
-    """
-    boxes = np.array(boxes, copy=True)
-    _check_boxes(boxes)
-    valid = boxes[..., 4] != -1
-    boxes[..., 0] = np.where(valid, boxes[..., 0] + left, boxes[..., 0])
-    boxes[..., 1] = np.where(valid, boxes[..., 1] + top, boxes[..., 1])
-    return boxes
-
-
-def _check_boxes(boxes):
-    """Raises ValueError unless the last axis holds ``(x, y, w, h, class_id)``."""
-    if boxes.ndim < 1 or boxes.shape[-1] != 5:
-        raise ValueError(f"gt_boxes must have shape (..., 5) as (x, y, w, h, class_id), got {boxes.shape}")
-
-
 def _flip_sample(image, kwargs, axis):
     """Flips the image (axis 1 = left-right, 0 = top-bottom) and any boxes with it."""
     image = np.asarray(image)
-    sample = dict(kwargs, image=np.ascontiguousarray(np.flip(image, axis=axis)))
-    if kwargs.get(BOXES_KEY) is not None:
-        box_axis = 0 if axis == 1 else 1
-        sample[BOXES_KEY] = flip_boxes(kwargs[BOXES_KEY], image.shape[axis], box_axis)
-    return sample
+    flipped = np.ascontiguousarray(np.flip(image, axis=axis))
+    if axis == 1:
+        return with_gt_boxes(kwargs, flipped, map_valid_boxes, flip_left_right_xywh, image.shape[1])
+    return with_gt_boxes(kwargs, flipped, map_valid_boxes, flip_top_bottom_xywh, image.shape[0])
 
 
 class FlipLeftRight(Processor):
@@ -145,7 +105,7 @@ class FlipLeftRight(Processor):
     def __call__(self, image, rng=None, **kwargs):
         """Returns the sample, flipped left-right with probability ``probability``."""
         if _generator(rng).random() >= self.probability:
-            return dict(kwargs, image=image)
+            return with_gt_boxes(kwargs, image)
         return _flip_sample(image, kwargs, axis=1)
 
 
@@ -162,12 +122,24 @@ class FlipTopBottom(Processor):
     def __call__(self, image, rng=None, **kwargs):
         """Returns the sample, flipped top-bottom with probability ``probability``."""
         if _generator(rng).random() >= self.probability:
-            return dict(kwargs, image=image)
+            return with_gt_boxes(kwargs, image)
         return _flip_sample(image, kwargs, axis=0)
+
+
+def _crop_sample(image, kwargs, window):
+    """Cuts ``window`` ``(x, y, w, h)`` (integers) out of the image and crops the boxes with it."""
+    left, top, width, height = window
+    cropped = np.ascontiguousarray(image[top:top + height, left:left + width])
+    return with_gt_boxes(kwargs, cropped, crop_gt_boxes, window)
 
 
 class Crop(Processor):
     """Cuts a window of ``size`` at a uniformly random position, optionally resizing first.
+
+    Ground-truth boxes are resized with the image, then cropped like :func:`lmnet.boxes.crop_gt_boxes`
+    does: a box is kept when its centre is strictly inside the window (clipped to the window and
+    moved into its coordinates), dropped otherwise. The crop may keep no box at all; use
+    :class:`SSDRandomCrop` for a crop that keeps at least one.
 
     Args:
         size: ``(height, width)`` of the crop, positive integers; must fit inside the (resized)
@@ -186,16 +158,15 @@ class Crop(Processor):
             raise ValueError(f"Crop: resize {self.resize} is smaller than the crop size {self.size}")
 
     def __call__(self, image, rng=None, **kwargs):
-        """Returns the sample with the cropped image.
+        """Returns the sample with the cropped image and its boxes.
 
         Raises:
             ValueError: the image is smaller than the crop size.
-            NotImplementedError: the sample has ``gt_boxes``.
         """
-        reject_boxes(self, kwargs)
-        image = np.asarray(image)
         if self.resize is not None:
-            image = resize_image(image, self.resize)
+            kwargs = ResizeWithGtBoxes(self.resize)(image, **kwargs)
+            image = kwargs.pop("image")
+        image = np.asarray(image)
         (height, width), (image_height, image_width) = self.size, image.shape[:2]
         if image_height < height or image_width < width:
             raise ValueError(f"Crop: image of size ({image_height}, {image_width}) is smaller than the crop size "
@@ -203,7 +174,97 @@ class Crop(Processor):
         rng = _generator(rng)
         top = int(rng.integers(0, image_height - height + 1))
         left = int(rng.integers(0, image_width - width + 1))
-        return dict(kwargs, image=np.ascontiguousarray(image[top:top + height, left:left + width]))
+        return _crop_sample(image, kwargs, (left, top, width, height))
+
+
+def _min_side(ratio, side):
+    """The smallest crop side: ``ratio * side`` rounded up (ignoring float noise), at least 1."""
+    return max(1, math.ceil(round(ratio * side, 9)))
+
+
+class SSDRandomCrop(Processor):
+    """SSD-style random crop that keeps at least one ground-truth box.
+
+    Each trial draws a window ``(x, y, w, h)`` in whole pixels: its width uniformly between
+    ``min_crop_ratio * image_width`` (rounded up) and the image width, its height independently
+    likewise (so the aspect ratio is random too), and its position uniformly where it fits. The
+    first trial whose window contains the centre of at least one box, strictly inside (a centre
+    on the border counts as outside), is used: the image is cut to the window (the output has the
+    window's size; follow with :class:`lmnet.pre_processor.ResizeWithGtBoxes`), the boxes whose
+    centre is inside are clipped to it and moved into its coordinates, and the others become
+    padding rows after them (see :func:`lmnet.boxes.crop_gt_boxes`). If no trial keeps a box, the
+    sample is returned unchanged (boxes as ``float32``). A sample without boxes (no ``gt_boxes``,
+    ``None`` or only padding rows) is cut to the first trial's window.
+
+    All ``max_trials`` windows are drawn at once, so a call always consumes the same randomness;
+    :meth:`choose_window` with an equally seeded ``rng`` tells which window a call uses.
+
+    Args:
+        min_crop_ratio: smallest crop side as a fraction of the image side, in ``(0, 1]``.
+        max_trials: number of windows tried, a positive integer.
+
+    Raises:
+        ValueError: a parameter is out of range.
+    """
+
+    def __init__(self, min_crop_ratio=0.3, max_trials=50):
+        if isinstance(min_crop_ratio, bool) or not isinstance(min_crop_ratio, (int, float, np.number)) \
+                or not 0 < min_crop_ratio <= 1:
+            raise ValueError(f"SSDRandomCrop: min_crop_ratio must be a number in (0, 1], got {min_crop_ratio!r}")
+        if isinstance(max_trials, bool) or not isinstance(max_trials, (int, np.integer)) or max_trials < 1:
+            raise ValueError(f"SSDRandomCrop: max_trials must be a positive integer, got {max_trials!r}")
+        self.min_crop_ratio = float(min_crop_ratio)
+        self.max_trials = int(max_trials)
+
+    def candidate_windows(self, image_size, rng=None):
+        """Draws the ``max_trials`` candidate windows for an image.
+
+        Args:
+            image_size: ``(height, width)`` of the image.
+            rng: a :class:`numpy.random.Generator` (a fresh unseeded one when ``None``).
+
+        Returns:
+            ``int64 [max_trials, 4]`` windows ``(x, y, w, h)`` inside the image, in trial order.
+        """
+        height, width = image_size
+        rng = _generator(rng)
+        widths = rng.integers(_min_side(self.min_crop_ratio, width), width + 1, size=self.max_trials)
+        heights = rng.integers(_min_side(self.min_crop_ratio, height), height + 1, size=self.max_trials)
+        lefts = rng.integers(0, width - widths + 1)
+        tops = rng.integers(0, height - heights + 1)
+        return np.stack([lefts, tops, widths, heights], axis=1).astype(np.int64)
+
+    def choose_window(self, image_size, gt_boxes, rng=None):
+        """Picks the crop window a call with the same ``rng`` state uses.
+
+        Args:
+            image_size: ``(height, width)`` of the image.
+            gt_boxes: the sample's ``[max_boxes, 5]`` ground truth, or ``None``.
+            rng: a :class:`numpy.random.Generator` (a fresh unseeded one when ``None``).
+
+        Returns:
+            ``(x, y, w, h)`` as Python ints: the first candidate containing a box centre (the first
+            candidate when there are no boxes), or ``None`` when no candidate keeps a box.
+        """
+        windows = self.candidate_windows(image_size, rng)
+        chosen = 0
+        if gt_boxes is not None:
+            gt_boxes = as_gt_boxes(gt_boxes)
+            boxes = gt_boxes[valid_rows(gt_boxes)][:, :4]
+            if len(boxes):
+                keeps_a_box = centers_inside_xywh(boxes[None, :, :], windows[:, None, :]).any(axis=1)
+                if not keeps_a_box.any():
+                    return None
+                chosen = int(np.argmax(keeps_a_box))
+        return tuple(int(v) for v in windows[chosen])
+
+    def __call__(self, image, rng=None, **kwargs):
+        """Returns the sample cut to the chosen window with its boxes, or unchanged (see the class)."""
+        image = np.asarray(image)
+        window = self.choose_window(image.shape[:2], kwargs.get(GT_BOXES_KEY), rng)
+        if window is None:
+            return with_gt_boxes(kwargs, image)
+        return _crop_sample(image, kwargs, window)
 
 
 def _pad_widths(size):
@@ -241,10 +302,8 @@ class Pad(Processor):
         image = np.asarray(image)
         vertical, horizontal = _pad_widths(self.size)
         widths = [(vertical, vertical), (horizontal, horizontal)] + [(0, 0)] * (image.ndim - 2)
-        sample = dict(kwargs, image=np.pad(image, widths, mode="constant", constant_values=self.fill))
-        if kwargs.get(BOXES_KEY) is not None:
-            sample[BOXES_KEY] = shift_boxes(kwargs[BOXES_KEY], horizontal, vertical)
-        return sample
+        padded = np.pad(image, widths, mode="constant", constant_values=self.fill)
+        return with_gt_boxes(kwargs, padded, map_valid_boxes, shift_xywh, horizontal, vertical)
 
 
 # Colour ---------------------------------------------------------------------------------------

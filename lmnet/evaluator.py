@@ -1,6 +1,7 @@
 """Evaluating a trained experiment: restore a checkpoint, run the validation subset, write metrics."""
 import datetime
 import json
+import math
 import os
 
 from lmnet import builders, pipeline
@@ -8,6 +9,12 @@ from lmnet.errors import ExperimentError
 from lmnet.training.checkpoints import latest_checkpoint, restore_weights
 from lmnet.training.evaluation import evaluate
 from lmnet.training.summaries import SummaryWriters
+
+
+def _json_number(value):
+    """A float for JSON, ``None`` for NaN (JSON has no NaN)."""
+    value = float(value)
+    return None if math.isnan(value) else value
 
 
 def checkpoint_step(path):
@@ -34,8 +41,11 @@ def evaluate_experiment(config, paths, data_dir, restore_path=None, output_dir=N
     Writes ``evaluate.json`` (metrics, checkpoint, date) into ``output_dir`` (default
     ``<experiment>/evaluate``) and the metrics to TensorBoard ``tensorboard/evaluate``.
 
+    Detection metrics add their per-class AP to the JSON (``per_class_ap``, ``null`` for a class
+    without ground truth) and return their per-class table as the report text.
+
     Returns:
-        ``(metrics dict, path of the JSON file)``.
+        ``(metrics dict, path of the JSON file, report text or None)``.
     """
     checkpoint = resolve_checkpoint(paths, restore_path)
     dataset = builders.build_dataset(config, data_dir, "validation")
@@ -43,7 +53,9 @@ def evaluate_experiment(config, paths, data_dir, restore_path=None, output_dir=N
     restore_weights(network.model, checkpoint)
     processor = builders.build_processor(config, dataset, training=False)
     batched = pipeline.eval_dataset(processor, config.BATCH_SIZE, prefetch=config.DATASET.ENABLE_PREFETCH)
-    metrics = evaluate(network, batched, description="evaluate", progress=progress, source=dataset)
+    accumulator = network.create_metrics(dataset)
+    metrics = evaluate(network, batched, description="evaluate", progress=progress, source=dataset,
+                       metrics=accumulator)
     step = checkpoint_step(checkpoint)
     writers = SummaryWriters(paths.tensorboard)
     writers.scalars("evaluate", step, metrics)
@@ -53,7 +65,10 @@ def evaluate_experiment(config, paths, data_dir, restore_path=None, output_dir=N
     report = {"experiment": paths.experiment_id, "checkpoint": checkpoint, "step": step,
               "dataset": config.DATASET_CLASS.__name__, "subset": "validation", "num_samples": len(dataset),
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(), "metrics": metrics}
+    if getattr(accumulator, "per_class_ap", None):
+        report["per_class_ap"] = {name: _json_number(ap) for name, ap in accumulator.per_class_ap.items()}
     json_path = os.path.join(output_dir, "evaluate.json")
     with open(json_path, "w") as stream:
         json.dump(report, stream, indent=2)
-    return metrics, json_path
+    report_text = accumulator.summary() if hasattr(accumulator, "summary") else None
+    return metrics, json_path, report_text

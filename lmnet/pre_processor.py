@@ -4,13 +4,16 @@ Each pre-processor is a :class:`~lmnet.data_processor.Processor`: it takes the s
 arguments (``image`` plus any extra keys, which pass through unchanged) and returns the sample as
 a dict. Images are ``(height, width, channels)`` NumPy arrays with pixel values in ``[0, 255]``;
 sizes are always ``(height, width)``.
+
+Ground-truth boxes (``gt_boxes``, see :mod:`lmnet.boxes`) are only moved by
+:class:`ResizeWithGtBoxes`; :class:`Resize` refuses them rather than leave them wrong, and the other
+pre-processors do not change the geometry and pass them through.
 """
 import numpy as np
 from PIL import Image
 
+from lmnet.boxes import GT_BOXES_KEY, as_gt_boxes, resize_gt_boxes
 from lmnet.data_processor import Processor
-
-BOXES_KEY = "gt_boxes"
 
 
 def check_size(size, name="size"):
@@ -38,18 +41,27 @@ def _is_int(value):
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
-def reject_boxes(processor, sample):
-    """Raises if the sample carries ground-truth boxes a geometric processor cannot transform yet.
+def with_gt_boxes(sample, image, transform=None, *args):
+    """The sample with a new image and, if it has ``gt_boxes``, those boxes as ``float32``.
 
     Args:
-        processor: the processor being applied, named in the message.
-        sample: the sample's keyword arguments.
+        sample: the sample's keyword arguments (without ``image``); not modified.
+        image: the new image.
+        transform: ``None`` to keep the boxes, or a function of the ``float32`` boxes (and
+            ``args``) returning the new boxes, e.g. :func:`lmnet.boxes.crop_gt_boxes`.
+        *args: passed to ``transform`` after the boxes.
+
+    Returns:
+        A new dict; ``gt_boxes`` absent or ``None`` stays so.
 
     Raises:
-        NotImplementedError: ``sample`` has a ``gt_boxes`` entry that is not ``None``.
+        ValueError: ``gt_boxes`` is not shaped ``[max_boxes, 5]``.
     """
-    if sample.get(BOXES_KEY) is not None:
-        raise NotImplementedError(f"{type(processor).__name__}: box-aware version comes with detection")
+    result = dict(sample, image=image)
+    if sample.get(GT_BOXES_KEY) is not None:
+        gt_boxes = as_gt_boxes(sample[GT_BOXES_KEY])
+        result[GT_BOXES_KEY] = gt_boxes if transform is None else transform(gt_boxes, *args)
+    return result
 
 
 def resize_image(image, size):
@@ -99,9 +111,36 @@ class Resize(Processor):
         self.size = check_size(size)
 
     def __call__(self, image, rng=None, **kwargs):
-        """Returns the sample with the resized image. Raises NotImplementedError on ``gt_boxes``."""
-        reject_boxes(self, kwargs)
+        """Returns the sample with the resized image.
+
+        Raises:
+            ValueError: the sample has ``gt_boxes`` (use :class:`ResizeWithGtBoxes`).
+        """
+        if kwargs.get(GT_BOXES_KEY) is not None:
+            raise ValueError(f"{type(self).__name__} does not move gt_boxes; use ResizeWithGtBoxes({list(self.size)}) "
+                             f"for object detection")
         return dict(kwargs, image=resize_image(np.asarray(image), self.size))
+
+
+class ResizeWithGtBoxes(Resize):
+    """Resizes the image like :class:`Resize` and scales its ``gt_boxes`` with it.
+
+    Box ``(x, y, w, h)`` becomes ``(x * sx, y * sy, w * sx, h * sy)`` with ``sx = new_width /
+    old_width`` and ``sy = new_height / old_height``, clipped to the new image (which only absorbs
+    float rounding for boxes inside the image); padding rows stay as they are and the boxes come
+    out as ``float32``. Samples without ``gt_boxes`` (inference) are simply resized.
+
+    Args:
+        size: ``(height, width)`` of the result, positive integers.
+
+    Raises:
+        ValueError: ``size`` is not two positive integers.
+    """
+
+    def __call__(self, image, rng=None, **kwargs):
+        """Returns the sample with the resized image and scaled ``gt_boxes``."""
+        image = np.asarray(image)
+        return with_gt_boxes(kwargs, resize_image(image, self.size), resize_gt_boxes, image.shape[:2], self.size)
 
 
 class DivideBy255(Processor):

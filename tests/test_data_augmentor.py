@@ -1,4 +1,4 @@
-"""Tests of lmnet.data_augmentor: geometric and colour augmentors, determinism, serialization."""
+"""Tests of lmnet.data_augmentor: geometric and colour augmentors, boxes, determinism, serialization."""
 import numpy as np
 import pytest
 import yaml
@@ -6,10 +6,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from lmnet.boxes import PADDING_ROW, resize_gt_boxes, valid_rows
 from lmnet.data_augmentor import (Blur, Brightness, Color, Contrast, Crop, FlipLeftRight, FlipTopBottom, Hue, Pad,
-                                  flip_boxes, gaussian_kernel, shift_hue)
+                                  SSDRandomCrop, gaussian_kernel, shift_hue)
 from lmnet.data_processor import Sequence, processor_from_dict
-from lmnet.pre_processor import Resize
+from lmnet.pre_processor import Resize, ResizeWithGtBoxes
+from tests.test_boxes import INSIDE_TOLERANCE, assert_compact, assert_inside, detection_samples
 
 
 def random_image(shape=(20, 30, 3), dtype=np.uint8, seed=0):
@@ -22,9 +24,9 @@ def rng(seed=0):
 
 
 ALL_AUGMENTORS = [FlipLeftRight(), FlipTopBottom(), Crop((10, 12)), Crop((8, 8), resize=(16, 16)), Pad(2),
-                  Pad((1, 3), fill=128), Brightness(), Color(), Contrast(), Hue(), Blur()]
-RANDOM_AUGMENTORS = [FlipLeftRight(), FlipTopBottom(), Crop((10, 12)), Brightness(), Color(), Contrast(), Hue(),
-                     Blur((0.5, 2))]
+                  Pad((1, 3), fill=128), SSDRandomCrop(), Brightness(), Color(), Contrast(), Hue(), Blur()]
+RANDOM_AUGMENTORS = [FlipLeftRight(), FlipTopBottom(), Crop((10, 12)), SSDRandomCrop(), Brightness(), Color(),
+                     Contrast(), Hue(), Blur((0.5, 2))]
 COLOUR_AUGMENTORS = [Brightness, Color, Contrast]
 
 image_arrays = hnp.arrays(np.uint8, hnp.array_shapes(min_dims=3, max_dims=3, min_side=1, max_side=12)
@@ -71,11 +73,12 @@ def test_flip_left_right_moves_boxes_and_keeps_padding():
     np.testing.assert_array_equal(boxes[0], [2, 3, 10, 5, 0])  # input untouched
 
 
-def test_flip_top_bottom_moves_boxes():
+def test_flip_top_bottom_moves_boxes_and_returns_float32():
     boxes = np.array([[2, 3, 10, 5, 4], [0, 0, 0, 0, -1]], np.int32)
-    result = FlipTopBottom(1)(random_image((20, 30, 3)), rng=rng(), gt_boxes=boxes)
+    for probability in (0, 1):
+        result = FlipTopBottom(probability)(random_image((20, 30, 3)), rng=rng(), gt_boxes=boxes)
+        assert result["gt_boxes"].dtype == np.float32
     np.testing.assert_array_equal(result["gt_boxes"], [[2, 12, 10, 5, 4], [0, 0, 0, 0, -1]])
-    assert result["gt_boxes"].dtype == np.int32
 
 
 def test_flipped_box_covers_the_flipped_pixels():
@@ -84,16 +87,21 @@ def test_flipped_box_covers_the_flipped_pixels():
     boxes = np.array([[1, 2, 4, 5, 0]])
     for flip in (FlipLeftRight(1), FlipTopBottom(1)):
         result = flip(image, rng=rng(), gt_boxes=boxes)
-        x, y, w, h, _ = result["gt_boxes"][0]
+        x, y, w, h = result["gt_boxes"][0, :4].astype(int)
         assert result["image"][y:y + h, x:x + w].min() == 255
         assert result["image"].sum() == image.sum()
 
 
-@settings(max_examples=30, deadline=None)
-@given(boxes=hnp.arrays(np.float64, (4, 5), elements=st.floats(-1, 50, allow_nan=False)))
-def test_flipping_boxes_twice_is_identity(boxes):
-    np.testing.assert_allclose(flip_boxes(flip_boxes(boxes, 64, 0), 64, 0), boxes, atol=1e-9)
-    np.testing.assert_allclose(flip_boxes(flip_boxes(boxes, 48, 1), 48, 1), boxes, atol=1e-9)
+@settings(max_examples=60, deadline=None)
+@given(sample=detection_samples(interleave=True))
+def test_flipping_image_and_boxes_twice_is_identity(sample):
+    image, gt_boxes = sample
+    for flip in (FlipLeftRight(1), FlipTopBottom(1)):
+        once = flip(image, rng=rng(), gt_boxes=gt_boxes)
+        assert_inside(once["gt_boxes"], image.shape[:2])
+        twice = flip(rng=rng(), **once)
+        np.testing.assert_array_equal(twice["image"], image)
+        np.testing.assert_array_equal(twice["gt_boxes"], gt_boxes)
 
 
 def test_flip_rejects_badly_shaped_boxes():
@@ -153,9 +161,156 @@ def test_crop_larger_than_image_names_both_sizes():
         Crop((25, 10), resize=(20, 30))
 
 
-def test_crop_rejects_boxes():
-    with pytest.raises(NotImplementedError, match="box-aware version comes with detection"):
-        Crop((5, 5))(random_image(), rng=rng(), gt_boxes=np.zeros((1, 5)))
+def expected_crop(gt_boxes, window):
+    """The crop's boxes computed row by row: centre strictly inside, clipped, shifted; then padding."""
+    left, top, width, height = window
+    rows = []
+    for x, y, w, h, class_id in gt_boxes.astype(np.float64):
+        center_x, center_y = x + w / 2, y + h / 2
+        if class_id != -1 and left < center_x < left + width and top < center_y < top + height:
+            x_min, x_max = max(x, left), min(x + w, left + width)
+            y_min, y_max = max(y, top), min(y + h, top + height)
+            rows.append([x_min - left, y_min - top, x_max - x_min, y_max - y_min, class_id])
+    rows += [list(PADDING_ROW)] * (len(gt_boxes) - len(rows))
+    return np.array(rows, np.float32).reshape(-1, 5)
+
+
+def test_crop_moves_boxes_by_hand():
+    image = random_image((20, 30, 3))
+    boxes = np.array([[0, 0, 4, 4, 1], [10, 5, 6, 6, 2], [0, 0, 0, 0, -1], [25, 15, 5, 5, 3]], np.float32)
+    for seed in range(20):
+        result = Crop((10, 12))(image, rng=rng(seed), gt_boxes=boxes)
+        (top, left), = find_window(image, result["image"])
+        np.testing.assert_array_equal(result["gt_boxes"], expected_crop(boxes, (left, top, 12, 10)))
+    whole = Crop((20, 30))(image, rng=rng(), gt_boxes=boxes)["gt_boxes"]
+    np.testing.assert_array_equal(whole, [[0, 0, 4, 4, 1], [10, 5, 6, 6, 2], [25, 15, 5, 5, 3], [0, 0, 0, 0, -1]])
+
+
+@settings(max_examples=60, deadline=None)
+@given(sample=detection_samples(min_side=6, interleave=True), seed=st.integers(0, 2 ** 32 - 1),
+       resize=st.booleans())
+def test_crop_keeps_exactly_the_boxes_whose_centre_is_inside(sample, seed, resize):
+    image, gt_boxes = sample
+    size = (image.shape[0] // 2 + 1, image.shape[1] // 2 + 1)
+    augmentor = Crop(size, resize=(image.shape[0] + 3, image.shape[1]) if resize else None)
+    result = augmentor(image, rng=rng(seed), gt_boxes=gt_boxes)
+    source, boxes = image, gt_boxes
+    if resize:
+        source = Resize(augmentor.resize)(image)["image"]
+        boxes = resize_gt_boxes(gt_boxes, image.shape[:2], augmentor.resize)
+    top, left = find_window(source, result["image"])[0]  # random images: the position is unique in practice
+    np.testing.assert_allclose(result["gt_boxes"], expected_crop(boxes, (left, top, size[1], size[0])), atol=1e-5)
+
+
+# SSDRandomCrop --------------------------------------------------------------------------------
+
+
+def test_ssd_random_crop_windows_respect_the_minimum_ratio_and_vary_in_aspect():
+    augmentor = SSDRandomCrop(min_crop_ratio=0.3, max_trials=7)
+    windows = np.concatenate([augmentor.candidate_windows((20, 30), rng(seed)) for seed in range(100)])
+    assert windows.shape == (700, 4) and windows.dtype == np.int64
+    left, top, width, height = windows.T
+    assert width.min() == 9 and width.max() == 30 and height.min() == 6 and height.max() == 20
+    assert np.all(left >= 0) and np.all(top >= 0) and np.all(left + width <= 30) and np.all(top + height <= 20)
+    assert left.max() > 15 and top.max() > 10
+    assert len(np.unique(np.round(width / height, 2))) > 50
+
+
+def test_ssd_random_crop_minimum_side_ignores_float_noise():
+    windows = np.concatenate([SSDRandomCrop(0.3, 20).candidate_windows((10, 10), rng(seed)) for seed in range(20)])
+    assert windows[:, 2:].min() == 3  # 0.3 * 10 is 3.0000000000000004 in floating point
+    np.testing.assert_array_equal(SSDRandomCrop(1.0, 3).candidate_windows((7, 5), rng()), [[0, 0, 5, 7]] * 3)
+
+
+@settings(max_examples=100, deadline=None)
+@given(sample=detection_samples(interleave=True), seed=st.integers(0, 2 ** 32 - 1),
+       min_crop_ratio=st.sampled_from([0.1, 0.3, 0.75, 1.0]), max_trials=st.integers(1, 10))
+def test_ssd_random_crop_keeps_exactly_the_boxes_whose_centre_is_inside(sample, seed, min_crop_ratio, max_trials):
+    image, gt_boxes = sample
+    augmentor = SSDRandomCrop(min_crop_ratio, max_trials)
+    candidates = [tuple(c) for c in augmentor.candidate_windows(image.shape[:2], rng(seed))]
+    keeping = [c for c in candidates if valid_rows(expected_crop(gt_boxes, c)).any() or not valid_rows(gt_boxes).any()]
+    window = augmentor.choose_window(image.shape[:2], gt_boxes, rng(seed))
+    result = augmentor(image, rng=rng(seed), gt_boxes=gt_boxes, label="x")
+    assert result["label"] == "x" and result["gt_boxes"].dtype == np.float32
+    if not keeping:
+        assert window is None
+        assert result["image"] is image
+        np.testing.assert_array_equal(result["gt_boxes"], gt_boxes)
+        return
+    assert window == keeping[0]
+    left, top, width, height = window
+    np.testing.assert_array_equal(result["image"], image[top:top + height, left:left + width])
+    np.testing.assert_array_equal(result["gt_boxes"], expected_crop(gt_boxes, window))
+    assert_inside(result["gt_boxes"], (height, width))
+    assert_compact(result["gt_boxes"])
+
+
+def test_ssd_random_crop_returns_the_sample_unchanged_when_no_trial_keeps_a_box():
+    image = random_image((100, 100, 3))
+    boxes = np.array([[0, 0, 1, 1, 5], [0, 0, 0, 0, -1]], np.float32)  # centre (0.5, 0.5): needs left = top = 0
+    augmentor = SSDRandomCrop(min_crop_ratio=0.1, max_trials=1)
+    results = [augmentor(image, rng=rng(seed), gt_boxes=boxes) for seed in range(20)]
+    unchanged = [r for r in results if r["image"] is image]
+    assert unchanged, "some seed should find no window"
+    for result in unchanged:
+        np.testing.assert_array_equal(result["gt_boxes"], boxes)
+    whole = SSDRandomCrop(min_crop_ratio=1.0, max_trials=1)(image, rng=rng(), gt_boxes=boxes)
+    np.testing.assert_array_equal(whole["image"], image)  # the only window is the image: the box is kept
+    np.testing.assert_array_equal(whole["gt_boxes"], boxes)
+
+
+def test_ssd_random_crop_without_boxes_crops_to_the_first_candidate():
+    image = random_image((20, 30, 3))
+    augmentor = SSDRandomCrop()
+    left, top, width, height = augmentor.candidate_windows((20, 30), rng(5))[0]
+    expected = image[top:top + height, left:left + width]
+    for boxes in (None, np.tile(PADDING_ROW, (3, 1))):
+        result = augmentor(image, rng=rng(5), gt_boxes=boxes)
+        np.testing.assert_array_equal(result["image"], expected)
+    assert result["gt_boxes"].shape == (3, 5) and not valid_rows(result["gt_boxes"]).any()
+    assert set(augmentor(image, rng=rng(5))) == {"image"}
+
+
+@pytest.mark.parametrize("kwargs", [{"min_crop_ratio": 0}, {"min_crop_ratio": 1.5}, {"min_crop_ratio": "a"},
+                                    {"max_trials": 0}, {"max_trials": 2.5}, {"max_trials": True}])
+def test_ssd_random_crop_rejects_bad_arguments(kwargs):
+    with pytest.raises(ValueError, match="SSDRandomCrop"):
+        SSDRandomCrop(**kwargs)
+
+
+# All geometric augmentors ---------------------------------------------------------------------
+
+
+def geometric_augmentors(image_size):
+    height, width = image_size
+    return [FlipLeftRight(), FlipTopBottom(), FlipLeftRight(1), FlipTopBottom(1), Pad((1, 2)), Pad(0),
+            Crop(((height + 1) // 2, (width + 1) // 2)), Crop((5, 7), resize=(12, 9)), SSDRandomCrop(),
+            SSDRandomCrop(0.8, 3), ResizeWithGtBoxes((16, 24)),
+            Sequence([SSDRandomCrop(), FlipLeftRight(), Pad(3), ResizeWithGtBoxes((16, 16))])]
+
+
+@settings(max_examples=60, deadline=None)
+@given(sample=detection_samples(), seed=st.integers(0, 2 ** 32 - 1))
+def test_geometric_augmentors_keep_boxes_inside_padding_last_and_length(sample, seed):
+    image, gt_boxes = sample
+    for augmentor in geometric_augmentors(image.shape[:2]):
+        result = augmentor(image, rng=rng(seed), gt_boxes=gt_boxes)
+        boxes = result["gt_boxes"]
+        assert boxes.dtype == np.float32 and boxes.shape == gt_boxes.shape, augmentor
+        assert_inside(boxes, result["image"].shape[:2], atol=INSIDE_TOLERANCE)
+        assert_compact(boxes)
+        assert set(boxes[valid_rows(boxes), 4]) <= set(gt_boxes[valid_rows(gt_boxes), 4])
+
+
+@pytest.mark.parametrize("augmentor", [FlipLeftRight(), Crop((10, 12)), SSDRandomCrop(), Crop((8, 8), (16, 16))],
+                         ids=repr)
+def test_same_seed_gives_same_boxes(augmentor):
+    image = random_image()
+    boxes = np.array([[2, 3, 10, 5, 0], [12, 6, 8, 8, 1], [0, 0, 0, 0, -1]], np.float32)
+    outputs = [augmentor(image, rng=rng(7), gt_boxes=boxes) for _ in range(2)]
+    np.testing.assert_array_equal(outputs[0]["image"], outputs[1]["image"])
+    np.testing.assert_array_equal(outputs[0]["gt_boxes"], outputs[1]["gt_boxes"])
 
 
 # Pad ------------------------------------------------------------------------------------------
@@ -411,11 +566,12 @@ def test_augmentation_sequence_keeps_uint8_range(image, seed):
 def test_sequence_round_trips_through_dict_and_yaml():
     sequence = Sequence([Resize((40, 40)), Crop((32, 32), resize=(36, 36)), Pad((2, 1), fill=128),
                          FlipLeftRight(0.5), FlipTopBottom(0.25), Brightness(0.8, 1.2), Color(), Contrast(0.5, 1.5),
-                         Hue(-15, 15), Blur((0, 0.5))])
+                         Hue(-15, 15), Blur((0, 0.5)), SSDRandomCrop(0.5, 10)])
     data = sequence.to_dict()
     assert data[1] == {"Crop": {"size": [32, 32], "resize": [36, 36]}}
     assert data[2] == {"Pad": {"size": [2, 1], "fill": 128}}
-    assert data[-1] == {"Blur": {"value": [0.0, 0.5]}}
+    assert data[-2] == {"Blur": {"value": [0.0, 0.5]}}
+    assert data[-1] == {"SSDRandomCrop": {"min_crop_ratio": 0.5, "max_trials": 10}}
     rebuilt = processor_from_dict(data)
     assert rebuilt == sequence
     from_yaml = processor_from_dict(yaml.safe_load(yaml.safe_dump(data)))
@@ -425,6 +581,6 @@ def test_sequence_round_trips_through_dict_and_yaml():
 
 
 def test_defaults_serialize():
-    for augmentor in (FlipLeftRight(), Brightness(), Hue(), Blur()):
+    for augmentor in (FlipLeftRight(), Brightness(), Hue(), Blur(), SSDRandomCrop()):
         assert processor_from_dict(yaml.safe_load(yaml.safe_dump(augmentor.to_dict()))) == augmentor
     assert Crop((3, 4)).to_dict() == {"Crop": {"size": [3, 4], "resize": None}}

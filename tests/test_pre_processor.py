@@ -1,10 +1,15 @@
-"""Tests of lmnet.pre_processor: Resize, DivideBy255, PerImageStandardization."""
+"""Tests of lmnet.pre_processor: Resize, ResizeWithGtBoxes, DivideBy255, PerImageStandardization."""
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from lmnet.boxes import PADDING_ROW, valid_rows
 from lmnet.data_processor import Sequence, processor_from_dict
-from lmnet.pre_processor import DivideBy255, PerImageStandardization, Resize, check_size, per_image_standardization
+from lmnet.pre_processor import (DivideBy255, PerImageStandardization, Resize, ResizeWithGtBoxes, check_size,
+                                 per_image_standardization)
+from tests.test_boxes import INSIDE_TOLERANCE, assert_compact, assert_inside, detection_samples
 
 
 def random_image(shape=(20, 30, 3), dtype=np.uint8, seed=0):
@@ -57,13 +62,56 @@ def test_resize_upscale_interpolates_between_neighbours():
     assert np.all(np.diff(row) > 0)
 
 
-def test_resize_passes_extra_keys_and_rejects_boxes():
+def test_resize_passes_extra_keys_and_refuses_boxes():
     image = random_image()
     result = Resize((5, 5))(image, label=3, name="x")
     assert result["label"] == 3 and result["name"] == "x"
     assert Resize((5, 5))(image, gt_boxes=None)["gt_boxes"] is None
-    with pytest.raises(NotImplementedError, match="box-aware"):
+    with pytest.raises(ValueError, match=r"does not move gt_boxes; use ResizeWithGtBoxes\(\[5, 5\]\)"):
         Resize((5, 5))(image, gt_boxes=np.zeros((1, 5)))
+
+
+# ResizeWithGtBoxes ----------------------------------------------------------------------------
+
+
+def test_resize_with_gt_boxes_scales_boxes_by_hand():
+    boxes = np.array([[2, 3, 10, 5, 4], [0, 0, 30, 20, 1], [0, 0, 0, 0, -1]], np.int64)
+    result = ResizeWithGtBoxes((40, 15))(random_image((20, 30, 3)), gt_boxes=boxes, label=1)
+    assert result["image"].shape == (40, 15, 3) and result["label"] == 1
+    assert result["gt_boxes"].dtype == np.float32
+    np.testing.assert_array_equal(result["gt_boxes"], [[1, 6, 5, 10, 4], [0, 0, 15, 40, 1], [0, 0, 0, 0, -1]])
+
+
+def test_resize_with_gt_boxes_resizes_the_image_like_resize():
+    image = random_image((20, 30, 3))
+    np.testing.assert_array_equal(ResizeWithGtBoxes((9, 13))(image, gt_boxes=np.zeros((2, 5)))["image"],
+                                  Resize((9, 13))(image)["image"])
+
+
+def test_resize_with_gt_boxes_without_boxes_only_resizes():
+    image = random_image()
+    assert set(ResizeWithGtBoxes((5, 6))(image, label=2)) == {"image", "label"}
+    assert ResizeWithGtBoxes((5, 6))(image, gt_boxes=None)["gt_boxes"] is None
+    with pytest.raises(ValueError, match="gt_boxes"):
+        ResizeWithGtBoxes((5, 6))(image, gt_boxes=np.zeros((2, 4)))
+
+
+@settings(max_examples=80, deadline=None)
+@given(sample=detection_samples(), size=st.tuples(st.integers(1, 50), st.integers(1, 50)))
+def test_resize_with_gt_boxes_scales_exactly_and_keeps_boxes_inside(sample, size):
+    image, gt_boxes = sample
+    result = ResizeWithGtBoxes(size)(image, gt_boxes=gt_boxes)
+    boxes = result["gt_boxes"]
+    assert result["image"].shape == (*size, 3)
+    assert boxes.dtype == np.float32 and boxes.shape == gt_boxes.shape
+    valid = valid_rows(gt_boxes)
+    np.testing.assert_array_equal(valid_rows(boxes), valid)
+    np.testing.assert_array_equal(boxes[:, 4], gt_boxes[:, 4])
+    np.testing.assert_array_equal(boxes[~valid], np.tile(PADDING_ROW, ((~valid).sum(), 1)))
+    scale = np.array([size[1] / image.shape[1], size[0] / image.shape[0]] * 2)
+    np.testing.assert_allclose(boxes[valid, :4], gt_boxes[valid, :4] * scale, rtol=1e-6, atol=1e-5)
+    assert_inside(boxes, size, atol=INSIDE_TOLERANCE)
+    assert_compact(boxes)
 
 
 @pytest.mark.parametrize("size", [32, (32,), (0, 4), (4, -1), (2.5, 3), "ab", (True, 3)])
@@ -122,9 +170,10 @@ def test_per_image_standardization_statistics_and_flat_image():
 
 
 def test_sequence_round_trips_through_dict_and_yaml():
-    sequence = Sequence([Resize([24, 32]), DivideBy255(), PerImageStandardization()])
+    sequence = Sequence([Resize([24, 32]), ResizeWithGtBoxes((8, 9)), DivideBy255(), PerImageStandardization()])
     data = sequence.to_dict()
-    assert data == [{"Resize": {"size": [24, 32]}}, {"DivideBy255": {}}, {"PerImageStandardization": {}}]
+    assert data == [{"Resize": {"size": [24, 32]}}, {"ResizeWithGtBoxes": {"size": [8, 9]}}, {"DivideBy255": {}},
+                    {"PerImageStandardization": {}}]
     assert processor_from_dict(data) == sequence
     assert processor_from_dict(yaml.safe_load(yaml.safe_dump(data))) == sequence
 
@@ -135,3 +184,11 @@ def test_sequence_applies_processors_in_order():
     assert result["image"].shape == (4, 6, 3) and result["image"].dtype == np.float32
     assert result["image"].max() <= 1.0
     assert result["label"] == 7
+
+
+def test_detection_sequence_carries_boxes_through_pre_processing():
+    boxes = np.array([[2, 4, 10, 6, 3], [0, 0, 0, 0, -1]], np.float32)
+    result = Sequence([ResizeWithGtBoxes((10, 15)), DivideBy255(), PerImageStandardization()])(
+        random_image((20, 30, 3)), gt_boxes=boxes)
+    assert result["image"].shape == (10, 15, 3)
+    np.testing.assert_array_equal(result["gt_boxes"], [[1, 2, 5, 3, 3], [0, 0, 0, 0, -1]])

@@ -50,13 +50,31 @@ CLASSES = ("circle", "square", "triangle", "star")
 #: rounding (the drawing code's float32 rounding moves the outline by well under 1e-4 pixels).
 BOUNDARY_MARGIN = 5e-4
 
-#: One object of a scene: its class, centre ``(x, y)``, equivalent diameter and rotation as
-#: :func:`~lmnet.datasets.shapes_drawing.draw_shape` takes them, and its exact ``(x, y, w, h)`` box.
-PlacedShape = collections.namedtuple("PlacedShape", "class_id center_x center_y size angle box")
 
-#: Everything about a sample that is known before rendering: the seed of its appearance (background,
-#: colours, noise) and its objects in drawing order.
-Scene = collections.namedtuple("Scene", "appearance_seed objects")
+class PlacedShape(collections.namedtuple("PlacedShape", "class_id center_x center_y size angle box")):
+    """One object of a scene.
+
+    Attributes:
+        class_id: index into the dataset's classes.
+        center_x: x of the centre, in continuous pixel coordinates.
+        center_y: y of the centre.
+        size: equivalent diameter in pixels, as :func:`~lmnet.datasets.shapes_drawing.draw_shape` takes it.
+        angle: rotation in degrees.
+        box: exact ``(x, y, w, h)`` box of the pixels the object touches.
+    """
+
+    __slots__ = ()
+
+
+class Scene(collections.namedtuple("Scene", "appearance_seed objects")):
+    """Everything about a sample that is known before rendering it.
+
+    Attributes:
+        appearance_seed: seed of the background, colours and noise.
+        objects: the :class:`PlacedShape` objects, in drawing order (larger first).
+    """
+
+    __slots__ = ()
 
 
 # Exact boxes -----------------------------------------------------------------------------------
@@ -71,11 +89,11 @@ class _PolygonOutline:
     """A polygon in pixel coordinates, cut by horizontal and vertical lines of sample points.
 
     Args:
-        points: ``(x, y)`` vertices in order along the outline.
+        xs: x of the vertices, in order along the outline.
+        ys: y of the vertices.
     """
 
-    def __init__(self, points):
-        xs, ys = [x for x, _ in points], [y for _, y in points]
+    def __init__(self, xs, ys):
         self._coordinates = (xs, ys)
         self.extents = ((min(xs), max(xs)), (min(ys), max(ys)))
 
@@ -89,9 +107,13 @@ class _PolygonOutline:
             if (a1 <= position) != (a2 <= position):
                 crossings.append(b1 + (position - a1) * (b2 - b1) / (a2 - a1))
             a1, b1 = a2, b2
+        if len(crossings) == 2:
+            return _line_holds_sample(min(crossings), max(crossings), supersampling)
         crossings.sort()
-        return any(_line_holds_sample(crossings[index], crossings[index + 1], supersampling)
-                   for index in range(0, len(crossings), 2))
+        for index in range(0, len(crossings), 2):
+            if _line_holds_sample(crossings[index], crossings[index + 1], supersampling):
+                return True
+        return False
 
 
 class _CircleOutline:
@@ -133,27 +155,20 @@ def _unit_outline(shape):
     return tuple((float(u), float(v)) for u, v in vertices), inset
 
 
-def shape_offsets(shape, size, angle):
-    """Vertices of a drawn polygonal shape relative to its centre, in pixels.
-
-    Args:
-        shape: one of :data:`lmnet.datasets.shapes_drawing.SHAPES` (the circle has none).
-        size: equivalent diameter in pixels.
-        angle: rotation in degrees, as :func:`~lmnet.datasets.shapes_drawing.draw_shape` takes it.
-
-    Returns:
-        A list of ``(dx, dy)`` pairs; empty for the circle.
-    """
-    cos, sin = math.cos(math.radians(angle)) * size, math.sin(math.radians(angle)) * size
+def _rotated_unit_outline(shape, angle):
+    """Vertices ``(du, dv)`` of a shape of equivalent diameter 1 rotated by ``angle`` degrees, relative
+    to its centre in pixel axes (empty for the circle): a vertex of the shape drawn with size ``s`` at
+    ``(cx, cy)`` lies at ``(cx + s du, cy + s dv)``."""
+    cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
     return [(cos * u - sin * v, sin * u + cos * v) for u, v in _unit_outline(shape)[0]]
 
 
-def _outline(shape, center_xy, size, angle):
-    """The outline of a drawn shape in pixel coordinates."""
+def _outline(shape, center_xy, size, rotated):
+    """The outline of a shape drawn with ``size`` at ``center_xy``, from its :func:`_rotated_unit_outline`."""
     cx, cy = center_xy
     if shape == "circle":
         return _CircleOutline((cx, cy), 0.5 * size)
-    return _PolygonOutline([(cx + dx, cy + dy) for dx, dy in shape_offsets(shape, size, angle)])
+    return _PolygonOutline([cx + size * du for du, _ in rotated], [cy + size * dv for _, dv in rotated])
 
 
 def _extreme_line(outline, axis, supersampling, last):
@@ -180,7 +195,7 @@ def _inside_canvas(outline, image_size):
     return x_low >= 0 and y_low >= 0 and x_high <= image_size[1] and y_high <= image_size[0]
 
 
-def _analytic_box(shape, center_xy, size, angle, image_size, supersampling):
+def _analytic_box(shape, center_xy, size, rotated, image_size, supersampling):
     """The exact pixel box of a shape from its geometry, or ``None`` when rounding might change it.
 
     The sample lines holding the extreme sample points inside the shape grown by
@@ -189,11 +204,11 @@ def _analytic_box(shape, center_xy, size, angle, image_size, supersampling):
     change = BOUNDARY_MARGIN / (size * _unit_outline(shape)[1])
     if change >= 0.5:
         return None
-    outer = _outline(shape, center_xy, size * (1.0 + change), angle)
+    outer = _outline(shape, center_xy, size * (1.0 + change), rotated)
     lines = _extreme_lines(outer, supersampling) if _inside_canvas(outer, image_size) else None
     if lines is None:
         return None
-    inner = _outline(shape, center_xy, size * (1.0 - change), angle)
+    inner = _outline(shape, center_xy, size * (1.0 - change), rotated)
     for index, line in enumerate(lines):
         if not inner.holds_sample(index % 2, (line + 0.5) / supersampling, supersampling):
             return None
@@ -216,7 +231,7 @@ def shape_box(shape, center_xy, size, angle, image_size, supersampling=2):
         The ``(x, y, w, h)`` box of the pixels the shape touches, clipped to the canvas;
         ``(0, 0, 0, 0)`` when it touches none.
     """
-    box = _analytic_box(shape, center_xy, size, angle, image_size, supersampling)
+    box = _analytic_box(shape, center_xy, size, _rotated_unit_outline(shape, angle), image_size, supersampling)
     if box is not None:
         return box
     return shapes_drawing.shape_pixel_box(image_size[0], image_size[1], shape, center_xy, size, angle, supersampling)
@@ -263,19 +278,20 @@ def boxes_fit(boxes, max_iou=0.3, max_covered=0.5):
 def _random_placement(shape, class_id, image_size, rng, size_range, supersampling):
     """One random object fully inside the image, with its exact box."""
     height, width = image_size
-    size = float(rng.uniform(*size_range)) * min(height, width)
+    where_size, where_x, where_y = rng.random(3).tolist()
+    size = (size_range[0] + where_size * (size_range[1] - size_range[0])) * min(height, width)
     angle = shapes_drawing.random_angle(shape, rng)
-    offsets = shape_offsets(shape, size, angle) or [(-0.5 * size, -0.5 * size), (0.5 * size, 0.5 * size)]
-    low_x, high_x = min(dx for dx, _ in offsets), max(dx for dx, _ in offsets)
-    low_y, high_y = min(dy for _, dy in offsets), max(dy for _, dy in offsets)
-    where_x, where_y = rng.random(2)
-    center_x = float(where_x) * max(width - (high_x - low_x), 0.0) - low_x
-    center_y = float(where_y) * max(height - (high_y - low_y), 0.0) - low_y
-    box = shape_box(shape, (center_x, center_y), size, angle, image_size, supersampling)
+    rotated = _rotated_unit_outline(shape, angle)
+    low_x, high_x = (min(du for du, _ in rotated), max(du for du, _ in rotated)) if rotated else (-0.5, 0.5)
+    low_y, high_y = (min(dv for _, dv in rotated), max(dv for _, dv in rotated)) if rotated else (-0.5, 0.5)
+    center_x = where_x * max(width - size * (high_x - low_x), 0.0) - size * low_x
+    center_y = where_y * max(height - size * (high_y - low_y), 0.0) - size * low_y
+    box = (_analytic_box(shape, (center_x, center_y), size, rotated, image_size, supersampling)
+           or shapes_drawing.shape_pixel_box(height, width, shape, (center_x, center_y), size, angle, supersampling))
     return PlacedShape(class_id, center_x, center_y, size, angle, box)
 
 
-def random_scene(rng, image_size, classes=CLASSES, max_objects=4, size_range=(0.13, 0.34), max_iou=0.3,
+def random_scene(rng, image_size, classes=CLASSES, max_objects=4, size_range=(0.13, 0.30), max_iou=0.3,
                  max_covered=0.5, tries=20, supersampling=2):
     """The layout of one sample: objects and exact boxes, drawn from ``rng`` without rendering anything.
 
@@ -433,6 +449,9 @@ _BOX_COLORS = ((255, 40, 40), (40, 255, 40), (60, 120, 255), (255, 220, 0), (255
 def draw_boxes(image, gt_boxes, classes, scale=3):
     """Enlarges an image and outlines its boxes just outside their pixels, with class names.
 
+    Each box gets a line in its class's colour right outside its pixels, and a black line outside
+    that one so that it shows on any background.
+
     Args:
         image: RGB ``uint8`` ``(height, width, 3)``.
         gt_boxes: rows ``(x, y, w, h, class_id)``; rows with ``class_id < 0`` are skipped.
@@ -450,7 +469,9 @@ def draw_boxes(image, gt_boxes, classes, scale=3):
         if class_id < 0:
             continue
         color = _BOX_COLORS[int(class_id) % len(_BOX_COLORS)]
+        pen.rectangle([x * scale - 2, y * scale - 2, (x + w) * scale + 1, (y + h) * scale + 1], outline=(0, 0, 0))
         pen.rectangle([x * scale - 1, y * scale - 1, (x + w) * scale, (y + h) * scale], outline=color)
+        pen.text((x * scale + 3, y * scale + 2), classes[int(class_id)], fill=(0, 0, 0))
         pen.text((x * scale + 2, y * scale + 1), classes[int(class_id)], fill=color)
     return np.asarray(picture)
 

@@ -141,6 +141,19 @@ class BaseNetwork:
         ``result()``)."""
         raise NotImplementedError
 
+    def summary_images(self, images, targets, outputs):
+        """Images for TensorBoard showing predictions on a validation batch (``None``: nothing to show).
+
+        Args:
+            images: pre-processed input batch (NumPy).
+            targets: the batch's targets (NumPy).
+            outputs: the training model's outputs for the batch (NumPy).
+
+        Returns:
+            A list of RGB ``uint8`` images, or ``None``.
+        """
+        return None
+
     def create_optimizer(self):
         """Creates the optimizer, with the learning-rate schedule when one is configured.
 

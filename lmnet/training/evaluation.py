@@ -20,7 +20,7 @@ def make_eval_step(network):
     return eval_step
 
 
-def evaluate(network, dataset, eval_step=None, description="evaluate", progress=True, source=None):
+def evaluate(network, dataset, eval_step=None, description="evaluate", progress=True, source=None, metrics=None):
     """Runs the network over every batch of ``dataset`` and returns the mean loss and metrics.
 
     Args:
@@ -28,6 +28,7 @@ def evaluate(network, dataset, eval_step=None, description="evaluate", progress=
         dataset: a finite ``tf.data.Dataset`` of ``(images, targets)``.
         source: the :class:`lmnet.datasets.base.Dataset` behind ``dataset`` (detection metrics read
             its full annotations, e.g. difficult flags).
+        metrics: the accumulator to fill (default ``network.create_metrics(source)``).
         eval_step: a step from :func:`make_eval_step` (made when ``None``).
         description: label of the progress bar.
         progress: show a progress bar.
@@ -36,7 +37,7 @@ def evaluate(network, dataset, eval_step=None, description="evaluate", progress=
         ``{"loss": …, <metric>: …}`` as Python floats.
     """
     eval_step = eval_step or make_eval_step(network)
-    metrics = network.create_metrics(source)
+    metrics = metrics or network.create_metrics(source)
     loss_sum, count = 0.0, 0
     bar = tqdm(desc=description, unit="batch", disable=not progress, leave=False,
                total=int(dataset.cardinality()) if dataset.cardinality() > 0 else None)

@@ -167,8 +167,19 @@ class Trainer:
         """Evaluates the validation subset and writes its summaries at ``step``."""
         results = self._evaluate(self.data.validation, "validation")
         self.summaries.scalars("validation", step, results)
+        self._summarise_predictions(step)
         self.summaries.flush()
         return results
+
+    def _summarise_predictions(self, step, count=4):
+        """Writes the network's drawings of its predictions on the first validation images, if it makes any."""
+        processor = builders.build_processor(self.config, self.data.validation, training=False)
+        images, targets = next(iter(pipeline.eval_dataset(processor, count, prefetch=False)))
+        _, outputs = self.eval_step(images, targets)
+        drawn = self.network.summary_images(images.numpy(), targets.numpy(), outputs.numpy())
+        if drawn:
+            self.summaries.images("validation", step, "predictions", [image / 255.0 for image in drawn],
+                                  max_outputs=count)
 
     def _evaluate(self, dataset, description):
         processor = builders.build_processor(self.config, dataset, training=False)

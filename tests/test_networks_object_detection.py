@@ -1,0 +1,255 @@
+"""Tests of the YOLO detectors: output shapes, LMFYolo's parameter count and concat, quantizer placement and
+switches, config errors, loss wiring and metrics."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from lmnet.common import Tasks
+from lmnet.errors import ConfigError
+from lmnet.layers import QuantizedActivation, QuantizedConv2D, SpaceToDepth
+from lmnet.networks.object_detection.base import DEFAULT_ANCHORS, YoloBase
+from lmnet.networks.object_detection.lm_fyolo import LMFYolo
+from lmnet.networks.object_detection.lm_fyolo_quantize import LMFYoloQuantize
+from lmnet.networks.object_detection.yolo_v2 import YoloV2
+from lmnet.networks.object_detection.yolo_v2_quantize import YoloV2Quantize
+from lmnet.quantizations import binary_mean_scaling, linear_mid_tread_half
+
+CLASSES = ["cat", "dog", "bird"]
+ANCHORS = [[1.0, 1.0], [2.0, 1.5]]
+ALL_NETWORKS = [LMFYolo, LMFYoloQuantize, YoloV2, YoloV2Quantize]
+QUANTIZED = [LMFYoloQuantize, YoloV2Quantize]
+#: The block that feeds the last convolution, per network.
+LAST_BLOCK = {LMFYoloQuantize: "block_13", YoloV2Quantize: "conv22", LMFYolo: "block_13", YoloV2: "conv22"}
+FIRST_BLOCK = {LMFYoloQuantize: "block_1", YoloV2Quantize: "conv1"}
+
+
+def make_network(cls, image_size=(64, 64), classes=CLASSES, **kwargs):
+    """Builds ``cls`` with two anchors, adding 2-bit activation / binary weight quantizers when it needs them."""
+    if cls.quantized:
+        kwargs = {"activation_quantizer": linear_mid_tread_half,
+                  "activation_quantizer_kwargs": {"bit": 2, "max_value": 2.0},
+                  "weight_quantizer": binary_mean_scaling, **kwargs}
+    kwargs.setdefault("anchors", ANCHORS)
+    return cls(classes, image_size, **kwargs)
+
+
+def layers_of(model, layer_type):
+    """``{name: layer}`` of the layers of ``model`` that are exactly ``layer_type``."""
+    return {layer.name: layer for layer in model.layers if type(layer) is layer_type}
+
+
+# output ----------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("image_size", [(64, 64), (96, 128)], ids=["64x64", "96x128"])
+@pytest.mark.parametrize("cls", ALL_NETWORKS, ids=lambda cls: cls.__name__)
+def test_output_is_the_raw_grid(cls, image_size):
+    network = make_network(cls, image_size)
+    images = np.random.default_rng(0).uniform(0, 1, (2, *image_size, 3)).astype(np.float32)
+    output = network.model(images, training=False).numpy()
+    assert output.shape == (2, image_size[0] // 32, image_size[1] // 32, len(ANCHORS) * (5 + len(CLASSES)))
+    assert np.isfinite(output).all()
+    assert isinstance(network.model.get_layer("images"), keras.layers.InputLayer)
+    assert network.model.layers[-1].name == "output"
+    assert network.training_model is network.model
+    assert network.grid_size == (image_size[0] // 32, image_size[1] // 32)
+
+
+@pytest.mark.parametrize("cls", ALL_NETWORKS, ids=lambda cls: cls.__name__)
+def test_variable_paths_are_unique(cls):
+    model = make_network(cls).model
+    paths = [variable.path for variable in model.variables]
+    assert len(paths) == len(set(paths))
+    assert all(not layer.name.startswith(("conv2d", "batch_normalization", "space_to_depth")) for layer in model.layers)
+
+
+def test_the_task_and_defaults():
+    network = LMFYolo(CLASSES, (64, 64))
+    assert network.task == Tasks.OBJECT_DETECTION
+    assert network.best_metric == "mAP@0.5"
+    assert network.anchors == [list(anchor) for anchor in DEFAULT_ANCHORS]
+    assert (network.object_scale, network.no_object_scale, network.class_scale, network.coordinate_scale) == (
+        5.0, 1.0, 1.0, 1.0)
+    assert network.loss_iou_threshold == 0.6
+    assert network.loss_warmup_steps == 1000
+    assert LMFYolo(CLASSES, (64, 64), batch_size=64).loss_warmup_steps == 200
+    assert LMFYolo(CLASSES, (64, 64), batch_size=64, loss_warmup_steps=0).loss_warmup_steps == 0
+    assert (network.score_threshold, network.nms_iou_threshold, network.nms_max_output_size) == (0.05, 0.5, 100)
+
+
+# LMFYolo architecture ---------------------------------------------------------------------------------------
+
+def block_parameters(in_channels, filters, kernel_size):
+    """Kernel plus the four batch-norm vectors (gamma, beta, moving mean, moving variance)."""
+    return kernel_size * kernel_size * in_channels * filters + 4 * filters
+
+
+def test_lmfyolo_parameter_count_by_hand():
+    num_classes, num_anchors = 1, 2
+    out = (5 + num_classes) * num_anchors
+    expected = (block_parameters(3, 32, 1)  # block_1
+                + block_parameters(32, 8, 3)  # block_2
+                + block_parameters(8 * 4, 16, 3)  # block_3 after s2d
+                + block_parameters(16 * 4, 32, 3)  # block_4
+                + block_parameters(32 * 4, 64, 3)  # block_5
+                + block_parameters(64 * 4, 128, 3)  # block_6
+                + block_parameters(128 * 4, 128, 3)  # block_7
+                + block_parameters(128, 256, 3)  # block_8
+                + block_parameters(128, 32, 1) + block_parameters(64, 16, 1) + block_parameters(32, 4, 1)  # sides
+                + block_parameters(1024, 256, 3)  # block_9
+                + block_parameters(256, 128, 3) + block_parameters(128, 256, 3)  # block_10, block_11
+                + block_parameters(256, 128, 3) + block_parameters(128, 256, 3)  # block_12, block_13
+                + 256 * out + out)  # output with bias
+    network = LMFYolo(["thing"], (64, 64), anchors=ANCHORS)
+    assert network.model.count_params() == expected
+
+
+@pytest.mark.parametrize("image_size", [(64, 64), (96, 128)], ids=["64x64", "96x128"])
+def test_lmfyolo_concatenates_1024_channels_at_stride_32(image_size):
+    model = make_network(LMFYolo, image_size).model
+    concat = model.get_layer("concat")
+    assert tuple(concat.output.shape) == (None, image_size[0] // 32, image_size[1] // 32, 1024)
+    sources = [tensor.shape[-1] for tensor in concat.input]
+    assert sources == [256, 128, 128, 256, 256]  # block_8, block_7, side 6, side 5, side 4
+    assert all(layer.block_size == 2 for layer in layers_of(model, SpaceToDepth).values())
+    assert len(layers_of(model, SpaceToDepth)) == 5 + 1 + 2 + 3
+
+
+def test_yolov2_passthrough_joins_conv13_at_stride_32():
+    model = make_network(YoloV2, (64, 64)).model
+    assert model.get_layer("conv13_act").output.shape[1:] == (4, 4, 512)
+    assert model.get_layer("passthrough_s2d").output.shape[1:] == (2, 2, 256)
+    assert model.get_layer("concat").output.shape[1:] == (2, 2, 1280)
+    assert len(layers_of(model, keras.layers.MaxPooling2D)) == 5
+    assert sorted(layers_of(model, QuantizedConv2D)) == sorted([f"conv{i}" for i in range(1, 23)] + ["output"])
+
+
+# quantization -----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cls", [LMFYolo, YoloV2], ids=lambda cls: cls.__name__)
+def test_float_networks_have_no_quantizer(cls):
+    model = make_network(cls).model
+    assert not layers_of(model, QuantizedActivation)
+    assert all(layer.kernel_quantizer is None for layer in layers_of(model, QuantizedConv2D).values())
+    assert isinstance(model.get_layer(f"{LAST_BLOCK[cls]}_act"), keras.layers.LeakyReLU)
+
+
+@pytest.mark.parametrize("cls", QUANTIZED, ids=lambda cls: cls.__name__)
+def test_default_quantizer_placement(cls):
+    model = make_network(cls).model
+    convs = layers_of(model, QuantizedConv2D)
+    assert convs["output"].kernel_quantizer is None
+    assert convs[FIRST_BLOCK[cls]].kernel_quantizer == "binary_mean_scaling"
+    assert all(layer.kernel_quantizer == "binary_mean_scaling" for name, layer in convs.items() if name != "output")
+    activations = layers_of(model, QuantizedActivation)
+    assert len(activations) == len(convs) - 2  # every block but the one before the float last convolution
+    assert all(layer.quantizer_kwargs == {"bit": 2, "max_value": 2.0} for layer in activations.values())
+    assert isinstance(model.get_layer(f"{LAST_BLOCK[cls]}_act"), keras.layers.LeakyReLU)
+    assert not layers_of(model, keras.layers.LeakyReLU).keys() - {f"{LAST_BLOCK[cls]}_act"}
+
+
+@pytest.mark.parametrize("cls", QUANTIZED, ids=lambda cls: cls.__name__)
+def test_quantization_switches(cls):
+    model = make_network(cls, quantize_first_convolution=False, quantize_last_convolution=True).model
+    convs = layers_of(model, QuantizedConv2D)
+    assert convs[FIRST_BLOCK[cls]].kernel_quantizer is None
+    assert convs["output"].kernel_quantizer == "binary_mean_scaling"
+    assert isinstance(model.get_layer(f"{LAST_BLOCK[cls]}_act"), QuantizedActivation)
+    assert isinstance(model.get_layer(f"{FIRST_BLOCK[cls]}_act"), QuantizedActivation)
+    assert not layers_of(model, keras.layers.LeakyReLU)
+
+
+@pytest.mark.parametrize("cls", QUANTIZED, ids=lambda cls: cls.__name__)
+def test_quantized_networks_require_quantizers(cls):
+    with pytest.raises(ConfigError, match="NETWORK.ACTIVATION_QUANTIZER"):
+        cls(CLASSES, (64, 64))
+
+
+# config errors ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("image_size", [(64, 48), (100, 64), (16, 16)])
+@pytest.mark.parametrize("cls", ALL_NETWORKS, ids=lambda cls: cls.__name__)
+def test_sizes_not_divisible_by_32_are_a_config_error(cls, image_size):
+    with pytest.raises(ConfigError, match="IMAGE_SIZE.*32"):
+        make_network(cls, image_size)
+
+
+@pytest.mark.parametrize("anchors", [[], [[1.0]], [[1.0, 0.0]], [[1.0, -2.0]], "big", [[1.0, "x"]]])
+def test_bad_anchors_are_a_config_error(anchors):
+    with pytest.raises(ConfigError, match="NETWORK.ANCHORS"):
+        LMFYolo(CLASSES, (64, 64), anchors=anchors)
+
+
+def test_negative_warmup_is_a_config_error():
+    with pytest.raises(ConfigError, match="NETWORK.LOSS_WARMUP_STEPS"):
+        LMFYolo(CLASSES, (64, 64), loss_warmup_steps=-1)
+
+
+def test_the_base_builds_nothing_itself():
+    with pytest.raises(NotImplementedError):
+        YoloBase(CLASSES, (64, 64)).model
+
+
+# loss and metrics --------------------------------------------------------------------------------------------
+
+def test_the_loss_passes_the_network_settings():
+    network = make_network(LMFYolo, object_scale=2.0, no_object_scale=0.5, class_scale=3.0, coordinate_scale=4.0,
+                           loss_iou_threshold=0.7, loss_warmup_steps=7)
+    loss = network.loss
+    assert (loss.object_scale, loss.no_object_scale, loss.class_scale, loss.coordinate_scale) == (2.0, 0.5, 3.0, 4.0)
+    assert (loss.iou_threshold, loss.warmup_steps, loss.image_size) == (0.7, 7, (64.0, 64.0))
+    assert loss.anchors.numpy().tolist() == ANCHORS
+
+
+def empty_targets(batch=2):
+    """Ground truths with one box in the first image and none in the second."""
+    boxes = np.zeros((batch, 2, 5), np.float32)
+    boxes[..., 4] = -1
+    boxes[0, 0] = [8.0, 8.0, 30.0, 40.0, 2.0]
+    return tf.constant(boxes)
+
+
+def test_compute_loss_adds_weight_decay():
+    images = np.random.default_rng(1).uniform(0, 1, (2, 64, 64, 3)).astype(np.float32)
+    plain = make_network(LMFYolo)
+    decayed = make_network(LMFYolo, weight_decay_rate=1e-3)
+    decayed.model.set_weights(plain.model.get_weights())
+    outputs = plain.model(images)
+    kernels = sum(float(tf.nn.l2_loss(v)) for v in plain.model.trainable_variables if v.name == "kernel")
+    difference = float(decayed.compute_loss(empty_targets(), outputs, decayed.model)
+                       - plain.compute_loss(empty_targets(), outputs, plain.model))
+    np.testing.assert_allclose(difference, 1e-3 * kernels, rtol=1e-4)
+    assert set(plain.loss_terms(empty_targets(), outputs)) == {"coordinate", "object", "no_object", "class", "prior"}
+
+
+def test_batch_metrics_are_sums_over_the_batch():
+    network = make_network(LMFYolo)
+    raw = np.zeros((2, 2, 2, len(ANCHORS), 5 + len(CLASSES)), np.float32)
+    raw[..., 4] = -10.0
+    outputs = tf.constant(raw.reshape(2, 2, 2, -1))
+    metrics = {name: float(value) for name, value in network.batch_metrics(empty_targets(), outputs).items()}
+    assert set(metrics) == {"average_iou", "object_score", "no_object_score"}
+    np.testing.assert_allclose(metrics["object_score"], 1 / (1 + np.exp(10.0)), rtol=1e-5)  # one image with a box
+    np.testing.assert_allclose(metrics["no_object_score"], 2 / (1 + np.exp(10.0)), rtol=1e-5)
+    assert 0 < metrics["average_iou"] <= 1
+
+
+def test_the_loss_decodes_like_the_post_processor():
+    from lmnet.post_processor import FormatYoloV2
+    network = make_network(LMFYolo, (64, 96))
+    raw = np.random.default_rng(3).normal(0, 1.5, (2, 2, 3, len(ANCHORS) * (5 + len(CLASSES)))).astype(np.float32)
+    boxes = network.loss.decode(tf.constant(raw)).boxes.numpy()  # [B, gh, gw, A, 4]
+    rows = FormatYoloV2((64, 96), CLASSES, ANCHORS).process(raw).reshape(2, 2, 3, len(ANCHORS), len(CLASSES), 6)
+    np.testing.assert_allclose(rows[..., 0, :4], boxes, rtol=1e-5, atol=1e-4)
+
+
+def test_create_metrics_scores_a_perfect_prediction():
+    network = make_network(LMFYolo)
+    # the box [8, 8, 30, 40] of class 2: centre (23, 28) in cell (0, 0), 0.94 x 1.25 cells: anchor 0
+    raw = np.zeros((2, 2, 2, len(ANCHORS), 5 + len(CLASSES)), np.float32)
+    raw[..., 4] = -10.0
+    raw[0, 0, 0, 0, :5] = [np.log(23 / 9), np.log(28 / 4), np.log(30 / 32), np.log(40 / 32), 10.0]
+    raw[0, 0, 0, 0, 5 + 2] = 10.0
+    metrics = network.create_metrics(None)
+    metrics.update(empty_targets().numpy(), raw.reshape(2, 2, 2, -1))
+    assert metrics.result()["mAP@0.5"] == pytest.approx(1.0)
