@@ -3,7 +3,7 @@
 This module is the one place for box math. Every function names its box format:
 
 * ``xywh``: ``(x, y, w, h)``, the top-left corner and the size, in pixels of the image the box
-  belongs to (ARCHITECTURE §3). Coordinates are pixel edges: a box covering pixel columns 0 to 9
+  belongs to (the project's data conventions). Coordinates are pixel edges: a box covering pixel columns 0 to 9
   has ``x = 0`` and ``w = 10``, and an image of width ``W`` spans ``0 <= x <= x + w <= W``.
 * ``xyxy``: ``(x_min, y_min, x_max, y_max)``, the top-left and bottom-right corners.
 * ``cxcywh``: ``(center_x, center_y, w, h)``.

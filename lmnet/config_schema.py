@@ -1,4 +1,4 @@
-"""The keys a config may hold, their kinds and defaults (ARCHITECTURE §4).
+"""The keys a config may hold, their kinds and defaults (see the configuration page of the documentation).
 
 ``lmnet.config`` checks a loaded config against these tables; this module only describes them.
 """

@@ -64,7 +64,8 @@ def evaluate_experiment(config, paths, data_dir, restore_path=None, output_dir=N
     os.makedirs(output_dir, exist_ok=True)
     report = {"experiment": paths.experiment_id, "checkpoint": checkpoint, "step": step,
               "dataset": config.DATASET_CLASS.__name__, "subset": "validation", "num_samples": len(dataset),
-              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(), "metrics": metrics}
+              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+              "metrics": {name: _json_number(value) for name, value in metrics.items()}}
     if getattr(accumulator, "per_class_ap", None):
         report["per_class_ap"] = {name: _json_number(ap) for name, ap in accumulator.per_class_ap.items()}
     json_path = os.path.join(output_dir, "evaluate.json")

@@ -6,9 +6,7 @@ on NumPy arrays only (a standalone runtime runs it without TensorFlow); the dete
 post-processors also offer ``tf_call(outputs)``, the same computation in graph-compatible
 TensorFlow ops (usable inside ``tf.function``). TensorFlow is imported only by ``tf_call``.
 
-Detection output representation (ARCHITECTURE §3)
---------------------------------------------------
-A batch of predicted boxes is one array ``[batch, num_boxes, 6]`` with rows
+**Detection output representation.** A batch of predicted boxes is one array ``[batch, num_boxes, 6]`` with rows
 ``(x, y, w, h, class_id, score)``: ``(x, y)`` the top-left corner and ``(w, h)`` the size, in
 pixels of the network input. Images of a batch keep a fixed number of rows; an image with fewer
 boxes is **padded** with rows ``(0, 0, 0, 0, -1, 0)`` (class_id ``-1``), always **after** its

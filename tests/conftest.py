@@ -79,3 +79,48 @@ def checkpoint_steps(directory):
     """Steps of the ``save.ckpt-<step>`` checkpoints in ``directory``, sorted."""
     names = glob.glob(os.path.join(directory, "save.ckpt-*.index"))
     return sorted(int(os.path.basename(name)[len("save.ckpt-"):-len(".index")]) for name in names)
+
+
+TINY_DETECTION_CONFIG = """
+import keras
+
+from lmnet.config import SmartDict
+from lmnet.data_augmentor import FlipLeftRight
+from lmnet.data_processor import Sequence
+from lmnet.datasets.synthetic_shapes_detection import SyntheticShapesDetection
+from lmnet.networks.object_detection.lm_fyolo_quantize import LMFYoloQuantize
+from lmnet.pre_processor import PerImageStandardization, ResizeWithGtBoxes
+from lmnet.quantizations import binary_channel_wise_mean_scaling, linear_mid_tread_half
+
+NETWORK_CLASS = LMFYoloQuantize
+DATASET_CLASS = SyntheticShapesDetection
+IMAGE_SIZE = [64, 64]
+BATCH_SIZE = 4
+MAX_STEPS = {max_steps}
+SAVE_CHECKPOINT_STEPS = {save_steps}
+KEEP_CHECKPOINT_MAX = 2
+TEST_STEPS = {test_steps}
+SUMMARISE_STEPS = 2
+PRE_PROCESSOR = Sequence([ResizeWithGtBoxes(IMAGE_SIZE), PerImageStandardization()])
+
+NETWORK = SmartDict()
+NETWORK.OPTIMIZER_CLASS = keras.optimizers.Adam
+NETWORK.OPTIMIZER_KWARGS = {{"learning_rate": 0.001}}
+NETWORK.ANCHORS = [[0.5, 0.5], [1.0, 1.0]]
+NETWORK.LOSS_WARMUP_STEPS = 2
+NETWORK.ACTIVATION_QUANTIZER = linear_mid_tread_half
+NETWORK.ACTIVATION_QUANTIZER_KWARGS = {{"bit": 2, "max_value": 2.0}}
+NETWORK.WEIGHT_QUANTIZER = binary_channel_wise_mean_scaling
+
+DATASET = SmartDict()
+DATASET.AUGMENTOR = Sequence([FlipLeftRight()])
+DATASET.OPTIONS = {{"image_size": IMAGE_SIZE, "num_train": 32, "num_validation": 8}}
+"""
+
+
+def write_tiny_detection_config(directory, name="tiny_detection.py", max_steps=6, save_steps=3, test_steps=3):
+    """Writes a tiny LMFYoloQuantize config on the synthetic detection set and returns its path."""
+    path = os.path.join(directory, name)
+    with open(path, "w") as stream:
+        stream.write(TINY_DETECTION_CONFIG.format(max_steps=max_steps, save_steps=save_steps, test_steps=test_steps))
+    return path

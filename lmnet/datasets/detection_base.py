@@ -2,7 +2,7 @@
 
 A detection sample is an RGB ``uint8`` image and its ground-truth boxes ``[max_boxes, 5]`` float32
 rows ``(x, y, w, h, class_id)`` in pixels, padded with rows whose class_id is ``-1``
-(ARCHITECTURE §3). Each sample's full :class:`Annotation` also keeps the boxes that training
+(the project's data conventions). Each sample's full :class:`Annotation` also keeps the boxes that training
 leaves out but evaluation needs: PASCAL VOC ``difficult`` objects and COCO crowd regions, both
 flagged ``ignore``.
 
@@ -111,7 +111,7 @@ class BadAnnotations:
         """One line with the skipped counts, or ``None`` when nothing was skipped."""
         if not self.counts:
             return None
-        parts = ", ".join(f"{count} {kind}{'s' if count > 1 else ''}" for kind, count in sorted(self.counts.items()))
+        parts = ", ".join(f"{kind}: {count}" for kind, count in sorted(self.counts.items()))
         return f"{name}: skipped {parts} (skip_bad_annotations=True)"
 
 

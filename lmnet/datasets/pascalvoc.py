@@ -16,9 +16,6 @@ Objects marked ``difficult`` are kept with ``Annotation.ignore`` set.
 The XML files are trusted local data parsed with :mod:`xml.etree.ElementTree` (``defusedxml`` is not
 available); any document type declaration is refused, so no entity (internal or external) is ever
 declared or expanded.
-
-This module also holds :class:`FileDetectionDataset`, the format-independent part of every loader
-whose samples are image files (also used by the COCO, OpenImages-style and YOLO-txt loaders).
 """
 import os
 import xml.etree.ElementTree as ElementTree

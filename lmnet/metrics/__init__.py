@@ -1,1 +1,1 @@
-"""Metrics: classification accuracy (NumPy accumulators); detection metrics come later."""
+"""Metrics: classification accuracy, PASCAL VOC AP and COCO (NumPy accumulators)."""

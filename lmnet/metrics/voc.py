@@ -1,7 +1,8 @@
 """PASCAL VOC average precision, computed exactly as the VOC development kit does, vectorized with NumPy.
 
-Inputs (ARCHITECTURE §3): boxes are ``(x, y, w, h)`` in pixel-edge coordinates (a box covering pixel
-columns 0..9 has ``x = 0, w = 10``; a VOC XML box ``xmin=1 .. xmax=10`` becomes ``x = 0, w = 10``).
+Inputs (the data conventions of :doc:`/detection`): boxes are ``(x, y, w, h)`` in pixel-edge
+coordinates (a box covering pixel columns 0..9 has ``x = 0, w = 10``; a VOC XML box
+``xmin=1 .. xmax=10`` becomes ``x = 0, w = 10``).
 Detections of one image are a float array ``[N, 6]`` of rows ``(x, y, w, h, class_id, score)``;
 rows whose class_id is ``-1`` are padding and are skipped. The ground truth of one image is a
 :class:`lmnet.datasets.detection_base.Annotation`; its ``ignore`` flags are VOC's ``difficult``.

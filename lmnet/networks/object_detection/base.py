@@ -166,6 +166,16 @@ class YoloBase(BaseNetwork):
                          ExcludeLowScoreBox(self.score_threshold),
                          NMS(self.classes, self.nms_iou_threshold, self.nms_max_output_size)])
 
+    def summary_images(self, images, targets, outputs):
+        """Validation images with ground truth (green) and post-processed predictions (red, with scores)."""
+        from lmnet.visualize import GROUND_TRUTH_COLOR, PREDICTION_COLOR, draw_boxes
+        predictions = self.post_processor()(outputs=outputs)["outputs"]
+        drawn = []
+        for image, gt_boxes, boxes in zip(images, targets, predictions):
+            image = draw_boxes(image, gt_boxes, self.classes, GROUND_TRUTH_COLOR)
+            drawn.append(draw_boxes(image, boxes, self.classes, PREDICTION_COLOR, with_scores=True))
+        return drawn
+
     def create_metrics(self, dataset=None):
         """A fresh :class:`lmnet.metrics.detection.DetectionMetrics` (``mAP@0.5`` …) fed through
         :meth:`post_processor`.
