@@ -80,6 +80,7 @@ NETWORK = {
     "COORDINATE_SCALE": Field("float"),
     "LOSS_IOU_THRESHOLD": Field("float"),
     "LOSS_WARMUP_STEPS": Field("int"),
+    "LOSS_RESCORE": Field("bool"),
     "SCORE_THRESHOLD": Field("float"),
     "NMS_IOU_THRESHOLD": Field("float"),
     "NMS_MAX_OUTPUT_SIZE": Field("int"),

@@ -41,6 +41,8 @@ class YoloBase(BaseNetwork):
         loss_warmup_steps: steps during which unmatched predictions are pulled towards their
             anchors (0 disables); default: Darknet's 12800 images in steps of ``batch_size``
             (1000 when the batch size is unknown).
+        loss_rescore: the objectness target of a responsible prediction is the IoU of its box with
+            the ground truth (True, as Darknet) or 1 (False: learns objectness faster from scratch).
         score_threshold: post-processing: drop boxes scoring below this.
         nms_iou_threshold: post-processing: IoU threshold of non-maximum suppression.
         nms_max_output_size: post-processing: at most this many boxes per image.
@@ -54,7 +56,7 @@ class YoloBase(BaseNetwork):
 
     def __init__(self, classes, image_size, anchors=DEFAULT_ANCHORS, object_scale=5.0, no_object_scale=1.0,
                  class_scale=1.0, coordinate_scale=1.0, loss_iou_threshold=0.6, loss_warmup_steps=None,
-                 score_threshold=0.05, nms_iou_threshold=0.5, nms_max_output_size=100, **kwargs):
+                 loss_rescore=True, score_threshold=0.05, nms_iou_threshold=0.5, nms_max_output_size=100, **kwargs):
         super().__init__(classes, image_size, **kwargs)
         self.anchors = _check_anchors(anchors)
         self.object_scale = float(object_scale)
@@ -69,7 +71,7 @@ class YoloBase(BaseNetwork):
         self.loss = YoloLoss(self.image_size, self.anchors, self.num_classes, object_scale=self.object_scale,
                              no_object_scale=self.no_object_scale, class_scale=self.class_scale,
                              coordinate_scale=self.coordinate_scale, iou_threshold=self.loss_iou_threshold,
-                             warmup_steps=self.loss_warmup_steps)
+                             warmup_steps=self.loss_warmup_steps, rescore=bool(loss_rescore))
 
     def _warmup_steps(self, steps):
         if steps is not None:
