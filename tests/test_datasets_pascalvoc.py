@@ -171,7 +171,7 @@ def test_box_outside_image_is_a_problem(tmp_path, capsys):
     _one_image(tmp_path, [("dog", (1, 1, 10, 20), 0), ("cat", (50, 1, 60, 20), 0)])
     dataset = _expect_problem(tmp_path, "empty box", "000001.xml")
     assert len(dataset) == 2 and dataset.annotation(0).class_ids.tolist() == [DOG]
-    assert "skipped 1 empty box" in capsys.readouterr().out
+    assert "skipped empty box: 1" in capsys.readouterr().out
 
 
 def test_unknown_class_is_a_problem(tmp_path):
