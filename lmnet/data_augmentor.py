@@ -92,38 +92,39 @@ def _flip_sample(image, kwargs, axis):
     return with_gt_boxes(kwargs, flipped, map_valid_boxes, flip_top_bottom_xywh, image.shape[0])
 
 
-class FlipLeftRight(Processor):
+class _Flip(Processor):
+    """A mirror along ``axis`` (1: left-right, 0: top-bottom) applied with a probability."""
+
+    axis = None
+
+    def __init__(self, probability=0.5):
+        self.probability = _check_probability(probability)
+
+    def __call__(self, image, rng=None, **kwargs):
+        """Returns the sample, flipped with probability ``probability``."""
+        if _generator(rng).random() >= self.probability:
+            return with_gt_boxes(kwargs, image)
+        return _flip_sample(image, kwargs, axis=self.axis)
+
+
+class FlipLeftRight(_Flip):
     """Mirrors the image horizontally (and its ``gt_boxes``) with the given probability.
 
     Args:
         probability: chance of flipping, in ``[0, 1]``; 0 never flips, 1 always does.
     """
 
-    def __init__(self, probability=0.5):
-        self.probability = _check_probability(probability)
-
-    def __call__(self, image, rng=None, **kwargs):
-        """Returns the sample, flipped left-right with probability ``probability``."""
-        if _generator(rng).random() >= self.probability:
-            return with_gt_boxes(kwargs, image)
-        return _flip_sample(image, kwargs, axis=1)
+    axis = 1
 
 
-class FlipTopBottom(Processor):
+class FlipTopBottom(_Flip):
     """Mirrors the image vertically (and its ``gt_boxes``) with the given probability.
 
     Args:
         probability: chance of flipping, in ``[0, 1]``; 0 never flips, 1 always does.
     """
 
-    def __init__(self, probability=0.5):
-        self.probability = _check_probability(probability)
-
-    def __call__(self, image, rng=None, **kwargs):
-        """Returns the sample, flipped top-bottom with probability ``probability``."""
-        if _generator(rng).random() >= self.probability:
-            return with_gt_boxes(kwargs, image)
-        return _flip_sample(image, kwargs, axis=0)
+    axis = 0
 
 
 def _crop_sample(image, kwargs, window):
