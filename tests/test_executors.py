@@ -21,6 +21,12 @@ def run_script(script, *args, env_dir, timeout=300):
                           text=True, env=env, timeout=timeout, cwd=env_dir)
 
 
+def committed_step(directory):
+    """Step of the checkpoint the ``checkpoint`` state file in ``directory`` names, or -1."""
+    path = tf.train.latest_checkpoint(directory)
+    return int(path.rsplit("-", 1)[1]) if path else -1
+
+
 def test_train_then_evaluate_reports_the_same_metrics(tmp_path, environment):
     path = write_tiny_config(str(tmp_path), max_steps=10, save_steps=5, test_steps=10)
     trained = train_executor.run(path, "demo", progress=False)
@@ -70,17 +76,19 @@ def test_sigkill_then_rerun_resumes_from_the_newest_checkpoint(tmp_path):
     checkpoints = str(tmp_path / "saved" / "killed" / "checkpoints")
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
-    while time.time() < deadline and not [s for s in checkpoint_steps(checkpoints) if s >= 15]:
+    while time.time() < deadline and committed_step(checkpoints) < 15:
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    killed_at = max(checkpoint_steps(checkpoints))
+    # A checkpoint counts once the ``checkpoint`` state file names it; a kill between writing the index and
+    # updating that file leaves a newer, uncommitted step behind, which resume must ignore.
+    killed_at = committed_step(checkpoints)
     assert 15 <= killed_at < 60
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     resumed_line = [line for line in result.stdout.splitlines() if line.startswith("resuming from")]
     resumed_step = int(resumed_line[0].rsplit("step ", 1)[1].rstrip(")"))
-    assert resumed_step >= killed_at
+    assert resumed_step == killed_at
     assert "final validation" in result.stdout
     assert checkpoint_steps(checkpoints) == [55, 60]
     assert len(checkpoint_steps(os.path.join(checkpoints, "best"))) == 1
