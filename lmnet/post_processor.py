@@ -361,6 +361,11 @@ def _sorted_columns(scores, stop):
     return np.argsort(_descending_keys(scores, np.arange(width)), axis=1)[:, :stop]
 
 
+def _cyclic_table(count, num_groups):
+    """:func:`_group_table` of ``count`` rows whose group is ``row mod num_groups`` (all valid)."""
+    return np.arange(count).reshape(-1, num_groups).T, np.full(num_groups, count // num_groups), True
+
+
 def _group_table(groups, num_groups):
     """Groups the rows: ``(table, counts, cyclic)`` with ``table[g]`` the indices of group ``g``'s rows in
     ascending order, padded with ``-1`` to ``[G, max count]``; rows of group ``-1`` are left out.
@@ -371,7 +376,7 @@ def _group_table(groups, num_groups):
     count = len(groups)
     if num_groups > 1 and count % num_groups == 0 and np.array_equal(
             groups.reshape(-1, num_groups), np.broadcast_to(np.arange(num_groups), (count // num_groups, num_groups))):
-        return np.arange(count).reshape(-1, num_groups).T, np.full(num_groups, count // num_groups), True
+        return _cyclic_table(count, num_groups)
     if num_groups == 1:
         index = np.flatnonzero(groups >= 0)
         counts = np.array([len(index)])
@@ -398,18 +403,21 @@ class _Candidates:
 
     Args:
         boxes: ``[N, 6]`` rows.
-        groups: integer ``[N]``, the group of each row, ``-1`` to leave it out.
+        groups: integer ``[N]``, the group of each row, ``-1`` to leave it out; ``None`` when the group of
+            every row is ``row mod num_groups``.
         num_groups: ``G``.
     """
 
     def __init__(self, boxes, groups, num_groups):
         self.boxes = boxes
-        self.table, self.counts, cyclic = _group_table(groups, num_groups)
-        scores = np.ascontiguousarray(boxes[:, 5], np.float32)
-        if cyclic:
-            self.scores = np.ascontiguousarray(scores.reshape(-1, num_groups).T)
+        if groups is None:
+            self.table, self.counts, cyclic = _cyclic_table(len(boxes), num_groups)
         else:
-            self.scores = scores.take(self.table)
+            self.table, self.counts, cyclic = _group_table(groups, num_groups)
+        if cyclic:
+            self.scores = np.ascontiguousarray(boxes[:, 5].reshape(-1, num_groups).T, np.float32)
+        else:
+            self.scores = np.ascontiguousarray(boxes[:, 5], np.float32).take(self.table)
             if self.counts.sum() < self.table.size:
                 self.scores[self.table < 0] = -np.inf
         self.rows = np.zeros((num_groups, 0), np.int64)
@@ -526,10 +534,20 @@ class NMS(_OutputsProcessor):
         dtype = np.int8 if len(self.classes) < 2 ** 7 else np.int16 if len(self.classes) < 2 ** 15 else np.int64
         return np.where(valid, class_ids if self.per_class else 0, -1).astype(dtype)
 
+    def _cyclic(self, boxes):
+        """Whether the rows come straight from :class:`FormatYoloV2`: class ids exactly ``row mod C``
+        and every score above ``-inf`` (so every row is valid and its group is its class)."""
+        num_classes = len(self.classes)
+        if not self.per_class or num_classes < 2 or len(boxes) % num_classes:
+            return False
+        pattern = np.arange(num_classes, dtype=boxes.dtype)
+        return bool(np.array_equal(boxes[:, 4].reshape(-1, num_classes), np.broadcast_to(pattern, (
+            len(boxes) // num_classes, num_classes))) and np.all(boxes[:, 5] > -np.inf))
+
     def _select(self, boxes):
         """Kept row indices of one image's ``[N, 6]`` boxes, sorted for the output."""
         num_groups = len(self.classes) if self.per_class else 1
-        candidates = _Candidates(boxes, self._groups(boxes), num_groups)
+        candidates = _Candidates(boxes, None if self._cyclic(boxes) else self._groups(boxes), num_groups)
         kept = _greedy_nms(candidates, self.max_output_size, np.float32(self.iou_threshold))
         kept = candidates.rows[:, :kept.shape[1]][kept]
         return kept[np.argsort(-boxes[kept, 5], kind="stable")]

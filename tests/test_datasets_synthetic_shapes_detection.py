@@ -200,6 +200,18 @@ def test_max_objects_and_max_boxes():
     assert all(len(small(max_objects=1).annotation(index)) == 1 for index in range(60))
 
 
+def test_size_range_sets_the_object_sizes():
+    def box_sides(dataset):
+        boxes = np.concatenate([dataset.annotation(index).boxes for index in range(len(dataset))])
+        return np.maximum(boxes[:, 2], boxes[:, 3])
+
+    default, large = box_sides(small()), box_sides(small(size_range=(0.4, 0.5)))
+    # Equivalent diameters of 0.4-0.5 x 128 px: every box side spans at least ~0.35 x 128 (a circle),
+    # at most ~1.5 x 0.5 x 128 (a rotated square or triangle); the default range stays below.
+    assert large.min() >= 0.35 * 128 and large.max() <= 0.75 * 128
+    assert default.max() < large.min() + 20 and np.median(default) < np.median(large) - 20
+
+
 def test_non_square_images():
     dataset = small(image_size=(96, 160))
     image, gt_boxes = dataset[3]
@@ -228,6 +240,9 @@ def test_bad_arguments_are_errors():
         small(image_size=(8, 8))
     with pytest.raises(DatasetError, match="max_objects"):
         small(max_objects=0)
+    for size_range in [(0.3, 0.2), (0.0, 0.2), (0.5, 1.2), "big", (0.1,)]:
+        with pytest.raises(DatasetError, match="size_range"):
+            small(size_range=size_range)
     with pytest.raises(DatasetError, match="TRAIN_VALIDATION_SAVING_SIZE"):
         small("train_validation_saving")
 

@@ -395,6 +395,8 @@ class SyntheticShapesDetection(DetectionDataset):
         num_train: number of training samples (before holding any out).
         num_validation: number of validation samples.
         max_objects: largest number of objects in one image (at least 1).
+        size_range: ``(smallest, largest)`` equivalent diameter of an object as a fraction of the
+            image's shorter side (see :func:`random_scene`).
         max_boxes: rows of the padded ground truth; ``None`` takes ``max_objects`` so that every
             subset pads the same way.
         skip_bad_annotations: accepted like every detection dataset (the annotations are never bad).
@@ -406,8 +408,8 @@ class SyntheticShapesDetection(DetectionDataset):
     layout = "nothing (the samples are generated from the seed)"
 
     def __init__(self, subset="train", data_dir="dataset", train_validation_saving_size=0, seed=0,
-                 image_size=(128, 128), num_train=8000, num_validation=500, max_objects=4, max_boxes=None,
-                 skip_bad_annotations=False, use_ignored=False):
+                 image_size=(128, 128), num_train=8000, num_validation=500, max_objects=4, size_range=(0.13, 0.30),
+                 max_boxes=None, skip_bad_annotations=False, use_ignored=False):
         self.image_size = (int(image_size[0]), int(image_size[1]))
         if min(self.image_size) < 16:
             raise DatasetError(f"SyntheticShapesDetection: image_size {image_size} is too small; use at least "
@@ -415,6 +417,7 @@ class SyntheticShapesDetection(DetectionDataset):
         self.max_objects = int(max_objects)
         if self.max_objects < 1:
             raise DatasetError(f"SyntheticShapesDetection: max_objects must be at least 1, got {max_objects}")
+        self.size_range = _check_size_range(size_range)
         self.num_train = int(num_train)
         self.num_validation = int(num_validation)
         super().__init__(subset=subset, data_dir=data_dir, train_validation_saving_size=train_validation_saving_size,
@@ -428,7 +431,8 @@ class SyntheticShapesDetection(DetectionDataset):
     def _read_subset(self, subset):
         """Returns the scenes of ``subset`` and their annotations, without rendering any image."""
         total = self.num_train if subset == "train" else self.num_validation
-        scenes = [random_scene(self.scene_rng(subset, index), self.image_size, self.classes, self.max_objects)
+        scenes = [random_scene(self.scene_rng(subset, index), self.image_size, self.classes, self.max_objects,
+                               self.size_range)
                   for index in range(total)]
         return scenes, [scene_annotation(scene, self.image_size) for scene in scenes]
 
@@ -439,6 +443,18 @@ class SyntheticShapesDetection(DetectionDataset):
     def scene(self, index):
         """The :class:`Scene` of sample ``index`` of this subset."""
         return self._items[self._indices[index]]
+
+
+def _check_size_range(size_range):
+    """``size_range`` as a pair of floats with ``0 < smallest <= largest <= 0.9``, or a DatasetError."""
+    try:
+        smallest, largest = (float(value) for value in size_range)
+    except (TypeError, ValueError):
+        smallest = largest = None
+    if smallest is None or not 0 < smallest <= largest <= 0.9:
+        raise DatasetError(f"SyntheticShapesDetection: size_range must be (smallest, largest) fractions of the image "
+                           f"with 0 < smallest <= largest <= 0.9, got {size_range!r}")
+    return smallest, largest
 
 
 # Samples on disk ---------------------------------------------------------------------------------
