@@ -48,3 +48,13 @@ def build_network(config, classes):
         return config.NETWORK_CLASS(classes=classes, **network_kwargs(config))
     except TypeError as error:
         raise ConfigError(f"NETWORK: {config.NETWORK_CLASS.__name__} rejects a key: {error}") from None
+
+
+def build_post_processor(config, network):
+    """The post-processing applied to the raw network output: the config's ``POST_PROCESSOR``, else the
+    network's own (detection networks build decode, score threshold and NMS from their settings;
+    classifiers already output probabilities and get ``None``)."""
+    if config.POST_PROCESSOR is not None:
+        return config.POST_PROCESSOR
+    default = getattr(network, "post_processor", None)
+    return default() if callable(default) else None

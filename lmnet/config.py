@@ -20,6 +20,7 @@ from lmnet import config_schema as schema
 from lmnet.common import Tasks
 from lmnet.data_processor import Processor, processor_from_dict, processor_to_data
 from lmnet.errors import ConfigError
+from lmnet.yaml_io import read_yaml_mapping
 
 
 class SmartDict(dict):
@@ -71,14 +72,7 @@ def _read_raw(path):
     if not os.path.isfile(path):
         raise ConfigError(f"config file {path} not found")
     if path.endswith((".yaml", ".yml")):
-        with open(path) as stream:
-            try:
-                data = yaml.safe_load(stream)
-            except yaml.YAMLError as error:
-                raise ConfigError(f"{path}: invalid YAML ({error})".replace("\n", " ")) from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: expected a mapping of config keys")
-        return dict(data)
+        return read_yaml_mapping(path, expected="a mapping of config keys")
     if not path.endswith(".py"):
         raise ConfigError(f"{path}: a config is a .py module or a .yaml file")
     return _read_module(path)

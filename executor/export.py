@@ -1,0 +1,39 @@
+"""Export a trained experiment for inference and hardware conversion (see docs/export.rst)."""
+import click
+
+from lmnet.cli import quiet_tensorflow, user_errors_exit_2
+
+quiet_tensorflow()
+
+from lmnet.export.exporter import export_experiment  # noqa: E402
+
+
+def run(experiment_id, restore_path=None, image_size=None, images=(), config_file=None, metric_samples=64,
+        calibration_samples=64):
+    """Exports the newest (or given) checkpoint of ``experiment_id``; returns the :class:`ExportResult`."""
+    return export_experiment(experiment_id, restore_path=restore_path, image_size=image_size, images=images,
+                             config_file=config_file, metric_samples=metric_samples,
+                             calibration_samples=calibration_samples, log=click.echo)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-i", "--experiment_id", required=True, help="id of the experiment to export")
+@click.option("--restore_path", help="checkpoint prefix, e.g. saved/experiment/checkpoints/save.ckpt-1000 "
+              "(default: the newest checkpoint)")
+@click.option("--image_size", nargs=2, type=int, default=None, metavar="HEIGHT WIDTH",
+              help="input size of the export (default: the config's IMAGE_SIZE)")
+@click.option("--images", multiple=True, help="image file for inference_test_data/ and the parity check "
+              "(repeat for several)")
+@click.option("-c", "--config_file", help="config file to use instead of the experiment's config.yaml")
+@click.option("--metric_samples", default=64, show_default=True, type=click.IntRange(min=1),
+              help="validation samples comparing the int8 model's task metric with the float model's")
+@click.option("--calibration_samples", default=64, show_default=True, type=click.IntRange(min=1),
+              help="training images calibrating the int8 TFLite model")
+def main(experiment_id, restore_path, image_size, images, config_file, metric_samples, calibration_samples):
+    """Export a trained experiment (frozen graph, meta, SavedModel, TFLite, ONNX, parity report)."""
+    user_errors_exit_2(run)(experiment_id, restore_path, image_size or None, images, config_file, metric_samples,
+                            calibration_samples)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""Predict a folder of images with a trained experiment; writes npy/, json/ and images/."""
+import click
+
+from lmnet.cli import quiet_tensorflow, user_errors_exit_2
+
+quiet_tensorflow()
+
+from lmnet import experiment  # noqa: E402
+from lmnet.environment import Environment  # noqa: E402
+from lmnet.predict import predict_experiment  # noqa: E402
+
+
+def run(input_dir, output_dir, experiment_id, config_file=None, restore_path=None, save_images=True, progress=True):
+    """Predicts every image of ``input_dir`` with the newest (or given) checkpoint; returns the summary."""
+    environment = Environment.from_env()
+    paths = environment.experiment(experiment_id)
+    config = experiment.load_experiment_config(paths, config_file)
+    summary = predict_experiment(config, paths, environment.data_dir, input_dir, output_dir,
+                                 restore_path=restore_path, save_images=save_images, progress=progress,
+                                 log=click.echo)
+    click.echo(f"outputs written to {output_dir}")
+    return summary
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-in", "--input_dir", required=True, help="folder of the images to predict")
+@click.option("-o", "--output_dir", required=True, help="folder for npy/, json/ and images/")
+@click.option("-i", "--experiment_id", required=True, help="id of the trained experiment")
+@click.option("-c", "--config_file", help="config file to use instead of the experiment's config.yaml")
+@click.option("--restore_path", help="checkpoint prefix, e.g. saved/experiment/checkpoints/save.ckpt-1000")
+@click.option("--save_images/--no_save_images", default=True, show_default=True,
+              help="write the images with the predictions drawn")
+def main(input_dir, output_dir, experiment_id, config_file, restore_path, save_images):
+    """Predict the images of a folder with a trained experiment."""
+    user_errors_exit_2(run)(input_dir, output_dir, experiment_id, config_file, restore_path, save_images)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,255 @@
+"""The frozen TF1 GraphDef of a Keras model, as the hardware converter reads it (ARCHITECTURE §7).
+
+:func:`build_graph_def` walks the functional model's layers in a fresh ``tf.Graph`` and emits each
+one with plain TensorFlow ops and the model's weights as ``Const`` nodes:
+
+* ``images_placeholder``: ``Placeholder`` float32 ``[1, H, W, 3]`` (the pre-processed image);
+* convolutions: ``Conv2D`` (+ ``BiasAdd``); a quantized kernel is its float ``Const`` fed through
+  one ``QTZ_<weight quantizer>`` node;
+* batch norm: ``FusedBatchNormV3`` (inference form);
+* activations: ``Relu``, ``LeakyRelu`` or one ``QTZ_<activation quantizer>`` node;
+* space-to-depth ``SpaceToDepth``, pooling ``MaxPool`` / ``AvgPool`` (global average pooling is an
+  ``AvgPool`` over the whole map then a ``Reshape``), ``ConcatV2``, ``Reshape``, ``MatMul``,
+  ``Softmax``; dropout disappears;
+* ``output``: an ``Identity`` of the network output (``network.model``'s output).
+
+Every node carries ``_output_shapes``. Node names start with the Keras layer name
+(``conv1/Conv2D``, ``conv1_bn/FusedBatchNormV3``, ``conv1_act/QTZ_linear_mid_tread_half``).
+"""
+import keras
+import numpy as np
+import tensorflow as tf
+
+from lmnet.errors import LmnetError
+from lmnet.export.qtz import PREFIX, GraphQuantizers
+from lmnet.layers import QuantizedActivation, QuantizedConv2D, SpaceToDepth
+
+PLACEHOLDER_NAME = "images_placeholder"
+OUTPUT_NAME = "output"
+
+#: Op types a hardware converter knows (besides the ``QTZ_*`` quantizer functions).
+CONVERTER_OPS = frozenset([
+    "Conv2D", "FusedBatchNorm", "FusedBatchNormV3", "BiasAdd", "Add", "AddV2", "Mul", "Maximum", "Minimum", "Relu",
+    "LeakyRelu", "MaxPool", "AvgPool", "ConcatV2", "SpaceToDepth", "DepthToSpace", "Reshape", "Transpose",
+    "Identity", "Pad", "Softmax", "MatMul", "Const", "Placeholder",
+])
+
+
+def build_graph_def(model, image_size):
+    """Returns the frozen, shape-annotated ``GraphDef`` of ``model`` at batch 1.
+
+    Args:
+        model: a functional Keras model with one image input (``network.model``).
+        image_size: ``(height, width)`` of the input.
+
+    Returns:
+        A ``tf.compat.v1.GraphDef``.
+
+    Raises:
+        LmnetError: the model holds a layer (or layer setting) this exporter cannot express.
+    """
+    values = {id(variable): variable.numpy() for variable in model.weights}
+    graph = tf.Graph()
+    with graph.as_default():
+        images = tf.compat.v1.placeholder(tf.float32, [1, *image_size, 3], name=PLACEHOLDER_NAME)
+        emitter = _Emitter(GraphQuantizers(), values)
+        (output,) = _as_list(model._run_through_graph([images], operation_fn=emitter.operation))
+        final = tf.identity(output, name=OUTPUT_NAME)
+    graph_def = graph.as_graph_def(add_shapes=True)
+    _rename_node(graph_def, final.op.name, OUTPUT_NAME)
+    return graph_def
+
+
+def _as_list(value):
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _rename_node(graph_def, old, new):
+    """Renames node ``old`` (which nothing consumes) to ``new``."""
+    if old == new:
+        return
+    if any(node.name == new for node in graph_def.node):
+        raise ValueError(f"the graph already has a node named {new}")
+    for node in graph_def.node:
+        if node.name == old:
+            node.name = new
+
+
+def _const(value, name):
+    return tf.constant(np.asarray(value, np.float32), name=name)
+
+
+class _Emitter:
+    """Maps each Keras layer to a function emitting its graph ops (``operation_fn`` of the walk)."""
+
+    def __init__(self, quantizers, values):
+        self.quantizers = quantizers
+        self.values = values
+        self.handlers = [
+            (QuantizedActivation, self.quantized_activation), (keras.layers.Conv2D, self.conv2d),
+            (keras.layers.BatchNormalization, self.batch_norm), (keras.layers.ReLU, self.relu),
+            (keras.layers.LeakyReLU, self.leaky_relu), (SpaceToDepth, self.space_to_depth),
+            (keras.layers.Dropout, self.identity), (keras.layers.Concatenate, self.concatenate),
+            (keras.layers.MaxPooling2D, self.max_pool), (keras.layers.GlobalAveragePooling2D, self.global_pool),
+            (keras.layers.Flatten, self.flatten), (keras.layers.Dense, self.dense),
+            (keras.layers.Softmax, self.softmax),
+        ]
+
+    def operation(self, layer):
+        """Returns ``f(*inputs, **kwargs) -> tensor`` emitting ``layer`` into the current graph."""
+        for layer_class, handler in self.handlers:
+            if isinstance(layer, layer_class):
+                def emit(*args, handler=handler, **kwargs):
+                    with tf.name_scope(layer.name):
+                        return handler(layer, *args)
+                return emit
+        raise LmnetError(f"export: no graph form for layer {layer.name} ({type(layer).__name__})")
+
+    def identity(self, layer, x):
+        """Dropout and other inference no-ops."""
+        return x
+
+    def conv2d(self, layer, x):
+        """``Conv2D`` with the (quantized) kernel, then ``BiasAdd`` and the layer's activation."""
+        kernel = _const(self.values[id(layer.kernel)], "kernel")
+        if isinstance(layer, QuantizedConv2D) and layer.kernel_quantizer:
+            kernel = self.quantizers.apply(layer.kernel_quantizer, kernel, layer.kernel_quantizer_kwargs,
+                                           PREFIX + layer.kernel_quantizer)
+        if layer.groups != 1 or layer.data_format != "channels_last":
+            raise LmnetError(f"export: layer {layer.name}: only NHWC, ungrouped convolutions")
+        y = tf.nn.conv2d(x, kernel, strides=[1, *layer.strides, 1], padding=layer.padding.upper(),
+                         dilations=[1, *layer.dilation_rate, 1], name="Conv2D")
+        if layer.use_bias:
+            y = tf.nn.bias_add(y, _const(self.values[id(layer.bias)], "bias"), name="BiasAdd")
+        return self._activation(layer, y)
+
+    def _activation(self, layer, x):
+        name = keras.activations.serialize(layer.activation)
+        name = name if isinstance(name, str) else name.get("config", name)
+        if name in ("linear", None):
+            return x
+        if name == "relu":
+            return tf.nn.relu(x, name="Relu")
+        raise LmnetError(f"export: layer {layer.name}: activation {name}")
+
+    def batch_norm(self, layer, x):
+        """Inference batch norm as one ``FusedBatchNormV3``."""
+        channels = int(x.shape[-1])
+        gamma = self.values[id(layer.gamma)] if layer.scale else np.ones(channels, np.float32)
+        beta = self.values[id(layer.beta)] if layer.center else np.zeros(channels, np.float32)
+        if list(np.atleast_1d(layer.axis)) not in ([-1], [len(x.shape) - 1]):
+            raise LmnetError(f"export: layer {layer.name}: batch norm over axis {layer.axis}")
+        mean = _const(self.values[id(layer.moving_mean)], "moving_mean")
+        variance = _const(self.values[id(layer.moving_variance)], "moving_variance")
+        y, _, _ = tf.compat.v1.nn.fused_batch_norm(x, _const(gamma, "gamma"), _const(beta, "beta"), mean=mean,
+                                                   variance=variance, epsilon=layer.epsilon, is_training=False,
+                                                   name="FusedBatchNormV3")
+        return y
+
+    def quantized_activation(self, layer, x):
+        """One ``QTZ_<activation quantizer>`` node."""
+        return self.quantizers.apply(layer.quantizer, x, layer.quantizer_kwargs,
+                                     PREFIX + layer.quantizer)
+
+    def relu(self, layer, x):
+        """``Relu`` (plain ReLU layers only)."""
+        if layer.max_value is not None or layer.negative_slope or layer.threshold:
+            raise LmnetError(f"export: layer {layer.name}: ReLU with max_value/negative_slope/threshold")
+        return tf.nn.relu(x, name="Relu")
+
+    def leaky_relu(self, layer, x):
+        """``LeakyRelu``."""
+        return tf.nn.leaky_relu(x, alpha=float(layer.negative_slope), name="LeakyRelu")
+
+    def space_to_depth(self, layer, x):
+        """``SpaceToDepth``."""
+        return tf.nn.space_to_depth(x, layer.block_size, name="SpaceToDepth")
+
+    def concatenate(self, layer, *inputs):
+        """``ConcatV2``."""
+        tensors = inputs[0] if len(inputs) == 1 and isinstance(inputs[0], (list, tuple)) else inputs
+        return tf.concat(list(tensors), axis=layer.axis, name="ConcatV2")
+
+    def max_pool(self, layer, x):
+        """``MaxPool``."""
+        return tf.nn.max_pool2d(x, [1, *layer.pool_size, 1], [1, *layer.strides, 1], layer.padding.upper(),
+                                name="MaxPool")
+
+    def global_pool(self, layer, x):
+        """``AvgPool`` over the whole map, then ``Reshape`` to ``[1, channels]``."""
+        height, width, channels = (int(v) for v in x.shape[1:])
+        y = tf.nn.avg_pool2d(x, [1, height, width, 1], [1, 1, 1, 1], "VALID", name="AvgPool")
+        if layer.keepdims:
+            return y
+        return tf.reshape(y, [1, channels], name="Reshape")
+
+    def flatten(self, layer, x):
+        """``Reshape`` to ``[1, -1]``."""
+        return tf.reshape(x, [1, int(np.prod(x.shape[1:]))], name="Reshape")
+
+    def dense(self, layer, x):
+        """``MatMul`` + ``BiasAdd`` + activation."""
+        y = tf.linalg.matmul(x, _const(self.values[id(layer.kernel)], "kernel"), name="MatMul")
+        if layer.use_bias:
+            y = tf.nn.bias_add(y, _const(self.values[id(layer.bias)], "bias"), name="BiasAdd")
+        return self._activation(layer, y)
+
+    def softmax(self, layer, x):
+        """``Softmax`` over the last axis."""
+        if list(np.atleast_1d(layer.axis)) not in ([-1], [len(x.shape) - 1]):
+            raise LmnetError(f"export: layer {layer.name}: softmax over axis {layer.axis}")
+        return tf.nn.softmax(x, name="Softmax")
+
+
+def unsupported_ops(graph_def):
+    """Sorted op types of ``graph_def`` outside :data:`CONVERTER_OPS` and the ``QTZ_*`` functions."""
+    return sorted({node.op for node in graph_def.node
+                   if node.op not in CONVERTER_OPS and not node.op.startswith(PREFIX)})
+
+
+def quantizer_nodes(graph_def):
+    """``{node name: op type}`` of the ``QTZ_*`` nodes."""
+    return {node.name: node.op for node in graph_def.node if node.op.startswith(PREFIX)}
+
+
+def import_graph_def(graph_def):
+    """Imports ``graph_def`` (names unchanged) into a new ``tf.Graph`` and returns it."""
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.compat.v1.import_graph_def(graph_def, name="")
+    return graph
+
+
+def run_graph_def(graph_def, image, node_names=(OUTPUT_NAME,)):
+    """Runs the graph on one pre-processed image in a ``tf.compat.v1.Session``.
+
+    Args:
+        graph_def: the exported graph.
+        image: float32 ``[1, H, W, 3]``.
+        node_names: nodes whose first output to fetch.
+
+    Returns:
+        ``{node name: np.ndarray}``.
+    """
+    graph = import_graph_def(graph_def)
+    fetches = {name: graph.get_operation_by_name(name).outputs[0] for name in node_names}
+    with tf.compat.v1.Session(graph=graph) as session:
+        feed = {graph.get_tensor_by_name(f"{PLACEHOLDER_NAME}:0"): np.asarray(image, np.float32)}
+        return session.run(fetches, feed_dict=feed)
+
+
+def graph_runner(graph_def):
+    """A reusable ``f(image [1, H, W, 3]) -> output`` of the graph (one session, kept open)."""
+    graph = import_graph_def(graph_def)
+    session = tf.compat.v1.Session(graph=graph)
+    placeholder = graph.get_tensor_by_name(f"{PLACEHOLDER_NAME}:0")
+    output = graph.get_tensor_by_name(f"{OUTPUT_NAME}:0")
+
+    def run(image):
+        return session.run(output, feed_dict={placeholder: np.asarray(image, np.float32)})
+    return run
+
+
+def output_nodes(graph_def):
+    """Names of the nodes that have an output tensor (every node but those without outputs), in graph order."""
+    return [node.name for node in graph_def.node if node.attr["_output_shapes"].list.shape]

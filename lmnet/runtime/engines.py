@@ -1,0 +1,163 @@
+"""Inference engines running an exported model: TFLite (ai-edge-litert), ONNX Runtime, TensorFlow.
+
+Every exported model takes the pre-processed ``float32`` image ``[1, H, W, 3]`` and returns the raw
+network output. An engine's :meth:`Engine.run` takes a batch ``[B, H, W, 3]`` and returns
+``[B, ...]`` (feeding one image at a time to batch-1 models). Each engine's package is imported
+only when that engine is created, so the runtime needs just the one it uses.
+"""
+import os
+
+import numpy as np
+
+from lmnet.errors import ConfigError, ExperimentError
+from lmnet.runtime.layout import ONNX_FILE, SAVED_MODEL, TFLITE_FLOAT
+
+#: Default model file of each engine inside an export folder.
+MODEL_FILES = {"tflite": TFLITE_FLOAT, "onnx": ONNX_FILE, "tensorflow": SAVED_MODEL}
+#: The pip package that provides each engine.
+ENGINE_PACKAGES = {"tflite": "ai-edge-litert", "onnx": "onnxruntime", "tensorflow": "tensorflow"}
+
+
+class Engine:
+    """Base of the engines: subclasses implement :meth:`run_one` (and may override :meth:`run`)."""
+
+    name = None
+
+    def run(self, images):
+        """Raw outputs ``[B, ...]`` of pre-processed images ``float32 [B, H, W, 3]``."""
+        images = np.asarray(images, dtype=np.float32)
+        return np.concatenate([self.run_one(images[i:i + 1]) for i in range(len(images))], axis=0)
+
+    def run_one(self, image):
+        """Raw output ``[1, ...]`` of one pre-processed image ``[1, H, W, 3]``."""
+        raise NotImplementedError
+
+
+def _missing_engine(name, error):
+    """The error raised when an engine's package is not installed."""
+    return ConfigError(f"engine '{name}' needs the package {ENGINE_PACKAGES[name]} "
+                       f"(pip install {ENGINE_PACKAGES[name]}): {error}")
+
+
+def quantize(values, detail):
+    """Float values → the integer type of a quantized tensor (``round(x / scale) + zero_point``, clipped)."""
+    scale, zero_point = detail["quantization"]
+    info = np.iinfo(detail["dtype"])
+    return np.clip(np.round(values / scale) + zero_point, info.min, info.max).astype(detail["dtype"])
+
+
+def dequantize(values, detail):
+    """A quantized tensor's integers → float32 ``(q - zero_point) * scale``."""
+    scale, zero_point = detail["quantization"]
+    return ((values.astype(np.float32) - np.float32(zero_point)) * np.float32(scale)).astype(np.float32)
+
+
+def _is_quantized(detail):
+    """Whether a TFLite tensor holds integers with a scale (int8/uint8/int16 quantization)."""
+    return np.issubdtype(detail["dtype"], np.integer) and detail["quantization"][0] != 0
+
+
+class TFLiteEngine(Engine):
+    """A ``.tflite`` model on the ai-edge-litert interpreter; float32 or integer-quantized input and output.
+
+    Args:
+        path: the ``.tflite`` file.
+        num_threads: interpreter threads (``None``: the interpreter's default).
+    """
+
+    name = "tflite"
+
+    def __init__(self, path, num_threads=None):
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError as error:
+            raise _missing_engine(self.name, error) from None
+        self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
+        self.interpreter.allocate_tensors()
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+
+    def run_one(self, image):
+        """Runs one image, quantizing the input and dequantizing the output when the model is integer."""
+        if _is_quantized(self.input):
+            image = quantize(image, self.input)
+        self.interpreter.set_tensor(self.input["index"], image.astype(self.input["dtype"], copy=False))
+        self.interpreter.invoke()
+        output = self.interpreter.get_tensor(self.output["index"])
+        return dequantize(output, self.output) if _is_quantized(self.output) else np.array(output)
+
+
+class OnnxEngine(Engine):
+    """A ``.onnx`` model on ONNX Runtime (CPU).
+
+    Args:
+        path: the ``.onnx`` file.
+    """
+
+    name = "onnx"
+
+    def __init__(self, path):
+        try:
+            import onnxruntime
+        except ImportError as error:
+            raise _missing_engine(self.name, error) from None
+        self.session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+
+    def run_one(self, image):
+        """Runs one image; returns the first output."""
+        return self.session.run(None, {self.input_name: image})[0]
+
+
+class TensorFlowEngine(Engine):
+    """A SavedModel's ``serving_default`` signature (imports TensorFlow).
+
+    Args:
+        path: the ``saved_model`` folder.
+    """
+
+    name = "tensorflow"
+
+    def __init__(self, path):
+        try:
+            import tensorflow as tf
+        except ImportError as error:
+            raise _missing_engine(self.name, error) from None
+        self.tf = tf
+        self.loaded = tf.saved_model.load(path)
+        if "serving_default" not in self.loaded.signatures:
+            raise ExperimentError(f"{path} has no serving_default signature")
+        self.signature = self.loaded.signatures["serving_default"]
+        _, inputs = self.signature.structured_input_signature
+        self.input_name = next(iter(inputs))
+
+    def run_one(self, image):
+        """Runs one image; returns the output named ``output`` (or the only one)."""
+        outputs = self.signature(**{self.input_name: self.tf.constant(image)})
+        output = outputs["output"] if "output" in outputs else next(iter(outputs.values()))
+        return output.numpy()
+
+
+_ENGINES = {"tflite": TFLiteEngine, "onnx": OnnxEngine, "tensorflow": TensorFlowEngine}
+ENGINES = tuple(_ENGINES)
+
+
+def create_engine(export_dir, engine="onnx", model=None):
+    """The engine ``engine`` on ``model`` (a file or folder name inside ``export_dir``, default per engine).
+
+    Args:
+        export_dir: the export folder.
+        engine: ``"tflite"``, ``"onnx"`` or ``"tensorflow"``.
+        model: e.g. ``"model_int8.tflite"``; default :data:`MODEL_FILES` of the engine. An absolute
+            path is used as is.
+
+    Raises:
+        ConfigError: unknown engine, or its package is not installed.
+        ExperimentError: the model file is missing.
+    """
+    if engine not in _ENGINES:
+        raise ConfigError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
+    path = os.path.join(export_dir, model or MODEL_FILES[engine])
+    if not os.path.exists(path):
+        raise ExperimentError(f"model {path} not found for engine '{engine}'")
+    return _ENGINES[engine](path)
