@@ -1,0 +1,43 @@
+"""Write an experiment's TensorBoard scalars as CSV and markdown tables, one pair per event subfolder."""
+import os
+
+import click
+
+from lmnet.cli import quiet_tensorflow, user_errors_exit_2
+
+quiet_tensorflow()
+
+from lmnet.environment import Environment  # noqa: E402
+from lmnet.errors import ExperimentError  # noqa: E402
+from lmnet.events import output_events  # noqa: E402
+
+
+def run(experiment_id, output_dir=None, tags=(), steps=()):
+    """Writes the chosen scalar tags at the chosen steps of ``experiment_id``; returns the written paths.
+
+    Raises:
+        ExperimentError: the experiment does not exist or has no event files.
+        lmnet.events.EventSelectionError: an unknown tag or step.
+    """
+    paths = Environment.from_env().experiment(experiment_id)
+    if not paths.exists():
+        raise ExperimentError(f"experiment {paths.root} not found")
+    output_dir = output_dir or os.path.join(paths.root, "output_event")
+    written = output_events(paths.tensorboard, output_dir, tags=tags, steps=steps)
+    for path in written:
+        click.echo(f"wrote {path}")
+    return written
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-i", "--experiment_id", required=True, help="id of the experiment whose event files to read")
+@click.option("-o", "--output_dir", help="folder of the tables (default <experiment>/output_event)")
+@click.option("--tags", multiple=True, help="scalar tag to write (repeatable; default all)")
+@click.option("--steps", type=int, multiple=True, help="step to write (repeatable; default all)")
+def main(experiment_id, output_dir, tags, steps):
+    """Write TensorBoard scalars of an experiment as CSV and markdown."""
+    user_errors_exit_2(run)(experiment_id, output_dir, tags, steps)
+
+
+if __name__ == "__main__":
+    main()

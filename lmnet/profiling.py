@@ -1,0 +1,371 @@
+"""Per-layer profile of a network: parameters, MACs, FLOPs, weight and activation memory at their bit widths.
+
+Counting rules (batch size 1, every count is for one image):
+
+* **Convolutions and dense layers** (any layer with a ``kernel``): MACs = output elements x (kernel
+  elements / output channels), i.e. one multiply-accumulate per kernel tap feeding each output
+  value (this covers grouped and depthwise convolutions). FLOPs = 2 x MACs. Bias additions are not
+  counted.
+* **Batch normalization**: MACs 0, FLOPs = 2 x output elements (one multiply and one add with the
+  scale and offset folded).
+* **Activations** (ReLU, leaky ReLU, softmax, ``QuantizedActivation`` …): MACs 0, FLOPs = 1 x
+  output elements.
+* **Pooling**: MACs 0, FLOPs = output elements x pooling window (global pooling: the whole input
+  height x width).
+* **Element-wise merges** (add, multiply, maximum …): MACs 0, FLOPs = (inputs - 1) x output elements.
+* **Everything else** (input, space-to-depth, concatenation, reshape, dropout, padding): 0; they
+  only move data.
+
+Bit widths:
+
+* A layer's **weight bits** are those of its kernel quantizer: 1 for the binary quantizers, 2 for
+  ``ternary``, the ``bit`` argument for quantizers that take one (``linear_mid_tread_half``; its
+  default when the config does not set it), else the ``default_bit`` given to :func:`profile_model`
+  (``-b``). Layers without a quantizer, and layers named in ``unquant_layers``, are 32-bit floats.
+* **Weight bytes** = weight bits x kernel elements / 8, plus 4 bytes for every other parameter:
+  biases and batch-norm parameters always stay 32-bit.
+* **Activation bytes** = output elements x activation bits / 8, where the activation bits are those
+  of the quantizer of a ``QuantizedActivation`` layer (same rule as for weights) and 32 for every
+  other layer (also for layers that only move already quantized values, such as space-to-depth).
+
+Totals: parameters, MACs, FLOPs, fp32 size (every parameter at 4 bytes), quantized size (sum of
+the weight bytes), compression ratio (fp32 / quantized) and the share of MACs done by layers whose
+weights are quantized (weight bits < 32).
+"""
+import dataclasses
+import inspect
+import json
+import math
+import os
+
+import keras
+
+from lmnet import builders, config as config_module, experiment
+from lmnet.errors import DatasetError, LmnetError
+from lmnet.evaluator import resolve_checkpoint
+from lmnet.layers.quantized import QuantizedActivation
+from lmnet.quantizations import get_quantizer
+from lmnet.training.checkpoints import latest_checkpoint, restore_weights
+
+FLOAT_BITS = 32
+
+#: Bit widths of quantizers whose output has a fixed number of levels.
+FIXED_QUANTIZER_BITS = {"binary_mean_scaling": 1, "binary_channel_wise_mean_scaling": 1, "ternary": 2}
+
+_BATCH_NORM = (keras.layers.BatchNormalization,)
+_ACTIVATIONS = (keras.layers.ReLU, keras.layers.LeakyReLU, keras.layers.ELU, keras.layers.PReLU,
+                keras.layers.Softmax, keras.layers.Activation)
+_POOLING = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D, keras.layers.MaxPooling1D,
+            keras.layers.AveragePooling1D)
+_GLOBAL_POOLING = (keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D)
+_MERGES = (keras.layers.Add, keras.layers.Subtract, keras.layers.Multiply, keras.layers.Maximum,
+           keras.layers.Minimum, keras.layers.Average)
+
+
+class ProfileError(LmnetError):
+    """A profiling request names something the network does not have."""
+
+
+@dataclasses.dataclass
+class LayerProfile:
+    """The profile of one Keras layer.
+
+    Attributes:
+        name: the layer name.
+        type: the layer class name.
+        output_shape: output shape with batch size 1.
+        params: number of parameters (trainable or not).
+        macs: multiply-accumulates.
+        flops: floating-point (or fixed-point) operations, see the module rules.
+        weight_bits: bit width of the kernel (32 without a kernel quantizer).
+        weight_bytes: kernel at ``weight_bits`` plus the other parameters at 32 bits, in bytes.
+        activation_bits: bit width of the output.
+        activation_bytes: output elements at ``activation_bits``, in bytes.
+    """
+
+    name: str
+    type: str
+    output_shape: list
+    params: int
+    macs: int
+    flops: int
+    weight_bits: int
+    weight_bytes: float
+    activation_bits: int
+    activation_bytes: float
+
+
+@dataclasses.dataclass
+class ModelProfile:
+    """The profile of a whole model.
+
+    Attributes:
+        name: experiment id or config name.
+        layers: one :class:`LayerProfile` per layer, in model order.
+        checkpoint: the restored checkpoint, or ``None``.
+    """
+
+    name: str
+    layers: list
+    checkpoint: str = None
+
+    def totals(self):
+        """Returns the totals (parameters, MACs, FLOPs, sizes, compression, quantized MAC share)."""
+        params = sum(layer.params for layer in self.layers)
+        macs = sum(layer.macs for layer in self.layers)
+        quantized_macs = sum(layer.macs for layer in self.layers if layer.weight_bits < FLOAT_BITS)
+        fp32_bytes = params * FLOAT_BITS // 8
+        quantized_bytes = _bytes_value(sum(layer.weight_bytes for layer in self.layers) * 8)
+        return {"params": params, "macs": macs, "flops": sum(layer.flops for layer in self.layers),
+                "fp32_bytes": fp32_bytes, "quantized_bytes": quantized_bytes,
+                "compression_ratio": fp32_bytes / quantized_bytes if quantized_bytes else 1.0,
+                "quantized_macs_share": quantized_macs / macs if macs else 0.0,
+                "activation_bytes": _bytes_value(sum(layer.activation_bytes for layer in self.layers) * 8)}
+
+    def to_dict(self):
+        """The profile as JSON-ready data."""
+        return {"name": self.name, "checkpoint": self.checkpoint,
+                "layers": [dataclasses.asdict(layer) for layer in self.layers], "totals": self.totals()}
+
+
+def quantizer_bits(name, kwargs, default_bit):
+    """Bit width of quantizer ``name`` called with ``kwargs``.
+
+    Fixed for the binary (1) and ternary (2) quantizers; else the ``bit`` argument (given, or the
+    function's default); else ``default_bit``.
+    """
+    if name in FIXED_QUANTIZER_BITS:
+        return FIXED_QUANTIZER_BITS[name]
+    if "bit" in (kwargs or {}):
+        return int(kwargs["bit"])
+    parameter = inspect.signature(get_quantizer(name)).parameters.get("bit")
+    if parameter is not None and parameter.default is not inspect.Parameter.empty:
+        return int(parameter.default)
+    return int(default_bit)
+
+
+def _bytes_value(bits):
+    """``bits / 8`` as an int when whole (a float otherwise, exact in binary)."""
+    bits = round(bits)
+    return bits // 8 if bits % 8 == 0 else bits / 8
+
+
+def _output_shape(layer):
+    """The layer's output shape with the batch dimension set to 1."""
+    shape = list(layer.output.shape)
+    return [1 if dim is None else int(dim) for dim in shape]
+
+
+def _input_shapes(layer):
+    """Shapes of the layer's inputs (a list, batch set to 1)."""
+    inputs = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
+    return [[1 if dim is None else int(dim) for dim in tensor.shape] for tensor in inputs]
+
+
+def _kernel(layer):
+    """The layer's kernel variable, or ``None``."""
+    return getattr(layer, "kernel", None) if getattr(layer, "built", False) else None
+
+
+def count_ops(layer, output_shape):
+    """``(macs, flops)`` of one layer per the module's counting rules."""
+    outputs = math.prod(output_shape)
+    kernel = _kernel(layer)
+    if kernel is not None:
+        macs = outputs * math.prod(kernel.shape) // output_shape[-1]
+        return macs, 2 * macs
+    if isinstance(layer, _BATCH_NORM):
+        return 0, 2 * outputs
+    if isinstance(layer, _ACTIVATIONS + (QuantizedActivation,)):
+        return 0, outputs
+    if isinstance(layer, _POOLING):
+        return 0, outputs * math.prod(layer.pool_size)
+    if isinstance(layer, _GLOBAL_POOLING):
+        return 0, outputs * math.prod(_input_shapes(layer)[0][1:-1])
+    if isinstance(layer, _MERGES):
+        return 0, (len(_input_shapes(layer)) - 1) * outputs
+    return 0, 0
+
+
+def weight_bits(layer, default_bit, unquant_layers=()):
+    """Bit width of the layer's kernel: its quantizer's, 32 when float or named in ``unquant_layers``."""
+    name = getattr(layer, "kernel_quantizer", None)
+    if not name or layer.name in unquant_layers:
+        return FLOAT_BITS
+    return quantizer_bits(name, getattr(layer, "kernel_quantizer_kwargs", {}), default_bit)
+
+
+def activation_bits(layer, default_bit):
+    """Bit width of the layer's output: its activation quantizer's, else 32."""
+    if not isinstance(layer, QuantizedActivation):
+        return FLOAT_BITS
+    return quantizer_bits(layer.quantizer, layer.quantizer_kwargs, default_bit)
+
+
+def profile_layer(layer, default_bit=1, unquant_layers=()):
+    """Returns the :class:`LayerProfile` of one built Keras layer."""
+    shape = _output_shape(layer)
+    macs, flops = count_ops(layer, shape)
+    params = int(layer.count_params())
+    kernel = _kernel(layer)
+    kernel_size = math.prod(kernel.shape) if kernel is not None else 0
+    bits = weight_bits(layer, default_bit, unquant_layers) if kernel is not None else FLOAT_BITS
+    act_bits = activation_bits(layer, default_bit)
+    return LayerProfile(name=layer.name, type=type(layer).__name__, output_shape=shape, params=params,
+                        macs=macs, flops=flops, weight_bits=bits,
+                        weight_bytes=_bytes_value(bits * kernel_size + FLOAT_BITS * (params - kernel_size)),
+                        activation_bits=act_bits, activation_bytes=_bytes_value(act_bits * math.prod(shape)))
+
+
+def check_unquant_layers(model, unquant_layers):
+    """Raises :class:`ProfileError` naming any entry of ``unquant_layers`` that is not a layer of ``model``."""
+    names = {layer.name for layer in model.layers}
+    unknown = [name for name in unquant_layers if name not in names]
+    if unknown:
+        weighted = [layer.name for layer in model.layers if _kernel(layer) is not None]
+        raise ProfileError(f"unknown layer {', '.join(map(repr, unknown))} in --unquant_layers; "
+                           f"layers with weights: {', '.join(weighted)}")
+
+
+def profile_keras_model(model, name, default_bit=1, unquant_layers=(), checkpoint=None):
+    """Profiles every layer of a built Keras functional model.
+
+    Args:
+        model: the Keras model.
+        name: name of the profile (experiment id or config name).
+        default_bit: weight bit width of quantizers that define none.
+        unquant_layers: names of layers whose weights count as 32-bit floats.
+        checkpoint: path of the restored checkpoint, recorded in the profile.
+
+    Returns:
+        A :class:`ModelProfile`.
+
+    Raises:
+        ProfileError: a name in ``unquant_layers`` is not a layer of the model.
+    """
+    unquant_layers = tuple(unquant_layers or ())
+    check_unquant_layers(model, unquant_layers)
+    layers = [profile_layer(layer, default_bit, unquant_layers) for layer in model.layers]
+    return ModelProfile(name=name, layers=layers, checkpoint=checkpoint)
+
+
+# ---------------------------------------------------------------- reports
+
+MARKDOWN_COLUMNS = ("layer", "type", "output shape", "params", "MACs", "FLOPs", "weight bits", "weight bytes",
+                    "activation bits", "activation bytes")
+
+TOTAL_LABELS = (("params", "parameters"), ("macs", "MACs"), ("flops", "FLOPs"), ("fp32_bytes", "fp32 size (bytes)"),
+                ("quantized_bytes", "quantized size (bytes)"), ("compression_ratio", "compression ratio"),
+                ("quantized_macs_share", "quantized MACs share"), ("activation_bytes", "activation memory (bytes)"))
+
+
+def _format_number(value):
+    """Integers plainly, other numbers with up to 6 significant digits."""
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+        return str(int(value))
+    return f"{value:.6g}"
+
+
+def _layer_row(layer):
+    shape = "x".join(str(dim) for dim in layer.output_shape)
+    values = (layer.name, layer.type, shape, layer.params, layer.macs, layer.flops, layer.weight_bits,
+              layer.weight_bytes, layer.activation_bits, layer.activation_bytes)
+    return [v if isinstance(v, str) else _format_number(v) for v in values]
+
+
+def _table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def to_markdown(profile):
+    """The profile as markdown: a per-layer table, then a table of totals."""
+    lines = [f"# Profile of {profile.name}", ""]
+    if profile.checkpoint:
+        lines += [f"Checkpoint: `{profile.checkpoint}`", ""]
+    lines += _table(MARKDOWN_COLUMNS, [_layer_row(layer) for layer in profile.layers])
+    totals = profile.totals()
+    lines += ["", "## Totals", ""]
+    lines += _table(("total", "value"), [[label, _format_number(totals[key])] for key, label in TOTAL_LABELS])
+    return "\n".join(lines) + "\n"
+
+
+def write_profile(profile, output_dir):
+    """Writes ``<name>_profile.md`` and ``<name>_profile.json`` into ``output_dir``; returns both paths."""
+    os.makedirs(output_dir, exist_ok=True)
+    md_path = os.path.join(output_dir, f"{profile.name}_profile.md")
+    json_path = os.path.join(output_dir, f"{profile.name}_profile.json")
+    with open(md_path, "w") as stream:
+        stream.write(to_markdown(profile))
+    with open(json_path, "w") as stream:
+        json.dump(profile.to_dict(), stream, indent=2)
+    return md_path, json_path
+
+
+# ---------------------------------------------------------------- from a config or an experiment
+
+def config_classes(config, data_dir):
+    """Class names for building the network: ``CLASSES`` if known, else read from the training dataset.
+
+    Raises:
+        ProfileError: the config has no classes and the dataset cannot be read.
+    """
+    if config.CLASSES:
+        return list(config.CLASSES)
+    try:
+        dataset = builders.build_dataset(config, data_dir, "train")
+    except (DatasetError, OSError) as error:
+        raise ProfileError(f"the config sets no CLASSES and the dataset cannot tell them ({error}); "
+                           f"set CLASSES in the config to profile without the data") from None
+    return builders.dataset_classes(config, dataset)
+
+
+def build_profiled_model(config, data_dir, checkpoint=None):
+    """Builds the network's Keras model (batch size 1) and restores ``checkpoint`` when given."""
+    network = builders.build_network(config, config_classes(config, data_dir))
+    model = network.model
+    if checkpoint is not None:
+        restore_weights(model, checkpoint)
+    return model
+
+
+def experiment_checkpoint(paths, restore_path=None):
+    """``restore_path``, else the experiment's newest checkpoint, else ``None`` (profiling needs no weights)."""
+    if restore_path is not None or latest_checkpoint(paths.checkpoints) is not None:
+        return resolve_checkpoint(paths, restore_path)
+    return None
+
+
+def profile_config(config, name, data_dir, default_bit=1, unquant_layers=(), checkpoint=None):
+    """Profiles the network of a validated config (restoring ``checkpoint`` first when given)."""
+    model = build_profiled_model(config, data_dir, checkpoint)
+    return profile_keras_model(model, name, default_bit=default_bit, unquant_layers=unquant_layers,
+                               checkpoint=checkpoint)
+
+
+def profile_experiment(environment, experiment_id=None, config_file=None, restore_path=None, default_bit=1,
+                       unquant_layers=(), output_dir=None):
+    """Profiles an experiment (``experiment_id``) or a config alone (``config_file``) and writes the reports.
+
+    The name of the reports is the experiment id, else the config module's file name without extension.
+    They go to ``output_dir``, else ``$OUTPUT_DIR/<name>``.
+
+    Returns:
+        ``(ModelProfile, markdown path, JSON path)``.
+
+    Raises:
+        LmnetError: neither an experiment nor a config is given, or one of them is invalid.
+    """
+    if experiment_id is None and config_file is None:
+        raise ProfileError("give an experiment (-i) or a config file (-c)")
+    if experiment_id is not None:
+        paths = environment.experiment(experiment_id)
+        config = experiment.load_experiment_config(paths, config_file)
+        name, checkpoint = experiment_id, experiment_checkpoint(paths, restore_path)
+    else:
+        config = config_module.load(config_file)
+        name, checkpoint = os.path.splitext(os.path.basename(config_file))[0], restore_path
+    profile = profile_config(config, name, environment.data_dir, default_bit, unquant_layers, checkpoint)
+    md_path, json_path = write_profile(profile, output_dir or os.path.join(environment.output_dir, name))
+    return profile, md_path, json_path
