@@ -1,6 +1,7 @@
 """Builds datasets, pipelines and networks from a validated config."""
 from lmnet.config import network_kwargs
 from lmnet.errors import ConfigError, DatasetError
+from lmnet.mixed_precision import FLOAT32, config_policy, dtype_policy
 from lmnet.pipeline import SampleProcessor
 
 
@@ -38,16 +39,29 @@ def dataset_classes(config, dataset):
     return classes or list(config.CLASSES or [])
 
 
-def build_network(config, classes):
+def build_network(config, classes, mixed_precision=True):
     """Instantiates ``NETWORK_CLASS`` with the ``NETWORK`` keys as arguments.
 
+    With ``MIXED_PRECISION`` set (and ``mixed_precision`` true) the Keras model is built at once under
+    that dtype policy, which is restored afterwards; otherwise it stays float32 and is built on first use.
+
+    Args:
+        config: the validated config.
+        classes: class names.
+        mixed_precision: honour ``MIXED_PRECISION`` (export passes ``False``: exported models are float32).
+
     Raises:
-        ConfigError: the network rejects a key.
+        ConfigError: the network rejects a key, or ``MIXED_PRECISION`` is not an allowed value.
     """
+    policy = config_policy(config, enabled=mixed_precision)
     try:
-        return config.NETWORK_CLASS(classes=classes, **network_kwargs(config))
+        network = config.NETWORK_CLASS(classes=classes, **network_kwargs(config))
     except TypeError as error:
         raise ConfigError(f"NETWORK: {config.NETWORK_CLASS.__name__} rejects a key: {error}") from None
+    if policy != FLOAT32:
+        with dtype_policy(policy):
+            _ = network.model
+    return network
 
 
 def build_post_processor(config, network):

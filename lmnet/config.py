@@ -280,12 +280,18 @@ def _check_task(value):
     return value
 
 
+def _check_mixed_precision(value):
+    from lmnet.mixed_precision import check_policy  # imports Keras only when the key is set
+    return check_policy(value)
+
+
 _CHECKERS = {
     "int": _check_int, "float": _check_float, "bool": _check_bool, "str": _check_str, "size": _check_size,
     "str_list": _check_str_list, "list": _check_list, "dict": _check_dict, "class": _check_class,
     "network_class": _subclass_checker("lmnet.networks.base", "BaseNetwork"),
     "dataset_class": _subclass_checker("lmnet.datasets.base", "Dataset"),
-    "quantizer": _check_quantizer, "processor": _check_processor, "task": _check_task, "any": lambda v: v,
+    "quantizer": _check_quantizer, "processor": _check_processor, "task": _check_task,
+    "mixed_precision": _check_mixed_precision, "any": lambda v: v,
 }
 
 

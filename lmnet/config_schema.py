@@ -54,6 +54,7 @@ TOP_LEVEL = {
     "POST_PROCESSOR": Field("processor"),
     "IS_DEBUG": Field("bool", False, optional=False),
     "SEED": Field("int", 0, optional=False),
+    "MIXED_PRECISION": Field("mixed_precision"),
     "NETWORK": Field("dict", None),
     "DATASET": Field("dict", None),
 }

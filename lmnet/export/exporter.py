@@ -85,7 +85,7 @@ class _Context:
         self.export_config = meta.config_at_size(self.config, self.image_size)
         self.validation = builders.build_dataset(self.export_config, self.environment.data_dir, "validation")
         self.classes = builders.dataset_classes(self.export_config, self.validation)
-        self.network = builders.build_network(self.export_config, self.classes)
+        self.network = builders.build_network(self.export_config, self.classes, mixed_precision=False)
         restore_weights(self.network.model, self.checkpoint)
         self.post_processor = builders.build_post_processor(self.export_config, self.network)
         self.directory = export_directory(self.paths, self.checkpoint, self.image_size)

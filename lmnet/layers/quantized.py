@@ -11,6 +11,9 @@ class QuantizedConv2D(keras.layers.Conv2D):
     with ``kernel_quantizer`` and convolves with the result, so gradients reach the float kernel
     through the quantizer's straight-through estimator.
 
+    Under a mixed dtype policy the kernel is quantized in float32 (the layer does not autocast its
+    variables) and only the result is cast to the compute dtype, as are the inputs and the bias.
+
     Args:
         filters: number of output channels.
         kernel_size: an int or ``(height, width)``.
@@ -20,22 +23,39 @@ class QuantizedConv2D(keras.layers.Conv2D):
     """
 
     def __init__(self, filters, kernel_size, kernel_quantizer=None, kernel_quantizer_kwargs=None, **kwargs):
+        kwargs.setdefault("autocast", False)
         super().__init__(filters, kernel_size, **kwargs)
         self.kernel_quantizer = kernel_quantizer
         self.kernel_quantizer_kwargs = dict(kernel_quantizer_kwargs or {})
         self._quantize = get_quantizer(kernel_quantizer) if kernel_quantizer else None
 
     def quantized_kernel(self):
-        """Returns the kernel the forward pass uses (quantized, or the float one)."""
-        if self._quantize is None:
-            return self.kernel
-        return self._quantize(self.kernel, **self.kernel_quantizer_kwargs)
+        """Returns the kernel the forward pass uses (quantized in float32, or the float one), in the
+        layer's compute dtype."""
+        return self._compute_kernel(self.kernel)
+
+    def _compute_kernel(self, kernel):
+        if self._quantize is not None:
+            kernel = self._quantize(kernel, **self.kernel_quantizer_kwargs)
+        if keras.backend.standardize_dtype(kernel.dtype) == self.compute_dtype:
+            return kernel
+        return keras.ops.cast(kernel, self.compute_dtype)
+
+    def call(self, inputs):
+        """Convolution (and bias) in the compute dtype; variables are read as float32."""
+        outputs = self.convolution_op(keras.ops.cast(inputs, self.compute_dtype), self.kernel)
+        if self.use_bias:
+            bias = keras.ops.cast(self.bias, self.compute_dtype)
+            if self.data_format == "channels_first":
+                bias = keras.ops.reshape(bias, (1, -1, 1, 1))
+            outputs = keras.ops.add(outputs, bias)
+        if self.activation is not None:
+            return self.activation(outputs)
+        return outputs
 
     def convolution_op(self, inputs, kernel):
         """Convolves with the quantized kernel."""
-        if self._quantize is not None:
-            kernel = self._quantize(kernel, **self.kernel_quantizer_kwargs)
-        return super().convolution_op(inputs, kernel)
+        return super().convolution_op(inputs, self._compute_kernel(kernel))
 
     def get_config(self):
         """Adds the quantizer name and its arguments to the ``Conv2D`` config."""
@@ -60,8 +80,9 @@ class QuantizedActivation(keras.layers.Layer):
         self._quantize = get_quantizer(quantizer)
 
     def call(self, inputs):
-        """Returns the quantized inputs."""
-        return self._quantize(inputs, **self.quantizer_kwargs)
+        """Returns the quantized inputs (computed in float32, returned in the compute dtype)."""
+        outputs = self._quantize(keras.ops.cast(inputs, "float32"), **self.quantizer_kwargs)
+        return keras.ops.cast(outputs, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         """Same shape as the input."""

@@ -29,7 +29,7 @@ class ClassificationNetwork(BaseNetwork):
         inputs = keras.Input(shape=(*self.image_size, 3), name="images")
         logits = self.build_logits(inputs)
         self._logits_model = keras.Model(inputs, logits, name=f"{type(self).__name__}_logits")
-        probabilities = keras.layers.Softmax(name="output")(logits)
+        probabilities = keras.layers.Softmax(name="output", dtype="float32")(logits)  # float32 under bf16 too
         return keras.Model(inputs, probabilities, name=type(self).__name__)
 
     @property
@@ -44,9 +44,10 @@ class ClassificationNetwork(BaseNetwork):
         return self.logits_model
 
     def compute_loss(self, labels, outputs, model, step=None):
-        """Mean sparse softmax cross-entropy of the logits plus weight decay (``step`` is unused)."""
+        """Mean sparse softmax cross-entropy of the logits (in float32) plus weight decay (``step`` is unused)."""
         labels = tf.cast(labels, tf.int32)
-        cross_entropy = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=outputs))
+        logits = tf.cast(outputs, tf.float32)
+        cross_entropy = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
         return cross_entropy + self.weight_decay(model)
 
     def create_metrics(self, dataset=None):

@@ -107,7 +107,8 @@ class YoloBase(BaseNetwork):
         features = self.build_features(inputs)
         quantizer, quantizer_kwargs = self.last_weight_quantizer() or (None, None)
         outputs = QuantizedConv2D(self.output_channels, 1, use_bias=True, kernel_quantizer=quantizer,
-                                  kernel_quantizer_kwargs=quantizer_kwargs, name="output")(features)
+                                  kernel_quantizer_kwargs=quantizer_kwargs, name="output",
+                                  dtype="float32")(features)  # float32 output under bf16 too
         return keras.Model(inputs, outputs, name=type(self).__name__)
 
     def block(self, x, filters, kernel_size, name, **kwargs):
