@@ -124,3 +124,22 @@ def write_tiny_detection_config(directory, name="tiny_detection.py", max_steps=6
     with open(path, "w") as stream:
         stream.write(TINY_DETECTION_CONFIG.format(max_steps=max_steps, save_steps=save_steps, test_steps=test_steps))
     return path
+
+
+def train_experiment(environment, config_path, experiment_id):
+    """Trains (or resumes) ``config_path`` as ``experiment_id`` in process; returns ``(trainer, final metrics)``."""
+    from lmnet import config as config_module, experiment
+    from lmnet.training.trainer import Trainer
+    config = config_module.load(config_path)
+    paths = environment.experiment(experiment_id)
+    experiment.prepare(config, config_path, paths, log=lambda *_: None)
+    trainer = Trainer(config, paths, environment.data_dir, progress=False, log=lambda *_: None)
+    return trainer, trainer.run()
+
+
+def patch_output_and_data_dirs(root):
+    """A ``MonkeyPatch`` pointing OUTPUT_DIR and DATA_DIR into ``root`` (call ``undo()`` when done)."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("OUTPUT_DIR", os.path.join(str(root), "saved"))
+    patch.setenv("DATA_DIR", os.path.join(str(root), "dataset"))
+    return patch

@@ -7,18 +7,8 @@ import numpy as np
 import tensorflow as tf
 
 from executor import evaluate as evaluate_executor, train as train_executor
-from lmnet import config as config_module, experiment
 from lmnet.training.checkpoints import weight_map
-from lmnet.training.trainer import Trainer
-from tests.conftest import write_tiny_detection_config
-
-
-def train(environment, path, experiment_id):
-    config = config_module.load(path)
-    paths = environment.experiment(experiment_id)
-    experiment.prepare(config, path, paths, log=lambda *_: None)
-    trainer = Trainer(config, paths, environment.data_dir, progress=False, log=lambda *_: None)
-    return trainer, trainer.run()
+from tests.conftest import train_experiment as train, write_tiny_detection_config
 
 
 def test_detection_resume_is_bitwise_exact(tmp_path, environment):

@@ -20,7 +20,7 @@ from lmnet.export import debug_data, exporter, formats, graph, meta, samples
 from lmnet.post_processor import FormatYoloV2
 from lmnet.pre_processor import Resize
 from lmnet.runtime.meta import META_KEYS, load_meta
-from tests.conftest import write_tiny_config, write_tiny_detection_config
+from tests.conftest import patch_output_and_data_dirs, write_tiny_config, write_tiny_detection_config
 
 QTZ_TYPES = {"QTZ_linear_mid_tread_half", "QTZ_binary_channel_wise_mean_scaling"}
 VALIDATION_OPTIONS = """
@@ -39,9 +39,7 @@ NETWORK.WEIGHT_QUANTIZER = None
 def workspace(tmp_path_factory):
     """A temporary OUTPUT_DIR / DATA_DIR (set in the process environment for the module) and a few images."""
     root = tmp_path_factory.mktemp("export")
-    patch = pytest.MonkeyPatch()
-    patch.setenv("OUTPUT_DIR", str(root / "saved"))
-    patch.setenv("DATA_DIR", str(root / "dataset"))
+    patch = patch_output_and_data_dirs(root)
     rng = np.random.default_rng(0)
     images = []
     for name, size in (("first", (40, 50)), ("second", (32, 32))):

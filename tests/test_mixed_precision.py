@@ -7,34 +7,23 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lmnet import builders, config as config_module, experiment, mixed_precision
+from lmnet import builders, config as config_module, mixed_precision
 from lmnet.errors import ConfigError
 from lmnet.export import exporter
 from lmnet.quantizations import get_quantizer
 from lmnet.training.checkpoints import restore_weights, weight_map
-from lmnet.training.trainer import Trainer
-from tests.conftest import write_tiny_config, write_tiny_detection_config
+from tests.conftest import (patch_output_and_data_dirs, train_experiment, write_tiny_config,
+                            write_tiny_detection_config)
 
 BF16 = "MIXED_PRECISION = 'mixed_bfloat16'\n"
 CLASSES = ["circle", "square", "triangle"]
-
-
-def _train(config_path, environment, experiment_id):
-    """Trains ``config_path`` as ``experiment_id``; returns the trainer and its final validation metrics."""
-    config = config_module.load(config_path)
-    paths = environment.experiment(experiment_id)
-    experiment.prepare(config, config_path, paths, log=lambda *_: None)
-    trainer = Trainer(config, paths, environment.data_dir, progress=False, log=lambda *_: None)
-    return trainer, trainer.run()
 
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
     """OUTPUT_DIR / DATA_DIR in a temporary folder for the whole module."""
     root = tmp_path_factory.mktemp("mixed")
-    patch = pytest.MonkeyPatch()
-    patch.setenv("OUTPUT_DIR", str(root / "saved"))
-    patch.setenv("DATA_DIR", str(root / "dataset"))
+    patch = patch_output_and_data_dirs(root)
     from lmnet.environment import Environment
     yield {"root": str(root), "environment": Environment.from_env()}
     patch.undo()
@@ -45,7 +34,7 @@ def bf16_run(workspace):
     """The tiny classifier trained 10 steps under mixed_bfloat16."""
     path = write_tiny_config(workspace["root"], name="bf16.py", max_steps=10, save_steps=10, test_steps=10,
                              extra=BF16)
-    trainer, results = _train(path, workspace["environment"], "bf16")
+    trainer, results = train_experiment(workspace["environment"], path, "bf16")
     return trainer, results
 
 
@@ -141,7 +130,7 @@ def test_bf16_checkpoint_restores_into_float32(bf16_run, tmp_path):
 
 def test_float32_checkpoint_restores_into_bf16(workspace, tmp_path):
     path = write_tiny_config(workspace["root"], name="f32.py", max_steps=3, save_steps=3, test_steps=3)
-    trainer, _ = _train(path, workspace["environment"], "f32")
+    trainer, _ = train_experiment(workspace["environment"], path, "f32")
     config = config_module.load(write_tiny_config(str(tmp_path), extra=BF16))
     network = builders.build_network(config, trainer.network.classes)
     restore_weights(network.model, _checkpoint(trainer))
@@ -153,7 +142,7 @@ def test_bf16_detection_trains(workspace):
                                        test_steps=3)
     with open(path, "a") as stream:
         stream.write(BF16)
-    trainer, results = _train(path, workspace["environment"], "det_bf16")
+    trainer, results = train_experiment(workspace["environment"], path, "det_bf16")
     model = trainer.network.model
     assert model.get_layer("output").compute_dtype == "float32"
     convolutions = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
