@@ -46,6 +46,18 @@ class Processor:
     def __call__(self, rng=None, **sample):
         raise NotImplementedError
 
+    def at_image_size(self, image_size):
+        """This processor for a network input of ``image_size`` ``(height, width)``.
+
+        Processors that hold the network input size (resizing, box decoding) return a copy set to
+        ``image_size``; the others return themselves.
+        """
+        return self
+
+    def _with_params(self, **changes):
+        """A new processor of the same class with ``changes`` applied to :meth:`params`."""
+        return type(self)(**dict(self.params(), **changes))
+
     def params(self):
         """Returns the constructor parameters as a dict of YAML-friendly values."""
         names = [name for name, p in inspect.signature(type(self).__init__).parameters.items()
@@ -87,6 +99,10 @@ class Sequence(Processor):
         for processor in self.processors:
             sample = processor(rng=rng, **sample)
         return sample
+
+    def at_image_size(self, image_size):
+        """The sequence with every processor set to ``image_size`` (see :meth:`Processor.at_image_size`)."""
+        return Sequence([processor.at_image_size(image_size) for processor in self.processors])
 
     def to_dict(self):
         """Serializes as the list of the processors' dicts."""

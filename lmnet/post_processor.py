@@ -133,6 +133,10 @@ class FormatYoloV2(_OutputsProcessor):
             raise ValueError(f"data_format must be one of {_DATA_FORMATS}, got {data_format!r}")
         self.data_format = data_format
 
+    def at_image_size(self, image_size):
+        """The same decoding for a network input of ``image_size``."""
+        return self._with_params(image_size=list(image_size))
+
     def _channels(self):
         """Returns ``A·(5+C)``, the expected number of raw output channels."""
         return len(self.anchors) * (5 + len(self.classes))

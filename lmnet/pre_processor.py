@@ -121,6 +121,10 @@ class Resize(Processor):
                              f"for object detection")
         return dict(kwargs, image=resize_image(np.asarray(image), self.size))
 
+    def at_image_size(self, image_size):
+        """The same resize to ``image_size``."""
+        return self._with_params(size=list(image_size))
+
 
 class ResizeWithGtBoxes(Resize):
     """Resizes the image like :class:`Resize` and scales its ``gt_boxes`` with it.

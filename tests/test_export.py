@@ -306,6 +306,9 @@ def test_resize_processor_sets_export_size():
     resized = meta.resize_processor(processor_from_dict([{"Resize": {"size": [16, 16]}}, {"DivideBy255": {}}]),
                                     [32, 48])
     assert resized.processors[0] == Resize([32, 48])
+    assert resized.processors[1] == processor_from_dict({"DivideBy255": {}})
+    assert meta.resize_processor(processor_from_dict({"ResizeWithGtBoxes": {"size": [16, 16]}}), [64, 32]) == \
+        processor_from_dict({"ResizeWithGtBoxes": {"size": [64, 32]}})  # the subclass keeps its class
     assert meta.resize_processor(None, [8, 8]) is None
 
 

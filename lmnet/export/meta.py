@@ -5,40 +5,14 @@ import os
 import yaml
 
 from lmnet import config as config_module
-from lmnet.data_processor import processor_from_dict, processor_to_data
 from lmnet.runtime.layout import CONFIG_FILE, META_FILE
 from lmnet.runtime.meta import meta_data
 
-#: Processors (by class name) whose parameter holds the network input size.
-_SIZE_PARAMETERS = {"Resize": "size", "ResizeWithGtBoxes": "size", "FormatYoloV2": "image_size"}
-
 
 def resize_processor(processor, image_size):
-    """Returns ``processor`` with every image-size parameter (Resize, FormatYoloV2) set to ``image_size``.
-
-    Args:
-        processor: a processor, a ``Sequence`` or ``None``.
-        image_size: ``(height, width)``.
-
-    Returns:
-        A new processor (``None`` for ``None``).
-    """
-    data = processor_to_data(processor)
-    return processor_from_dict(_resize_data(data, [int(v) for v in image_size]))
-
-
-def _resize_data(data, image_size):
-    if isinstance(data, list):
-        return [_resize_data(item, image_size) for item in data]
-    if not isinstance(data, dict):
-        return data
-    (name, params), = data.items()
-    params = dict(params or {})
-    if name in _SIZE_PARAMETERS:
-        params[_SIZE_PARAMETERS[name]] = list(image_size)
-    if name == "Sequence":
-        params["processors"] = _resize_data(params.get("processors", []), image_size)
-    return {name: params}
+    """``processor`` set to the network input ``image_size`` (``None`` stays ``None``); see
+    :meth:`lmnet.data_processor.Processor.at_image_size`."""
+    return None if processor is None else processor.at_image_size([int(v) for v in image_size])
 
 
 def config_at_size(config, image_size):
