@@ -191,26 +191,6 @@ def keras_target(config, checkpoint, data_dir, threads=None):
                          source=checkpoint or "untrained (random initial weights)")
 
 
-class _OnnxEngine:
-    """ONNX Runtime (CPU) on a ``.onnx`` file with ``intra_op_num_threads`` set (``None``: its default)."""
-
-    def __init__(self, path, num_threads=None):
-        try:
-            import onnxruntime
-        except ImportError as error:
-            raise ConfigError(f"engine 'onnx' needs the package onnxruntime (pip install onnxruntime): "
-                              f"{error}") from None
-        options = onnxruntime.SessionOptions()
-        if num_threads:
-            options.intra_op_num_threads = int(num_threads)
-        self.session = onnxruntime.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
-        self.input_name = self.session.get_inputs()[0].name
-
-    def run(self, images):
-        """Raw output of a pre-processed batch of one image ``[1, H, W, 3]``."""
-        return self.session.run(None, {self.input_name: np.asarray(images, dtype=np.float32)})[0]
-
-
 def create_export_engine(export_dir, engine, threads=None):
     """``(engine object with run(images), devices)`` for an export-folder engine of :data:`EXPORT_ENGINES`.
 
@@ -218,17 +198,17 @@ def create_export_engine(export_dir, engine, threads=None):
         ExperimentError: the model file is missing.
         ConfigError: the engine's package is missing.
     """
-    from lmnet.runtime.engines import TensorFlowEngine, TFLiteEngine
+    from lmnet.runtime.engines import create_engine
     kind, model_file = EXPORT_ENGINES[engine]
-    path = os.path.join(export_dir, model_file)
-    if not os.path.exists(path):
-        raise ExperimentError(f"{path} not found for engine '{engine}'; export the experiment again")
+    if not os.path.exists(os.path.join(export_dir, model_file)):
+        raise ExperimentError(f"{os.path.join(export_dir, model_file)} not found for engine '{engine}'; "
+                              "export the experiment again")
+    runner = create_engine(export_dir, kind, model=model_file, num_threads=threads)
     if kind == "tflite":
-        return TFLiteEngine(path, num_threads=threads), ["CPU (LiteRT interpreter, default XNNPACK delegate)"]
+        return runner, ["CPU (LiteRT interpreter, default XNNPACK delegate)"]
     if kind == "onnx":
-        runner = _OnnxEngine(path, num_threads=threads)
         return runner, [f"CPU ({provider})" for provider in runner.session.get_providers()]
-    return TensorFlowEngine(path), tensorflow_devices()
+    return runner, tensorflow_devices()
 
 
 def export_network_name(export_dir):

@@ -26,6 +26,8 @@ class Engine:
     def run(self, images):
         """Raw outputs ``[B, ...]`` of pre-processed images ``float32 [B, H, W, 3]``."""
         images = np.asarray(images, dtype=np.float32)
+        if len(images) == 1:
+            return self.run_one(images)
         return np.concatenate([self.run_one(images[i:i + 1]) for i in range(len(images))], axis=0)
 
     def run_one(self, image):
@@ -92,16 +94,20 @@ class OnnxEngine(Engine):
 
     Args:
         path: the ``.onnx`` file.
+        num_threads: ``intra_op_num_threads`` of the session (``None``: ONNX Runtime's default).
     """
 
     name = "onnx"
 
-    def __init__(self, path):
+    def __init__(self, path, num_threads=None):
         try:
             import onnxruntime
         except ImportError as error:
             raise _missing_engine(self.name, error) from None
-        self.session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+        options = onnxruntime.SessionOptions()
+        if num_threads:
+            options.intra_op_num_threads = int(num_threads)
+        self.session = onnxruntime.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
 
     def run_one(self, image):
@@ -114,11 +120,12 @@ class TensorFlowEngine(Engine):
 
     Args:
         path: the ``saved_model`` folder.
+        num_threads: unused (TensorFlow's thread pools are set process-wide with ``tf.config.threading``).
     """
 
     name = "tensorflow"
 
-    def __init__(self, path):
+    def __init__(self, path, num_threads=None):
         try:
             import tensorflow as tf
         except ImportError as error:
@@ -142,7 +149,7 @@ _ENGINES = {"tflite": TFLiteEngine, "onnx": OnnxEngine, "tensorflow": TensorFlow
 ENGINES = tuple(_ENGINES)
 
 
-def create_engine(export_dir, engine="onnx", model=None):
+def create_engine(export_dir, engine="onnx", model=None, num_threads=None):
     """The engine ``engine`` on ``model`` (a file or folder name inside ``export_dir``, default per engine).
 
     Args:
@@ -150,6 +157,7 @@ def create_engine(export_dir, engine="onnx", model=None):
         engine: ``"tflite"``, ``"onnx"`` or ``"tensorflow"``.
         model: e.g. ``"model_int8.tflite"``; default :data:`MODEL_FILES` of the engine. An absolute
             path is used as is.
+        num_threads: threads of the TFLite interpreter or the ONNX Runtime session (``None``: default).
 
     Raises:
         ConfigError: unknown engine, or its package is not installed.
@@ -160,4 +168,4 @@ def create_engine(export_dir, engine="onnx", model=None):
     path = os.path.join(export_dir, model or MODEL_FILES[engine])
     if not os.path.exists(path):
         raise ExperimentError(f"model {path} not found for engine '{engine}'")
-    return _ENGINES[engine](path)
+    return _ENGINES[engine](path, num_threads=num_threads)
