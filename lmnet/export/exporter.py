@@ -129,8 +129,7 @@ def export_experiment(experiment_id, restore_path=None, image_size=None, images=
         f"into {context.directory}")
     files, unsupported, graph_def = _write_graph(context, log)
     files.update(_write_meta(context, log))
-    export_images = samples.load_export_images(images, context.export_config.PRE_PROCESSOR, context.image_size,
-                                               context.export_config.TASK)
+    export_images = samples.load_export_images(images, context.export_config.PRE_PROCESSOR, context.image_size)
     if export_images:
         log(f"[3/5] {INFERENCE_TEST_DATA}/ for {len(export_images)} image(s)")
         files["inference_test_data"] = context.path(INFERENCE_TEST_DATA)

@@ -9,6 +9,7 @@ from lmnet.data_processor import Sequence
 from lmnet.image_io import load_image
 from lmnet.pipeline import SampleProcessor
 from lmnet.pre_processor import Resize, ResizeWithGtBoxes
+from lmnet.runtime.inference import preprocess
 
 
 def with_resize(pre_processor, image_size, task):
@@ -16,23 +17,6 @@ def with_resize(pre_processor, image_size, task):
     resize = ResizeWithGtBoxes(image_size) if task == Tasks.OBJECT_DETECTION else Resize(image_size)
     processors = [resize] + ([pre_processor] if pre_processor is not None else [])
     return Sequence(processors)
-
-
-def preprocess_image(raw, pre_processor, image_size, task):
-    """Applies the pre-processor to one RGB ``uint8`` image; returns float32 ``[1, H, W, 3]``.
-
-    When the result is not ``image_size`` (the pre-processor does not resize, or resizes to another
-    size), the raw image is resized to ``image_size`` first.
-    """
-    image = _apply(pre_processor, raw)
-    if image.shape != (*image_size, 3):
-        image = _apply(with_resize(pre_processor, image_size, task), raw)
-    return image[None]
-
-
-def _apply(pre_processor, raw):
-    image = raw if pre_processor is None else pre_processor(image=raw)["image"]
-    return np.asarray(image, np.float32)
 
 
 class ExportImage:
@@ -45,20 +29,20 @@ class ExportImage:
         preprocessed: float32 ``[1, H, W, 3]``.
     """
 
-    def __init__(self, path, pre_processor, image_size, task):
+    def __init__(self, path, pre_processor, image_size):
         self.path = path
         self.stem = os.path.splitext(os.path.basename(path))[0]
         self.raw = load_image(path)
-        self.preprocessed = preprocess_image(self.raw, pre_processor, image_size, task)
+        self.preprocessed = preprocess(self.raw, pre_processor, image_size)[None]
 
 
-def load_export_images(paths, pre_processor, image_size, task):
+def load_export_images(paths, pre_processor, image_size):
     """Reads and pre-processes the ``--images`` files; returns a list of :class:`ExportImage`.
 
     Raises:
         DatasetError: a file is missing or unreadable.
     """
-    return [ExportImage(path, pre_processor, image_size, task) for path in paths]
+    return [ExportImage(path, pre_processor, image_size) for path in paths]
 
 
 def sample_processor(config, dataset):
