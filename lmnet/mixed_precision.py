@@ -57,8 +57,3 @@ def dtype_policy(name):
         yield
     finally:
         keras.config.set_dtype_policy(previous)
-
-
-def compute_float32(tensor):
-    """``tensor`` cast to float32 (a no-op when it already is)."""
-    return keras.ops.cast(tensor, "float32")
