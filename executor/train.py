@@ -1,4 +1,7 @@
 """Train a network on a dataset as described by one config module."""
+import os
+import sys
+
 import click
 
 from lmnet.cli import quiet_tensorflow, user_errors_exit_2
@@ -7,19 +10,47 @@ quiet_tensorflow()
 
 from lmnet import config as config_module, experiment  # noqa: E402
 from lmnet.environment import Environment  # noqa: E402
+from lmnet.training.distribution import STRATEGIES, create_distribution  # noqa: E402
+from lmnet.training.launcher import Launcher  # noqa: E402
 from lmnet.training.trainer import Trainer  # noqa: E402
 
 
-def run(config_file, experiment_id="experiment", recreate=False, network=None, dataset=None, progress=True):
-    """Trains experiment ``experiment_id`` (resuming it when it exists) and returns the final validation metrics."""
+def run(config_file, experiment_id="experiment", recreate=False, network=None, dataset=None, progress=True,
+        strategy=None):
+    """Trains experiment ``experiment_id`` (resuming it when it exists) and returns the final validation metrics.
+
+    ``strategy`` overrides the config's distribution choice (``"none"``, ``"auto"``, ``"mirrored"`` or
+    ``"multi_worker"``). On a non-chief worker of a distributed run the result is ``None``.
+    """
     environment = Environment.from_env()
     config = config_module.load(config_file, network=network, dataset=dataset)
+    distribution = create_distribution(config, override=strategy)  # before any other TensorFlow work
     paths = environment.experiment(experiment_id)
-    experiment.prepare(config, config_file, paths, recreate=recreate)
-    results = Trainer(config, paths, environment.data_dir, progress=progress).run()
+    if distribution.is_chief:
+        experiment.prepare(config, config_file, paths, recreate=recreate)
+    if distribution.distributed:
+        click.echo(distribution.describe())
+    results = Trainer(config, paths, environment.data_dir, progress=progress, distribution=distribution).run()
+    if results is None:
+        click.echo(f"worker {distribution.worker_index} finished")
+        return None
     click.echo("final validation: " + ", ".join(f"{k} {v:.4f}" for k, v in results.items()))
     click.echo(f"experiment saved in {paths.root}")
     return results
+
+
+def launch(workers, timeout, config_file, experiment_id, recreate=False, network=None, dataset=None):
+    """Trains with ``workers`` local processes (MultiWorkerMirroredStrategy on 127.0.0.1).
+
+    See :mod:`lmnet.training.launcher`.
+    """
+    command = [sys.executable, os.path.abspath(__file__), "-c", config_file, "-i", experiment_id,
+               "--strategy", "multi_worker", "--no_progress"]
+    command += ["--recreate"] if recreate else []
+    command += ["-n", network] if network else []
+    command += ["-d", dataset] if dataset else []
+    Launcher(command, workers, timeout=timeout).run()
+    click.echo(f"all {workers} workers finished")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,9 +60,21 @@ def run(config_file, experiment_id="experiment", recreate=False, network=None, d
 @click.option("--recreate", is_flag=True, help="delete the experiment directory and start over")
 @click.option("-n", "--network", help="override NETWORK_CLASS by module, e.g. classification.lmnet_v1_quantize")
 @click.option("-d", "--dataset", help="override DATASET_CLASS by module, e.g. cifar10")
-def main(config_file, experiment_id, recreate, network, dataset):
+@click.option("--strategy", type=click.Choice(("none",) + STRATEGIES),
+              help="override IS_DISTRIBUTION / DISTRIBUTION_STRATEGY for this run")
+@click.option("--workers", type=click.IntRange(min=2),
+              help="start this many local workers (MultiWorkerMirroredStrategy on 127.0.0.1) and wait for them")
+@click.option("--timeout", type=click.FloatRange(min=1),
+              help="with --workers: stop all workers after this many seconds")
+@click.option("--no_progress", is_flag=True, help="no progress bars (for logs)")
+def main(config_file, experiment_id, recreate, network, dataset, strategy, workers, timeout, no_progress):
     """Train (or resume training) one experiment."""
-    user_errors_exit_2(run)(config_file, experiment_id, recreate, network, dataset)
+    if timeout and not workers:
+        raise click.UsageError("--timeout only applies with --workers")
+    if workers:
+        user_errors_exit_2(launch)(workers, timeout, config_file, experiment_id, recreate, network, dataset)
+        return
+    user_errors_exit_2(run)(config_file, experiment_id, recreate, network, dataset, not no_progress, strategy)
 
 
 if __name__ == "__main__":

@@ -285,13 +285,21 @@ def _check_mixed_precision(value):
     return check_policy(value)
 
 
+def _check_distribution_strategy(value):
+    from lmnet.training.distribution import STRATEGIES  # TensorFlow is imported only when a strategy is made
+    if value not in STRATEGIES:
+        raise _WrongKind(f"one of {', '.join(repr(name) for name in STRATEGIES)}")
+    return value
+
+
 _CHECKERS = {
     "int": _check_int, "float": _check_float, "bool": _check_bool, "str": _check_str, "size": _check_size,
     "str_list": _check_str_list, "list": _check_list, "dict": _check_dict, "class": _check_class,
     "network_class": _subclass_checker("lmnet.networks.base", "BaseNetwork"),
     "dataset_class": _subclass_checker("lmnet.datasets.base", "Dataset"),
     "quantizer": _check_quantizer, "processor": _check_processor, "task": _check_task,
-    "mixed_precision": _check_mixed_precision, "any": lambda v: v,
+    "mixed_precision": _check_mixed_precision, "distribution_strategy": _check_distribution_strategy,
+    "any": lambda v: v,
 }
 
 

@@ -14,7 +14,8 @@ class Field:
     Attributes:
         kind: name of the checker in ``lmnet.config`` (``int``, ``float``, ``bool``, ``str``,
             ``size``, ``str_list``, ``list``, ``dict``, ``class``, ``network_class``,
-            ``dataset_class``, ``quantizer``, ``processor``, ``task``, ``any``).
+            ``dataset_class``, ``quantizer``, ``processor``, ``task``, ``mixed_precision``,
+            ``distribution_strategy``, ``any``).
         default: the value used when the key is absent (``REQUIRED`` when it must be given).
         optional: ``None`` is allowed as a value.
     """
@@ -50,6 +51,8 @@ TOP_LEVEL = {
     "PRETRAIN_DIR": Field("str", ""),
     "PRETRAIN_FILE": Field("str", ""),
     "IS_DISTRIBUTION": Field("bool", False, optional=False),
+    "DISTRIBUTION_STRATEGY": Field("distribution_strategy", "auto", optional=False),
+    "DETERMINISTIC": Field("bool", False, optional=False),
     "PRE_PROCESSOR": Field("processor"),
     "POST_PROCESSOR": Field("processor"),
     "IS_DEBUG": Field("bool", False, optional=False),
@@ -96,6 +99,7 @@ DATASET = {
     "TRAIN_VALIDATION_SAVING_SIZE": Field("int", 0, optional=False),
     "ENABLE_PREFETCH": Field("bool", True, optional=False),
     "OPTIONS": Field("dict"),
+    "CACHE_DIR": Field("str"),
 }
 
 #: Keys copied from the top level into ``NETWORK`` / ``DATASET`` when absent there.

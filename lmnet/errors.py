@@ -15,3 +15,7 @@ class DatasetError(LmnetError):
 
 class ExperimentError(LmnetError):
     """An experiment directory is in a state that does not allow the requested action."""
+
+
+class DistributionError(LmnetError):
+    """A distributed run cannot go on: a worker failed, timed out or lost its peers."""

@@ -1,5 +1,6 @@
 """Convolution blocks: conv (no bias, 'same') -> batch norm -> activation."""
 import keras
+import tensorflow as tf
 
 from lmnet.layers.quantized import QuantizedActivation, QuantizedConv2D
 
@@ -27,8 +28,15 @@ def conv_block(x, filters, kernel_size, name, activation="relu", weight_quantize
     quantizer, quantizer_kwargs = weight_quantizer or (None, None)
     x = QuantizedConv2D(filters, kernel_size, strides=strides, padding="same", use_bias=False,
                         kernel_quantizer=quantizer, kernel_quantizer_kwargs=quantizer_kwargs, name=name)(x)
-    x = keras.layers.BatchNormalization(momentum=0.99, epsilon=1e-3, name=f"{name}_bn")(x)
+    x = keras.layers.BatchNormalization(momentum=0.99, epsilon=1e-3, synchronized=_in_multi_replica_scope(),
+                                        name=f"{name}_bn")(x)
     return apply_activation(x, f"{name}_act", activation, activation_quantizer)
+
+
+def _in_multi_replica_scope():
+    """True inside the scope of a ``tf.distribute`` strategy with several replicas: batch norm then
+    computes its statistics over the global batch (``synchronized=True``)."""
+    return tf.distribute.has_strategy() and tf.distribute.get_strategy().num_replicas_in_sync > 1
 
 
 def apply_activation(x, name, activation, activation_quantizer=None):

@@ -6,8 +6,10 @@ Keras' auto-generated names), so a checkpoint can be read back into a fresh mode
 replaces the ``checkpoint`` state file atomically, so a process killed at any moment leaves the
 newest *listed* checkpoint complete.
 """
+import hashlib
 import os
 
+import numpy as np
 import tensorflow as tf
 
 from lmnet.errors import ExperimentError
@@ -29,6 +31,20 @@ def weight_map(model):
                 raise ValueError(f"two variables are named {key}; give layers unique names")
             weights[key] = variable
     return weights
+
+
+def weights_digest(model):
+    """SHA-256 (hex) of every model variable's name, dtype, shape and bytes, in name order.
+
+    Two models with bitwise-equal weights have the same digest; distributed workers print it when
+    they finish so their agreement can be checked.
+    """
+    digest = hashlib.sha256()
+    for key, variable in sorted(weight_map(model).items()):
+        value = np.ascontiguousarray(np.asarray(variable.numpy()))
+        digest.update(f"{key}|{value.dtype}|{value.shape}|".encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()
 
 
 def restore_weights(model, path, keys=None):

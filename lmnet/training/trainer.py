@@ -5,6 +5,11 @@ A custom loop (not ``model.fit``) around a ``tf.function`` step: checkpoints eve
 summaries every ``SUMMARISE_STEPS``, the best checkpoint on ``train_validation_saving`` kept apart,
 and exact resume: the step, the optimizer's slots and schedule position and the input order all
 continue from the newest checkpoint.
+
+The step runs under ``strategy.run`` of the run's :class:`lmnet.training.distribution.Distribution`
+(the default strategy when not distributed): every replica computes the loss of its slice of the
+global batch, gradients are summed over replicas, and only the chief writes checkpoints, summaries
+and validation results.
 """
 import dataclasses
 import math
@@ -15,24 +20,43 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from lmnet import builders, pipeline
-from lmnet.training.checkpoints import CheckpointKeeper
+from lmnet.errors import DistributionError
+from lmnet.training.checkpoints import CheckpointKeeper, weights_digest
+from lmnet.training.distribution import Distribution, check_same_step
 from lmnet.training.evaluation import batches, evaluate, make_eval_step
 from lmnet.training.pretrain import restore_pretrained
 from lmnet.training.summaries import SummaryWriters
 
 
-def make_train_step(network, optimizer):
-    """Returns a ``tf.function`` ``(images, targets) -> (loss, metric sums)`` that applies one update."""
-    model = network.training_model
+def make_train_step(network, optimizer, strategy=None):
+    """Returns a ``tf.function`` ``(images, targets) -> (loss, metric sums)`` that applies one update.
 
-    @tf.function
-    def train_step(images, targets):
+    Under a strategy with ``R`` replicas, ``images`` and ``targets`` are per-replica values; each
+    replica's loss (a mean over its slice) is divided by ``R`` before the gradient, so the summed
+    gradients equal those of the mean loss over the global batch. The returned loss is the mean
+    over replicas and the metric sums are summed over replicas.
+    """
+    model = network.training_model
+    strategy = strategy or tf.distribute.get_strategy()
+    replicas = strategy.num_replicas_in_sync
+
+    def replica_step(images, targets):
         with tf.GradientTape() as tape:
             outputs = model(images, training=True)
             loss = network.compute_loss(targets, outputs, model, step=optimizer.iterations)
-        gradients = tape.gradient(loss, model.trainable_variables)
+            scaled_loss = loss / replicas if replicas > 1 else loss
+        gradients = tape.gradient(scaled_loss, model.trainable_variables)
         optimizer.apply(gradients, model.trainable_variables)
         return loss, network.batch_metrics(targets, outputs)
+
+    @tf.function
+    def train_step(images, targets):
+        loss, sums = strategy.run(replica_step, args=(images, targets))
+        if replicas == 1:
+            return loss, sums
+        loss = strategy.reduce(tf.distribute.ReduceOp.MEAN, loss, axis=None)
+        return loss, {name: strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+                      for name, value in sums.items()}
     return train_step
 
 
@@ -70,20 +94,25 @@ class Trainer:
         data_dir: root of the datasets.
         progress: show progress bars.
         log: a ``print``-like function for the few lines the trainer reports.
+        distribution: the run's :class:`lmnet.training.distribution.Distribution` (made first thing
+            in the process, see there); ``None`` trains in this process on the default strategy.
     """
 
-    def __init__(self, config, paths, data_dir, progress=True, log=print):
+    def __init__(self, config, paths, data_dir, progress=True, log=print, distribution=None):
+        self.distribution = distribution or Distribution(tf.distribute.get_strategy(), "none")
         self.config = config
         self.paths = paths
-        self.progress = progress
+        self.is_chief = self.distribution.is_chief
+        self.progress = progress and self.is_chief
         self.log = log
         self.data = load_training_data(config, data_dir)
         keras.utils.set_random_seed(config.SEED)
-        self.network = builders.build_network(config, builders.dataset_classes(config, self.data.train))
-        self.optimizer = self.network.create_optimizer()
-        self.optimizer.build(self.network.training_model.trainable_variables)
-        self.keeper = CheckpointKeeper(self.network.model, self.optimizer, paths.checkpoints,
-                                       keep=config.KEEP_CHECKPOINT_MAX)
+        with self.distribution.strategy.scope():
+            self.network = builders.build_network(config, builders.dataset_classes(config, self.data.train))
+            self.optimizer = self.network.create_optimizer()
+            self.optimizer.build(self.network.training_model.trainable_variables)
+            self.keeper = CheckpointKeeper(self.network.model, self.optimizer, paths.checkpoints,
+                                           keep=config.KEEP_CHECKPOINT_MAX)
         self.summaries = SummaryWriters(paths.tensorboard)
         self.max_steps = max_steps(config, len(self.data.train))
         self.eval_step = make_eval_step(self.network)
@@ -94,23 +123,46 @@ class Trainer:
         return int(self.optimizer.iterations.numpy())
 
     def restore(self):
-        """Resumes from the newest checkpoint, else loads pre-trained weights when configured."""
+        """Resumes from the newest checkpoint, else loads pre-trained weights when configured.
+
+        In a multi-worker run every worker restores (from the chief's checkpoint folder, which
+        they must share) and the workers then check that they all resume at the same step.
+        """
         path = self.keeper.restore_latest()
         if path is not None:
             self.log(f"resuming from {path} (step {self.step})")
         elif self.config.IS_PRETRAIN:
             restored = restore_pretrained(self.network.model, self.config)
             self.log(f"restored {len(restored)} pre-trained variables")
+        if self.distribution.num_workers > 1:
+            check_same_step(self.distribution.strategy, self.step, self.paths.checkpoints)
 
     def run(self):
-        """Trains up to the last step and returns the final validation metrics."""
+        """Trains up to the last step; returns the final validation metrics (``None`` on non-chief workers)."""
         self.restore()
         start = self.step
         if start >= self.max_steps:
             self.log(f"already trained to step {start} (MAX_STEPS {self.max_steps}); nothing to do")
-            return self.validate(start)
-        train_step = make_train_step(self.network, self.optimizer)
+            return self.validate(start) if self.is_chief else None
+        train_step = make_train_step(self.network, self.optimizer, self.distribution.strategy)
         data = self._train_batches(start)
+        try:
+            results = self._train_loop(train_step, data, start)
+        except tf.errors.OpError as error:
+            if self.distribution.num_workers > 1:
+                raise DistributionError(f"worker {self.distribution.worker_index} stopped at step {self.step + 1}: "
+                                        f"{type(error).__name__}: {_first_line(error.message)} (did another "
+                                        "worker die? rerun the same command to resume from the last "
+                                        "checkpoint)") from None
+            raise
+        finally:
+            self.summaries.close()
+        if self.distribution.distributed:
+            self.log(f"worker {self.distribution.worker_index} at step {self.step}: weights digest "
+                     f"{weights_digest(self.network.model)}")
+        return results
+
+    def _train_loop(self, train_step, data, start):
         results = None
         with tqdm(total=self.max_steps, initial=start, desc="train", unit="step", disable=not self.progress,
                   dynamic_ncols=True) as bar:
@@ -123,17 +175,29 @@ class Trainer:
                     bar.set_postfix(loss=f"{float(loss):.4f}", img_s=f"{meter.rate():.0f}", refresh=False)
                 bar.update(1)
                 results = self._after_step(step, images, loss, sums, bar) or results
-        self.summaries.close()
         return results
 
     def _train_batches(self, start):
         processor = builders.build_processor(self.config, self.data.train, training=True)
-        dataset = pipeline.train_dataset(processor, self.config.BATCH_SIZE, self.config.SEED, start_step=start,
-                                         prefetch=self.config.DATASET.ENABLE_PREFETCH)
-        return batches(dataset)
+        config, distribution = self.config, self.distribution
+
+        def make_dataset(context=None):
+            pipelines = context.num_input_pipelines if context else 1
+            replicas = distribution.num_replicas // pipelines
+            first = (context.input_pipeline_id if context else 0) * replicas
+            return pipeline.train_dataset(processor, config.BATCH_SIZE, config.SEED, start_step=start,
+                                          prefetch=config.DATASET.ENABLE_PREFETCH,
+                                          num_shards=pipelines * replicas, shard_ids=range(first, first + replicas))
+
+        if not distribution.distributed:
+            return batches(make_dataset())
+        return batches(distribution.strategy.distribute_datasets_from_function(make_dataset))
 
     def _after_step(self, step, images, loss, sums, bar):
-        """Summaries, checkpoints and validation due at ``step``; returns validation metrics if run."""
+        """Summaries, checkpoints and validation due at ``step`` (chief only); returns validation metrics if run."""
+        if not self.is_chief:
+            return None
+        images = self.distribution.strategy.experimental_local_results(images)[0]
         config, last = self.config, step == self.max_steps
         if step % config.SUMMARISE_STEPS == 0 or last:
             self._summarise(step, images, loss, sums)
@@ -148,7 +212,7 @@ class Trainer:
         return None
 
     def _summarise(self, step, images, loss, sums):
-        batch = float(images.shape[0])
+        batch = float(self.config.BATCH_SIZE)
         values = {"loss": loss, "learning_rate": self.optimizer.learning_rate}
         values.update({name: float(total) / batch for name, total in sums.items()})
         self.summaries.scalars("train", step, values)
@@ -203,6 +267,10 @@ class _ThroughputMeter:
         if len(self.times) < 2:
             return 0.0
         return self.batch_size * (len(self.times) - 1) / (self.times[-1] - self.times[0])
+
+
+def _first_line(text):
+    return (str(text).strip().splitlines() or [""])[0]
 
 
 def _format_metrics(results):

@@ -1,7 +1,7 @@
 """LmnetV0: the first, max-pooling classifier of lmnet (float)."""
 import keras
 
-from lmnet.layers import QuantizedConv2D, lmnet_block
+from lmnet.layers import BatchSplitInvariantDropout, QuantizedConv2D, lmnet_block
 from lmnet.networks.classification.base import ClassificationNetwork
 
 
@@ -29,7 +29,7 @@ class LmnetV0(ClassificationNetwork):
                             activation_quantizer=self.activation_quantizer)
             x = keras.layers.MaxPooling2D(2, strides=2, name=f"max_pool{index}")(x)
         x = lmnet_block(x, 64, 1, "conv6", weight_quantizer=self.weight_quantizer)
-        x = keras.layers.Dropout(self.dropout_rate, name="dropout")(x)
+        x = BatchSplitInvariantDropout(self.dropout_rate, name="dropout")(x)
         q_name, q_kwargs = self.last_weight_quantizer() or (None, None)
         x = QuantizedConv2D(self.num_classes, 1, use_bias=True, kernel_quantizer=q_name,
                             kernel_quantizer_kwargs=q_kwargs, name="conv7")(x)

@@ -1,7 +1,7 @@
 """LmnetV1: the small classifier of lmnet (float)."""
 import keras
 
-from lmnet.layers import QuantizedConv2D, SpaceToDepth, lmnet_block
+from lmnet.layers import BatchSplitInvariantDropout, QuantizedConv2D, SpaceToDepth, lmnet_block
 from lmnet.networks.classification.base import ClassificationNetwork
 
 
@@ -30,7 +30,7 @@ class LmnetV1(ClassificationNetwork):
         x = lmnet_block(x, 128, 3, "conv5", weight_quantizer=weights, activation_quantizer=activations)
         x = SpaceToDepth(2, name="s2d_3")(x)
         x = lmnet_block(x, 64, 1, "conv6", weight_quantizer=weights)
-        x = keras.layers.Dropout(self.dropout_rate, name="dropout")(x)
+        x = BatchSplitInvariantDropout(self.dropout_rate, name="dropout")(x)
         q_name, q_kwargs = self.last_weight_quantizer() or (None, None)
         x = QuantizedConv2D(self.num_classes, 1, use_bias=True, kernel_quantizer=q_name,
                             kernel_quantizer_kwargs=q_kwargs, name="conv7")(x)

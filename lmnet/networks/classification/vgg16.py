@@ -1,6 +1,7 @@
 """VGG16: the published 13-convolution, 3-dense classifier (float)."""
 import keras
 
+from lmnet.layers import BatchSplitInvariantDropout
 from lmnet.networks.classification.base import ClassificationNetwork
 
 # Output channels of the 3x3 convolutions, one tuple per group; a max pooling follows each group.
@@ -30,9 +31,9 @@ class VGG16(ClassificationNetwork):
             x = self._conv_group(x, group, filters_of_group)
         x = keras.layers.Flatten(name="flatten")(x)
         x = self._dense_relu(x, "fc6")
-        x = keras.layers.Dropout(self.dropout_rate, name="dropout6")(x)
+        x = BatchSplitInvariantDropout(self.dropout_rate, name="dropout6")(x)
         x = self._dense_relu(x, "fc7")
-        x = keras.layers.Dropout(self.dropout_rate, name="dropout7")(x)
+        x = BatchSplitInvariantDropout(self.dropout_rate, name="dropout7")(x)
         return keras.layers.Dense(self.num_classes, name="fc8")(x)
 
     @staticmethod
