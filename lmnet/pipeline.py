@@ -89,29 +89,45 @@ def _example_spec(processor):
     return tf.as_dtype(target.dtype), target.shape
 
 
-def train_dataset(processor, batch_size, seed, start_step=0, prefetch=True):
+def train_dataset(processor, batch_size, seed, start_step=0, prefetch=True, num_shards=1, shard_ids=(0,)):
     """The endless training batches, starting at batch ``start_step``.
+
+    In distributed training each step's global batch is cut into ``num_shards`` equal consecutive
+    slices, one per replica; a worker's pipeline yields, step after step, the slices of its own
+    replicas (``shard_ids``, in order). Slice ``i`` of step ``s`` holds stream positions
+    ``s·B + i·B/num_shards …``, so the global batch of every step is the same samples whatever the
+    number of workers, and the same as a single-process run's.
 
     Args:
         processor: a :class:`SampleProcessor` over the training subset.
-        batch_size: samples per batch.
+        batch_size: the global batch ``B`` (samples per step over all replicas).
         seed: the run's seed.
         start_step: index of the first batch (the step training resumes from).
         prefetch: prefetch batches in the background.
+        num_shards: replicas over all workers; must divide ``batch_size``.
+        shard_ids: the replicas this pipeline feeds.
 
     Returns:
-        A ``tf.data.Dataset`` of ``(images [B, H, W, 3] float32, targets [B, …])``.
+        A ``tf.data.Dataset`` of ``(images [B/num_shards, H, W, 3] float32, targets [B/num_shards, …])``.
+
+    Raises:
+        DatasetError: ``batch_size`` is not a multiple of ``num_shards``.
     """
+    if batch_size % num_shards:
+        raise DatasetError(f"BATCH_SIZE {batch_size} is not divisible by the {num_shards} replicas of the "
+                           "distributed run; choose a multiple")
+    shard_size, shard_ids = batch_size // num_shards, tuple(shard_ids)
     target_dtype, target_shape = _example_spec(processor)
     order = TrainOrder(len(processor.dataset), seed)
 
-    def make_batch(step):
-        first = int(step) * batch_size
+    def make_batch(element):
+        step, slot = divmod(int(element), len(shard_ids))
+        first = (start_step + step) * batch_size + shard_ids[slot] * shard_size
         samples = [processor(order.index(k), rng=np.random.default_rng([seed, _AUGMENT_STREAM, k]))
-                   for k in range(first, first + batch_size)]
+                   for k in range(first, first + shard_size)]
         return _stack(samples)
 
-    return _batches(tf.data.Dataset.range(start_step, np.iinfo(np.int64).max), make_batch, batch_size,
+    return _batches(tf.data.Dataset.range(np.iinfo(np.int64).max), make_batch, shard_size,
                     processor.image_size, target_dtype, target_shape, prefetch)
 
 
