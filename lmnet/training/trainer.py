@@ -60,6 +60,19 @@ def make_train_step(network, optimizer, strategy=None):
     return train_step
 
 
+def seed_everything(config):
+    """Seeds Python, NumPy, TensorFlow and Keras with ``SEED``; with ``DETERMINISTIC`` also makes every
+    TensorFlow op deterministic (``tf.config.experimental.enable_op_determinism``, for the whole process).
+
+    The input order and the augmentation need no state of their own: they are functions of the seed
+    and the step (see :mod:`lmnet.pipeline`), and the step is in every checkpoint, so a resumed run
+    continues them exactly.
+    """
+    keras.utils.set_random_seed(config.SEED)
+    if config.DETERMINISTIC:
+        tf.config.experimental.enable_op_determinism()
+
+
 @dataclasses.dataclass
 class TrainingData:
     """The datasets of one training run."""
@@ -106,7 +119,7 @@ class Trainer:
         self.progress = progress and self.is_chief
         self.log = log
         self.data = load_training_data(config, data_dir)
-        keras.utils.set_random_seed(config.SEED)
+        seed_everything(config)
         with self.distribution.strategy.scope():
             self.network = builders.build_network(config, builders.dataset_classes(config, self.data.train))
             self.optimizer = self.network.create_optimizer()
@@ -151,7 +164,7 @@ class Trainer:
         except tf.errors.OpError as error:
             if self.distribution.num_workers > 1:
                 raise DistributionError(f"worker {self.distribution.worker_index} stopped at step {self.step + 1}: "
-                                        f"{type(error).__name__}: {_first_line(error.message)} (did another "
+                                        f"{type(error).__name__}: {_error_summary(error.message)} (did another "
                                         "worker die? rerun the same command to resume from the last "
                                         "checkpoint)") from None
             raise
@@ -269,8 +282,11 @@ class _ThroughputMeter:
         return self.batch_size * (len(self.times) - 1) / (self.times[-1] - self.times[0])
 
 
-def _first_line(text):
-    return (str(text).strip().splitlines() or [""])[0]
+def _error_summary(text):
+    """The first line of a TensorFlow error message that says what happened (not where)."""
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    noise = ("Graph execution error", "Detected at node", "File ")
+    return next((line for line in lines if not line.startswith(noise)), lines[0] if lines else "")
 
 
 def _format_metrics(results):
