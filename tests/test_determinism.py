@@ -1,4 +1,4 @@
-"""DETERMINISTIC = True: a run killed with SIGKILL three times and resumed ends bitwise equal to an uninterrupted one."""
+"""DETERMINISTIC = True: three SIGKILLs and resumes end bitwise equal to an uninterrupted run."""
 import os
 import signal
 import subprocess
