@@ -1,11 +1,12 @@
 """Detection post-processing speed: NumPy NMS against TensorFlow, and VOC mAP over a large set.
 
-Section 1 times :class:`lmnet.post_processor.NMS` (NumPy) on one image of 2,000 boxes × 20
-classes (40,000 ``(x, y, w, h, class, score)`` rows, as ``FormatYoloV2`` produces them) against
+Section 1 times :class:`lmnet.post_processor.NMS` — its compiled kernel (``lmnet.nms_kernel``,
+Numba) and its NumPy path — on one image of 2,000 boxes × 20 classes (40,000
+``(x, y, w, h, class, score)`` rows, as ``FormatYoloV2`` produces them) against
 ``tf.image.combined_non_max_suppression`` on the same boxes and scores, eager and inside a
 ``tf.function`` (same IoU threshold, ``max_output_size_per_class`` equal, ``max_total_size`` =
 classes × that, no score threshold, ``clip_boxes=False``), and ``NMS.tf_call`` in a
-``tf.function``. Target: the NumPy version no slower than TensorFlow.
+``tf.function``. Target: lmnet's NMS no slower than TensorFlow.
 
 Section 2 times ``lmnet.metrics.voc.voc_evaluate`` over 5,000 images × 20 classes with about
 20 ground-truth objects and 100 detections per image.
@@ -15,11 +16,13 @@ Times are medians over ``--repeats`` runs after ``--warmup`` runs.
     python -m benchmarks.postprocess [--repeats 50] [--warmup 5]
 """
 import argparse
+import os
 import time
 
 import numpy as np
 
 from benchmarks.common import print_table  # also quiets TensorFlow's logs
+from lmnet.nms_kernel import BACKEND_VARIABLE
 from lmnet.post_processor import NMS
 
 IMAGE_SIZE = (416, 416)
@@ -40,6 +43,19 @@ def median_ms(function, repeats, warmup):
         function()
         times.append(time.perf_counter() - start)
     return float(np.median(times)) * 1000
+
+
+def with_backend(backend, function, *args):
+    """Calls ``function(*args)`` with ``LMNET_NMS_BACKEND`` set to ``backend``."""
+    previous = os.environ.get(BACKEND_VARIABLE)
+    os.environ[BACKEND_VARIABLE] = backend
+    try:
+        return function(*args)
+    finally:
+        if previous is None:
+            del os.environ[BACKEND_VARIABLE]
+        else:
+            os.environ[BACKEND_VARIABLE] = previous
 
 
 def random_xywh(rng, count, image_size, min_size=10, max_size=150):
@@ -81,11 +97,13 @@ def nms_section(repeats, warmup):
 
     combined_graph = tf.function(combined)
     tf_call_graph = tf.function(processor.tf_call)
-    ours = processor.process(rows)
+    ours = with_backend("numba", processor.process, rows)
+    assert np.array_equal(ours, with_backend("numpy", processor.process, rows)), "the two NMS paths disagree"
     theirs = combined()
     kept, their_kept = int(np.sum(ours[0, :, 4] >= 0)), int(theirs.valid_detections[0])
     candidates = [
-        ("lmnet NMS (NumPy)", lambda: processor.process(rows)),
+        ("lmnet NMS, compiled kernel (Numba)", lambda: with_backend("numba", processor.process, rows)),
+        ("lmnet NMS, NumPy path", lambda: with_backend("numpy", processor.process, rows)),
         ("tf.image.combined_non_max_suppression, eager", lambda: combined().nmsed_boxes.numpy()),
         ("tf.image.combined_non_max_suppression, tf.function", lambda: combined_graph().nmsed_boxes.numpy()),
         ("lmnet NMS.tf_call, tf.function", lambda: tf_call_graph(tf_rows).numpy()),
@@ -94,7 +112,7 @@ def nms_section(repeats, warmup):
     reference = times[0][1]
     print(f"\n## NMS: 1 image, {NUM_BOXES} boxes × {NUM_CLASSES} classes, IoU > {IOU_THRESHOLD}, "
           f"at most {MAX_OUTPUT_SIZE} per class ({kept} kept by lmnet, {their_kept} by TensorFlow)\n")
-    print_table(["implementation", "median ms", "× lmnet NumPy"],
+    print_table(["implementation", "median ms", "× lmnet kernel"],
                 [(name, f"{ms:.2f}", f"{ms / reference:.2f}") for name, ms in times])
 
 

@@ -28,6 +28,7 @@ import math
 
 import numpy as np
 
+from lmnet import nms_kernel
 from lmnet.boxes import PADDING_CLASS_ID
 from lmnet.data_processor import Processor
 from lmnet.pre_processor import check_size
@@ -549,12 +550,47 @@ class NMS(_OutputsProcessor):
             len(boxes) // num_classes, num_classes))) and np.all(boxes[:, 5] > -np.inf))
 
     def _select(self, boxes):
-        """Kept row indices of one image's ``[N, 6]`` boxes, sorted for the output."""
+        """Kept row indices of one image's ``[N, 6]`` boxes, sorted for the output.
+
+        Runs the compiled kernel of :mod:`lmnet.nms_kernel` when Numba is installed, else the
+        vectorized NumPy path; both select the same rows.
+        """
         num_groups = len(self.classes) if self.per_class else 1
-        candidates = _Candidates(boxes, None if self._cyclic(boxes) else self._groups(boxes), num_groups)
-        kept = _greedy_nms(candidates, self.max_output_size, np.float32(self.iou_threshold))
-        kept = candidates.rows[:, :kept.shape[1]][kept]
+        groups = None if self._cyclic(boxes) else self._groups(boxes)
+        if nms_kernel.use_kernel():
+            kept = self._select_compiled(boxes, groups, num_groups)
+        else:
+            candidates = _Candidates(boxes, groups, num_groups)
+            kept = _greedy_nms(candidates, self.max_output_size, np.float32(self.iou_threshold))
+            kept = candidates.rows[:, :kept.shape[1]][kept]
         return kept[np.argsort(-boxes[kept, 5], kind="stable")]
+
+    def _select_compiled(self, boxes, groups, num_groups):
+        """Kept rows by group, then selection order, from :func:`lmnet.nms_kernel.greedy_nms`.
+
+        ``groups`` is ``None`` when the group of every row is ``row mod num_groups``; the best
+        candidates of each group are then picked and sorted here (a partition, far cheaper than
+        ordering them all), and the kernel orders the rest only if it needs them.
+        """
+        if groups is None:
+            rows = np.arange(len(boxes)).reshape(-1, num_groups).T
+            keys = _descending_keys(boxes[:, 5].reshape(-1, num_groups).T, rows)
+            starts = np.arange(num_groups + 1) * keys.shape[1]
+            best = 2 * self.max_output_size + 32
+            sorted_counts = np.zeros(num_groups, np.int64)
+            if 4 * best < keys.shape[1]:
+                keys = np.partition(keys, best - 1, axis=1)
+                keys[:, :best].sort(axis=1)
+                sorted_counts[:] = best
+        else:
+            order = np.argsort(groups, kind="stable")
+            rows = order[groups[order] >= 0]
+            starts = np.searchsorted(groups[rows], np.arange(num_groups + 1))
+            keys = _descending_keys(boxes[rows, 5], rows)
+            sorted_counts = np.zeros(num_groups, np.int64)
+        kept = nms_kernel.greedy_nms(boxes, keys.reshape(-1), starts, sorted_counts, self.max_output_size,
+                                     self.iou_threshold)
+        return kept[kept >= 0]
 
     def process(self, outputs):
         """NumPy version on ``[B, N, 6]`` boxes."""

@@ -98,6 +98,13 @@ def test_exclude_low_score_box_numpy_matches_tensorflow():
 
 # --- NMS ---------------------------------------------------------------------------------------
 
+@pytest.fixture(params=["numpy", "numba"])
+def nms_backend(request, monkeypatch):
+    """Runs an NMS test with the NumPy path and with the compiled kernel (lmnet.nms_kernel)."""
+    monkeypatch.setenv("LMNET_NMS_BACKEND", request.param)
+    return request.param
+
+
 def random_boxes(rng, batch, num_boxes, num_classes):
     """Random [batch, num_boxes, 6] rows with duplicates, score ties, tiny and empty boxes, padding."""
     xy = rng.uniform(0, 100, (batch, num_boxes, 2))
@@ -145,7 +152,7 @@ def check_against_reference(out, boxes, num_classes, iou_threshold, max_output_s
 
 
 @pytest.mark.parametrize("seed", range(12))
-def test_nms_matches_tensorflow_per_class(seed):
+def test_nms_matches_tensorflow_per_class(seed, nms_backend):
     rng = np.random.default_rng(seed)
     num_classes = int(rng.integers(1, 5))
     num_boxes = int(rng.choice([1, 7, 60, 300]))
@@ -160,7 +167,7 @@ def test_nms_matches_tensorflow_per_class(seed):
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_nms_class_agnostic_matches_tensorflow(seed):
+def test_nms_class_agnostic_matches_tensorflow(seed, nms_backend):
     rng = np.random.default_rng(100 + seed)
     boxes = random_boxes(rng, 2, 200, 3)
     processor = NMS(CLASSES, 0.45, 30, per_class=False)
@@ -171,7 +178,7 @@ def test_nms_class_agnostic_matches_tensorflow(seed):
 
 
 @pytest.mark.parametrize("tied_scores", [False, True])
-def test_nms_many_boxes_many_blocks(tied_scores):
+def test_nms_many_boxes_many_blocks(tied_scores, nms_backend):
     # Dense overlapping boxes, ~2,500 per class: most are suppressed, so the NumPy version visits
     # many blocks and sorts a partitioned top (or, when tied scores straddle the cut, everything).
     rng = np.random.default_rng(7)
@@ -184,7 +191,7 @@ def test_nms_many_boxes_many_blocks(tied_scores):
     np.testing.assert_array_equal(tf.function(processor.tf_call)(boxes).numpy(), out)
 
 
-def test_nms_on_format_yolo_v2_rows():
+def test_nms_on_format_yolo_v2_rows(nms_backend):
     # Rows straight from FormatYoloV2 (class = row mod C) are grouped without sorting; same result.
     rng = np.random.default_rng(11)
     raw = (2 * rng.normal(size=(2, 5, 5, len(ANCHORS) * (5 + len(CLASSES))))).astype(np.float32)
@@ -196,7 +203,29 @@ def test_nms_on_format_yolo_v2_rows():
     np.testing.assert_array_equal(processor.process(boxes[:, rng.permutation(boxes.shape[1])]), out)
 
 
-def test_nms_threshold_is_strict_and_ties_keep_lower_index():
+def test_nms_cyclic_rows_beyond_the_presorted_candidates(nms_backend):
+    # FormatYoloV2-style rows (class = row mod C) of dense boxes: most are suppressed, so the kernel
+    # uses up the candidates it sorted up front and orders the rest with its heap.
+    rng = np.random.default_rng(5)
+    boxes = random_boxes(rng, 2, 3 * 700, 3)
+    boxes[..., 0:2] = rng.uniform(0, 40, (2, 3 * 700, 2))
+    boxes[..., 2:4] = rng.uniform(8, 20, (2, 3 * 700, 2))
+    boxes[..., 4] = np.arange(3 * 700) % 3
+    boxes[..., 5] = rng.integers(0, 64, (2, 3 * 700)) / 64
+    processor = NMS(["a", "b", "c"], 0.2, 40)
+    out = processor.process(boxes)
+    check_against_reference(out, boxes, 3, 0.2, 40)
+    # Suppression, not the output limit, ended every class: all 700 candidates were visited.
+    assert all(np.bincount(valid_boxes(image)[:, 4].astype(int), minlength=3).max() < 40 for image in out)
+
+
+def test_nms_backend_choice_is_checked(monkeypatch):
+    monkeypatch.setenv("LMNET_NMS_BACKEND", "cuda")
+    with pytest.raises(ValueError, match="LMNET_NMS_BACKEND='cuda': expected one of auto, numba, numpy"):
+        NMS(CLASSES, 0.5, 4).process(np.zeros((1, 3, 6), np.float32))
+
+
+def test_nms_threshold_is_strict_and_ties_keep_lower_index(nms_backend):
     # IoU([0,0,2,1], [0,0,1,1]) = 1/2 exactly: not suppressed at 0.5, suppressed below.
     boxes = np.array([[[0, 0, 2, 1, 0, 0.9], [0, 0, 1, 1, 0, 0.8]]], np.float32)
     assert len(valid_boxes(NMS(["a"], 0.5, 10).process(boxes)[0])) == 2
@@ -206,7 +235,7 @@ def test_nms_threshold_is_strict_and_ties_keep_lower_index():
     np.testing.assert_array_equal(valid_boxes(out[0]), tied[0, [0, 2]])
 
 
-def test_nms_edge_cases():
+def test_nms_edge_cases(nms_backend):
     processor = NMS(CLASSES, 0.5, 4)
     assert processor.process(np.zeros((2, 0, 6), np.float32)).shape == (2, 0, 6)
     assert processor.tf_call(np.zeros((2, 0, 6), np.float32)).shape == (2, 0, 6)
