@@ -96,8 +96,8 @@ def read_tf_config():
     """
     text = os.environ.get("TF_CONFIG")
     if not text:
-        raise ConfigError("DISTRIBUTION_STRATEGY 'multi_worker' needs the TF_CONFIG environment variable "
-                          '(e.g. {"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+        raise ConfigError("the 'multi_worker' strategy (DISTRIBUTION_STRATEGY or --strategy) needs the TF_CONFIG "
+                          'environment variable (e.g. {"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
                           '"task": {"type": "worker", "index": 0}}); see the distributed training docs')
     try:
         data = json.loads(text)
