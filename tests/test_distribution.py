@@ -159,7 +159,7 @@ def _pids(text):
 
 
 @pytest.mark.slow
-def test_two_local_workers_train_like_one_process_with_the_same_global_batch(tmp_path):
+def test_two_local_workers_train_like_one_process_and_resume_together(tmp_path):
     root = str(tmp_path)
     config_path = write_tiny_config(root, max_steps=12, save_steps=6, test_steps=12, extra="SUMMARISE_STEPS = 1\n")
     two = _train(config_path, "two", root, "--workers", "2", "--timeout", "300")
@@ -178,6 +178,15 @@ def test_two_local_workers_train_like_one_process_with_the_same_global_batch(tmp
     assert sorted(single) == sorted(distributed) == list(range(1, 13))
     for step in single:
         assert distributed[step] == pytest.approx(single[step], rel=1e-4, abs=1e-5), step
+
+    longer = write_tiny_config(root, max_steps=18, save_steps=6, test_steps=12, extra="SUMMARISE_STEPS = 1\n")
+    resumed = _train(longer, "two", root, "--workers", "2", "--timeout", "300")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    for worker in (0, 1):
+        assert f"[worker {worker}] resuming from " in resumed.stdout and "save.ckpt-12 (step 12)" in resumed.stdout
+    digests = dict(re.findall(r"\[worker (\d)\] worker \d at step 18: weights digest ([0-9a-f]{64})", resumed.stdout))
+    assert set(digests) == {"0", "1"} and digests["0"] == digests["1"]
+    assert checkpoint_steps(os.path.join(root, "saved", "two", "checkpoints")) == [12, 18]
 
 
 @pytest.mark.slow
