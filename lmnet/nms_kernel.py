@@ -11,18 +11,15 @@ computed in float32 exactly as in the NumPy path:
 ``iou = inter / (area_kept + area_candidate − inter)``; ``0/0`` is NaN, which is never above the
 threshold.
 
-Numba is optional: without it (or with ``LMNET_NMS_BACKEND=numpy``) the NumPy path runs. The
-first call compiles the kernel (about a second; cached on disk when the package folder is
-writable).
+Numba is optional: without it (or with ``LMNET_NMS_BACKEND=numpy``) the NumPy path runs. Numba
+is imported (about 100 MiB of memory) and the kernel compiled (1–2 s; cached on disk when the
+package folder is writable) at the first NMS call that uses it, not when lmnet is imported.
 """
+import functools
+import importlib.util
 import os
 
 import numpy as np
-
-try:
-    import numba
-except ImportError:  # the NumPy path is used
-    numba = None
 
 BACKEND_VARIABLE = "LMNET_NMS_BACKEND"
 BACKENDS = ("auto", "numba", "numpy")
@@ -38,9 +35,15 @@ def use_kernel():
     backend = os.environ.get(BACKEND_VARIABLE, "auto")
     if backend not in BACKENDS:
         raise ValueError(f"{BACKEND_VARIABLE}={backend!r}: expected one of {', '.join(BACKENDS)}")
-    if backend == "numba" and numba is None:
+    installed = _numba_installed()
+    if backend == "numba" and not installed:
         raise ValueError(f"{BACKEND_VARIABLE}=numba but Numba is not installed (pip install numba)")
-    return backend != "numpy" and numba is not None
+    return backend != "numpy" and installed
+
+
+@functools.lru_cache(maxsize=None)
+def _numba_installed():
+    return importlib.util.find_spec("numba") is not None
 
 
 def _sift_down(heap, start, end):
@@ -146,20 +149,28 @@ def _greedy(boxes, keys, starts, sorted_counts, max_output_size, iou_threshold):
     return kept
 
 
-if numba is not None:
-    _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
-    _sift_down = _jit(_sift_down)
-    _heapify = _jit(_heapify)
-    _corners = _jit(_corners)
-    _suppressed = _jit(_suppressed)
-    _next_key = _jit(_next_key)
-    _group_nms = _jit(_group_nms)
-    _greedy = _jit(_greedy)
+@functools.lru_cache(maxsize=None)
+def _compiled_greedy():
+    """Imports Numba and compiles the kernel (once per process)."""
+    import numba
+
+    jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+    compiled = {}
+    for function in (_sift_down, _heapify, _corners, _suppressed, _next_key, _group_nms, _greedy):
+        compiled[function.__name__] = jit(function)
+    _link(compiled)
+    return compiled["_greedy"]
+
+
+def _link(compiled):
+    """Points the module's names at the compiled functions, so compiled callers call compiled callees."""
+    globals().update(compiled)
 
 
 def greedy_nms(boxes, keys, starts, sorted_counts, max_output_size, iou_threshold):
     """Runs the compiled kernel (see :func:`_greedy`; ``boxes`` may have more than 4 columns, and
     ``keys`` is reordered in place when it is already a C-contiguous int64 array)."""
-    return _greedy(np.ascontiguousarray(boxes, np.float32), np.ascontiguousarray(keys, np.int64),
-                   np.ascontiguousarray(starts, np.int64), np.ascontiguousarray(sorted_counts, np.int64),
-                   int(max_output_size), np.float32(iou_threshold))
+    kernel = _compiled_greedy()
+    return kernel(np.ascontiguousarray(boxes, np.float32), np.ascontiguousarray(keys, np.int64),
+                  np.ascontiguousarray(starts, np.int64), np.ascontiguousarray(sorted_counts, np.int64),
+                  int(max_output_size), np.float32(iou_threshold))
