@@ -21,10 +21,15 @@ def build_dataset(config, data_dir, subset):
 
 
 def build_processor(config, dataset, training):
-    """The :class:`SampleProcessor` of ``dataset`` (with the augmentor when ``training``)."""
+    """The :class:`SampleProcessor` of ``dataset`` (with the augmentor when ``training``).
+
+    With ``DATASET.CACHE_DIR`` set, it caches decoded images (training with an augmentor) or
+    pre-processed samples (otherwise) there; see :mod:`lmnet.datasets.cache`.
+    """
     return SampleProcessor(dataset, pre_processor=config.DATASET.PRE_PROCESSOR,
                            augmentor=config.DATASET.AUGMENTOR if training else None,
-                           image_size=config.IMAGE_SIZE)
+                           image_size=config.IMAGE_SIZE, cache_dir=config.DATASET.get("CACHE_DIR"),
+                           cache_options=config.DATASET.OPTIONS)
 
 
 def dataset_classes(config, dataset):

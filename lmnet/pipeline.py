@@ -15,6 +15,7 @@ import functools
 import numpy as np
 import tensorflow as tf
 
+from lmnet.datasets.cache import SampleCache
 from lmnet.errors import DatasetError
 
 _ORDER_STREAM = 0
@@ -24,33 +25,54 @@ _AUGMENT_STREAM = 1
 class SampleProcessor:
     """Loads sample ``index`` of a dataset and applies the augmentor and the pre-processor.
 
+    With ``cache_dir`` (``DATASET.CACHE_DIR``), samples go through a
+    :class:`lmnet.datasets.cache.SampleCache`: with an augmentor the decoded images are cached (the
+    random augmentation and the pre-processor run on every visit); without one the pre-processed
+    samples are.
+
     Args:
         dataset: a :class:`lmnet.datasets.base.Dataset`.
         pre_processor: a processor or ``None``.
         augmentor: a processor or ``None`` (training only).
         image_size: ``(height, width)`` every processed image must have.
+        cache_dir: folder of the sample cache, or ``None`` for no cache.
+        cache_options: the dataset's constructor options (``DATASET.OPTIONS``), part of the cache fingerprint.
     """
 
-    def __init__(self, dataset, pre_processor=None, augmentor=None, image_size=None):
+    def __init__(self, dataset, pre_processor=None, augmentor=None, image_size=None, cache_dir=None,
+                 cache_options=None):
         self.dataset = dataset
         self.pre_processor = pre_processor
         self.augmentor = augmentor
         self.image_size = tuple(image_size) if image_size else None
+        self.cache = None
+        if cache_dir is not None:
+            self.cache = SampleCache(cache_dir, dataset, options=cache_options,
+                                     pre_processor=pre_processor if augmentor is None else None)
 
     def __call__(self, index, rng=None):
         """Returns ``(image float32 (H, W, 3), target)`` of sample ``index``."""
-        image, target = self.dataset[index]
+        if self.cache is None:
+            image, target = self.process(*self.dataset[index], rng=rng)
+        elif self.cache.processed:
+            image, target = self.cache.sample(index, self.process)
+        else:
+            image, target = self.process(self.cache.image(index), self.dataset.target(index), rng=rng)
+        image = np.asarray(image, dtype=np.float32)
+        if self.image_size and image.shape != (*self.image_size, 3):
+            raise DatasetError(f"{type(self.dataset).__name__} sample {index}: image of shape {image.shape} after "
+                               f"pre-processing, expected {(*self.image_size, 3)}; add a Resize pre-processor")
+        return image, np.asarray(target)
+
+    def process(self, image, target, rng=None):
+        """Applies the augmentor (with ``rng``) and the pre-processor to one raw sample; returns ``(image, target)``."""
         key = self.dataset.target_key
         sample = {"image": image, key: target}
         if self.augmentor is not None:
             sample = self.augmentor(rng=rng, **sample)
         if self.pre_processor is not None:
             sample = self.pre_processor(**sample)
-        image, target = np.asarray(sample["image"], dtype=np.float32), sample[key]
-        if self.image_size and image.shape != (*self.image_size, 3):
-            raise DatasetError(f"{type(self.dataset).__name__} sample {index}: image of shape {image.shape} after "
-                               f"pre-processing, expected {(*self.image_size, 3)}; add a Resize pre-processor")
-        return image, np.asarray(target)
+        return sample["image"], sample[key]
 
 
 class TrainOrder:

@@ -1,11 +1,13 @@
 """PASCAL VOC loaders on real VOCdevkit folders (XML, JPEG and image-set files) written by the tests."""
 import os
+import pathlib
 
 import numpy as np
 import pytest
-from PIL import Image
 
-from lmnet.datasets.pascalvoc import VOC_CLASSES
+from lmnet.datasets import voc_writer
+from lmnet.datasets.detection_base import Annotation, AnnotationStore
+from lmnet.datasets.pascalvoc import VOC_CLASSES, parse_xml, read_voc_objects
 from lmnet.datasets.pascalvoc_2007 import Pascalvoc2007
 from lmnet.datasets.pascalvoc_2007_2012 import Pascalvoc20072012
 from lmnet.datasets.pascalvoc_2012 import Pascalvoc2012
@@ -14,46 +16,19 @@ from lmnet.errors import DatasetError
 DOG, PERSON, CAT = VOC_CLASSES.index("dog"), VOC_CLASSES.index("person"), VOC_CLASSES.index("cat")
 
 
-def _object_xml(name, box, difficult=0):
-    xmin, ymin, xmax, ymax = box
-    return (f"<object><name>{name}</name><pose>Left</pose><truncated>0</truncated><difficult>{difficult}</difficult>"
-            f"<bndbox><xmin>{xmin}</xmin><ymin>{ymin}</ymin><xmax>{xmax}</xmax><ymax>{ymax}</ymax></bndbox></object>")
-
-
-def _annotation_xml(image_id, objects, size=(32, 48)):
-    """A VOC annotation; ``objects`` are ``(name, (xmin, ymin, xmax, ymax), difficult)``; size is (h, w)."""
-    size_xml = "" if size is None else (f"<size><width>{size[1]}</width><height>{size[0]}</height>"
-                                        "<depth>3</depth></size>")
-    body = "".join(_object_xml(*obj) for obj in objects)
-    return (f"<annotation><folder>VOC</folder><filename>{image_id}.jpg</filename>{size_xml}"
-            f"<segmented>0</segmented>{body}</annotation>")
-
-
 def _color(image_id):
     return (int(image_id[-2:]) * 20 % 256, 100, 200)
 
 
 def _devkit(data_dir, year):
-    return data_dir / f"PASCALVOC_{year}" / "VOCdevkit" / f"VOC{year}"
+    return pathlib.Path(voc_writer.devkit_dir(data_dir, year))
 
 
 def _write_sample(devkit, image_id, objects, size=(32, 48), xml=None, image=True):
     """Writes ``Annotations/<id>.xml`` and a solid-colour ``JPEGImages/<id>.jpg`` of ``size`` = (h, w)."""
-    (devkit / "Annotations").mkdir(parents=True, exist_ok=True)
-    (devkit / "JPEGImages").mkdir(parents=True, exist_ok=True)
-    text = xml if xml is not None else _annotation_xml(image_id, objects, size)
-    (devkit / "Annotations" / f"{image_id}.xml").write_text(text)
-    if image:
-        array = np.zeros((size[0], size[1], 3), np.uint8)
-        array[:, :] = _color(image_id)
-        Image.fromarray(array).save(devkit / "JPEGImages" / f"{image_id}.jpg", quality=95)
-
-
-def _write_sets(devkit, **splits):
-    folder = devkit / "ImageSets" / "Main"
-    folder.mkdir(parents=True, exist_ok=True)
-    for split, ids in splits.items():
-        (folder / f"{split}.txt").write_text("".join(f"{image_id}\n" for image_id in ids))
+    array = np.zeros((size[0], size[1], 3), np.uint8)
+    array[:, :] = _color(image_id)
+    voc_writer.write_sample(devkit, image_id, objects, image=array if image else None, size=size, xml=xml)
 
 
 def _simple_year(data_dir, year, splits, objects=(("dog", (1, 1, 10, 20), 0),)):
@@ -61,7 +36,7 @@ def _simple_year(data_dir, year, splits, objects=(("dog", (1, 1, 10, 20), 0),)):
     devkit = _devkit(data_dir, year)
     for image_id in sorted({i for ids in splits.values() for i in ids}):
         _write_sample(devkit, image_id, list(objects))
-    _write_sets(devkit, **splits)
+    voc_writer.write_image_sets(devkit, **splits)
     return devkit
 
 
@@ -70,7 +45,7 @@ def _one_image(tmp_path, objects, **kwargs):
     devkit = _devkit(tmp_path, 2007)
     _write_sample(devkit, "000001", objects, **kwargs)
     _write_sample(devkit, "000002", [("dog", (2, 2, 5, 5), 0)])
-    _write_sets(devkit, trainval=["000001", "000002"], test=["000002"])
+    voc_writer.write_image_sets(devkit, trainval=["000001", "000002"], test=["000002"])
     return devkit
 
 
@@ -150,7 +125,7 @@ def test_box_partly_outside_is_clipped(tmp_path):
 
 
 def test_missing_size_reads_image_header(tmp_path):
-    _one_image(tmp_path, [("dog", (1, 1, 10, 20), 0)], size=(24, 40), xml=_annotation_xml("000001", [
+    _one_image(tmp_path, [("dog", (1, 1, 10, 20), 0)], size=(24, 40), xml=voc_writer.annotation_xml("000001", [
         ("dog", (1, 1, 10, 20), 0)], size=None))
     dataset = Pascalvoc2007("train", data_dir=str(tmp_path))
     assert dataset.annotation(0).image_size == (24, 40)
@@ -233,3 +208,62 @@ def test_missing_devkit_inside_year_folder_names_path(tmp_path):
     with pytest.raises(DatasetError) as error:
         Pascalvoc2012("train", data_dir=str(tmp_path))
     assert str(_devkit(tmp_path, 2012)) in str(error.value)
+
+
+def _expected_annotation(devkit, image_id):
+    """The annotation of one generated image, computed straight from its XML (no dataset involved)."""
+    root = parse_xml(os.path.join(devkit, "Annotations", f"{image_id}.xml"))
+    names, boxes, difficult, size = read_voc_objects(root)
+    return np.asarray(boxes, np.float32).reshape(-1, 4), [VOC_CLASSES.index(n) for n in names], difficult, size
+
+
+def test_generated_dataset_matches_its_xml_files(tmp_path):
+    devkit = voc_writer.generate_dataset(tmp_path, 12, 3, image_size=(40, 56), workers=2)
+    train = Pascalvoc2007("train", data_dir=str(tmp_path))
+    validation = Pascalvoc2007("validation", data_dir=str(tmp_path))
+    assert len(train) == 12 and len(validation) == 3
+    counts = []
+    for index, path in enumerate(train.paths):
+        boxes, class_ids, difficult, size = _expected_annotation(devkit, os.path.basename(path)[:-4])
+        annotation = train.annotation(index)
+        np.testing.assert_array_equal(annotation.boxes, boxes)
+        assert annotation.class_ids.tolist() == class_ids and annotation.ignore.tolist() == difficult
+        assert annotation.image_size == size == (40, 56)
+        image, gt_boxes = train[index]
+        assert image.shape == (40, 56, 3)
+        kept = ~np.asarray(difficult, bool)
+        assert gt_boxes.shape == (train.max_boxes, 5)
+        np.testing.assert_array_equal(gt_boxes[:kept.sum(), :4], boxes[kept])
+        assert (gt_boxes[kept.sum():, 4] == -1).all()
+        counts.append(int(kept.sum()))
+    assert train.max_boxes == max(counts + [1])
+
+
+def test_generate_dataset_is_deterministic(tmp_path):
+    first = voc_writer.generate_dataset(tmp_path / "a", 5, 2, seed=3, workers=1)
+    second = voc_writer.generate_dataset(tmp_path / "b", 5, 2, seed=3, workers=2)
+    for name in ("Annotations/000004.xml", "JPEGImages/000007.jpg", "ImageSets/Main/test.txt"):
+        assert (pathlib.Path(first) / name).read_bytes() == (pathlib.Path(second) / name).read_bytes()
+
+
+def test_annotation_store_round_trip_and_counts():
+    annotations = [Annotation([[0, 0, 4, 5], [1, 2, 3, 4]], [3, 7], [False, True], (10, 20)),
+                   Annotation(np.zeros((0, 4)), [], [], (8, 9)),
+                   Annotation([[2, 2, 2, 2]], [1], None, (5, 6))]
+    store = AnnotationStore(annotations[:2])
+    store.append(annotations[2])
+    assert len(store) == 3
+    for position, expected in enumerate(annotations):
+        got = store[position]
+        np.testing.assert_array_equal(got.boxes, expected.boxes)
+        assert got.class_ids.dtype == np.int64 and got.class_ids.tolist() == expected.class_ids.tolist()
+        assert got.ignore.tolist() == expected.ignore.tolist() and got.image_size == expected.image_size
+        np.testing.assert_array_equal(store.gt_boxes(position), expected.gt_boxes())
+        np.testing.assert_array_equal(store.gt_boxes(position, True), expected.gt_boxes(True))
+    assert store.box_counts().tolist() == [1, 0, 1] and store.box_counts(True).tolist() == [2, 0, 1]
+    store[0].boxes[:] = 99
+    assert store[0].boxes[0, 0] == 0
+    with pytest.raises(RuntimeError, match="frozen"):
+        store.append(annotations[0])
+    with pytest.raises(IndexError):
+        store[3]

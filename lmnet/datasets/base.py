@@ -91,8 +91,33 @@ class Dataset:
     def __getitem__(self, index):
         """Returns ``(image, target)``: RGB ``uint8`` ``(height, width, 3)`` and the target
         (an ``int`` label for classification)."""
-        position = self._indices[index]
-        return self._load_item(self._items[position]), self._target(position)
+        return self.image(index), self.target(index)
+
+    def image(self, index):
+        """The RGB ``uint8`` image of sample ``index`` (read or generated now)."""
+        return self._load_item(self._items[self._indices[index]])
+
+    def target(self, index):
+        """The target of sample ``index``, without reading its image."""
+        return self._target(self._indices[index])
+
+    def item_identity(self, index):
+        """Names where sample ``index`` comes from, for cache keys (:mod:`lmnet.datasets.cache`).
+
+        A file item is named by its absolute path, size and modification time, so an edited file gets
+        another name; any other item by the subset and its position in the raw data.
+        """
+        position = int(self._indices[index])
+        item = self._items[position]
+        if isinstance(item, (str, os.PathLike)):
+            path = os.path.abspath(os.fspath(item))
+            try:
+                stat = os.stat(path)
+            except OSError:
+                return f"file:{path}"
+            return f"file:{path}:{stat.st_size}:{stat.st_mtime_ns}"
+        read_subset = "validation" if self.subset == "validation" else "train"
+        return f"position:{read_subset}:{position}"
 
     def _prepare_targets(self, targets):
         """Checks and stores the raw targets (class labels as ``int64`` by default)."""

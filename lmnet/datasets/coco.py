@@ -18,7 +18,7 @@ import contextlib
 import io
 import os
 
-from lmnet.datasets.detection_base import FileDetectionDataset
+from lmnet.datasets.detection_base import AnnotationStore, FileDetectionDataset
 from lmnet.errors import DatasetError
 
 #: The 80 COCO detection classes in category-id order (the default before the JSON is read).
@@ -113,7 +113,7 @@ class Coco(FileDetectionDataset):
         self.category_ids = sorted(coco.cats)
         self.classes = tuple(str(coco.cats[category].get("name", category)) for category in self.category_ids)
         class_index = {category: index for index, category in enumerate(self.category_ids)}
-        items, annotations = [], []
+        items, annotations = [], AnnotationStore()
         for image_id in sorted(coco.imgs):
             if subset == "train" and not coco.imgToAnns.get(image_id):
                 continue

@@ -21,7 +21,7 @@ import os
 
 import numpy as np
 
-from lmnet.datasets.detection_base import FileDetectionDataset
+from lmnet.datasets.detection_base import AnnotationStore, FileDetectionDataset
 from lmnet.datasets.image_folder import validation_count
 from lmnet.errors import DatasetError
 
@@ -108,7 +108,7 @@ class OpenImagesV4(FileDetectionDataset):
         self.classes = tuple(display_names)
         csv_path = os.path.join(self.root, "annotations-bbox.csv")
         rows = self._read_rows(csv_path, {name: index for index, name in enumerate(label_names)})
-        items, annotations = [], []
+        items, annotations = [], AnnotationStore()
         for image_id in split_ids(sorted(rows), self.validation_ratio, self.split_seed)[subset]:
             path = os.path.join(self.root, "images", f"{image_id}.jpg")
             source = f"{csv_path} (ImageID {image_id})"

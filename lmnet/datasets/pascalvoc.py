@@ -21,7 +21,7 @@ import os
 import xml.etree.ElementTree as ElementTree
 
 
-from lmnet.datasets.detection_base import FileDetectionDataset
+from lmnet.datasets.detection_base import AnnotationStore, FileDetectionDataset
 from lmnet.errors import DatasetError
 
 #: The 20 PASCAL VOC classes, in the standard (alphabetical) order.
@@ -154,7 +154,7 @@ class PascalvocBase(FileDetectionDataset):
 
     def _read_subset(self, subset):
         """Reads every ``(year, split)`` list of ``subset``, in order."""
-        items, annotations = [], []
+        items, annotations = [], AnnotationStore()
         for year, split in self.splits[subset]:
             devkit = self.devkit_dir(year)
             for image_id in read_image_ids(os.path.join(devkit, "ImageSets", "Main", f"{split}.txt")):

@@ -15,7 +15,7 @@ image, are problems named after the label file (and line).
 """
 import os
 
-from lmnet.datasets.detection_base import FileDetectionDataset
+from lmnet.datasets.detection_base import AnnotationStore, FileDetectionDataset
 from lmnet.datasets.image_folder import IMAGE_EXTENSIONS
 from lmnet.errors import DatasetError
 
@@ -96,7 +96,7 @@ class YoloTxt(FileDetectionDataset):
             self.bad_annotations.problem("missing image", f"{os.path.join(label_dir, labels[stem])}: no image "
                                                           f"{stem}.<{'|'.join(e[1:] for e in IMAGE_EXTENSIONS)}> in "
                                                           f"{image_dir}")
-        items, annotations = [], []
+        items, annotations = [], AnnotationStore()
         for stem, name in images.items():
             path = os.path.join(image_dir, name)
             label_path = os.path.join(label_dir, f"{stem}.txt") if stem in labels else None
