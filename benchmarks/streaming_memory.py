@@ -11,6 +11,9 @@ then, in a fresh subprocess per run, builds ``Pascalvoc2007`` with ``lmnet.build
   the growth between), and its peak RSS (``ru_maxrss``) at the end;
 * the time to build the dataset, of each training epoch and of each evaluation pass.
 
+Each size runs with the annotations read up front (the default) and with ``lazy_annotations=True``
+(``max_boxes=4``, each XML file read when its sample is), unless ``--annotations`` picks one.
+
 Runs without ``DATASET.CACHE_DIR`` measure memory; runs with a fresh cache directory compare the
 later epochs / passes (read from the cache; the fastest is reported, to damp the noise of a shared
 machine) with the first (which fills it) and with the same passes without cache. Target: peak RSS
@@ -18,6 +21,7 @@ of the largest size within 1.5x of the smallest.
 
     python -m benchmarks.streaming_memory [--sizes 1000 20000] [--cache_sizes 20000] [--batch_size 32]
                                           [--passes 3] [--image_size 96 128] [--work_dir DIR] [--keep_cache]
+                                          [--annotations eager lazy]
 
 Generated folders are kept in ``--work_dir`` (default: ``lmnet-streaming-bench`` in the temporary
 directory) and reused by later runs.
@@ -69,16 +73,18 @@ def prepare_data(work_dir, num_train, image_size):
     return data_dir
 
 
-def bench_config(batch_size, input_size, cache_dir):
-    """The example detection config turned to ``Pascalvoc2007`` with a resize and a flip."""
+def bench_config(batch_size, input_size, cache_dir, lazy=False):
+    """The example detection config turned to ``Pascalvoc2007`` with a resize and a flip (lazy annotations
+    with ``max_boxes=4`` when ``lazy``)."""
     from lmnet import config as config_module
     from lmnet.data_augmentor import FlipLeftRight
     from lmnet.datasets.pascalvoc_2007 import Pascalvoc2007
     from lmnet.pre_processor import ResizeWithGtBoxes
 
     raw = dict(config_module.load(EXAMPLE_DETECTION))
+    options = {"lazy_annotations": True, "max_boxes": 4} if lazy else {}
     dataset = dict(raw["DATASET"], PRE_PROCESSOR=ResizeWithGtBoxes(size=list(input_size)), AUGMENTOR=FlipLeftRight(),
-                   OPTIONS={}, CACHE_DIR=cache_dir, IMAGE_SIZE=None, BATCH_SIZE=None)
+                   OPTIONS=options, CACHE_DIR=cache_dir, IMAGE_SIZE=None, BATCH_SIZE=None)
     network = dict(raw["NETWORK"], IMAGE_SIZE=None, BATCH_SIZE=None)
     raw.update(DATASET_CLASS=Pascalvoc2007, CLASSES=None, IMAGE_SIZE=list(input_size), BATCH_SIZE=batch_size,
                PRE_PROCESSOR=None, POST_PROCESSOR=None, DATASET=dataset, NETWORK=network)
@@ -97,7 +103,7 @@ def child(args):
     """One measured run (in its own process); prints the results as one JSON line."""
     from lmnet import builders, pipeline
 
-    config = bench_config(args.batch_size, args.input_size, args.cache_dir)
+    config = bench_config(args.batch_size, args.input_size, args.cache_dir, args.lazy)
     result = {"rss_before_mb": current_rss_mb()}
     start = time.perf_counter()
     train = builders.build_dataset(config, args.data_dir, "train")
@@ -116,11 +122,11 @@ def child(args):
     print(RESULT_PREFIX + json.dumps(result), flush=True)
 
 
-def run_child(data_dir, cache_dir, args):
+def run_child(data_dir, cache_dir, args, lazy=False):
     """Runs :func:`child` in a fresh interpreter and returns its result dict."""
     command = [sys.executable, "-m", "benchmarks.streaming_memory", "--child", "--data_dir", data_dir,
                "--batch_size", str(args.batch_size), "--input_size", *map(str, args.input_size),
-               "--passes", str(args.passes)]
+               "--passes", str(args.passes)] + (["--lazy"] if lazy else [])
     if cache_dir:
         command += ["--cache_dir", cache_dir]
     completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
@@ -130,13 +136,14 @@ def run_child(data_dir, cache_dir, args):
     return json.loads(lines[-1][len(RESULT_PREFIX):])
 
 
-def memory_rows(results):
-    """Rows of the memory table, the last one the ratios of the largest size to the smallest."""
-    rows = [(size, r["num_train"], f"{r['rss_before_mb']:.0f}", f"{r['rss_dataset_mb']:.0f}",
+def memory_rows(results, mode):
+    """Rows of the memory table for one annotation ``mode``, the last one the ratio of the largest size to the
+    smallest."""
+    rows = [(mode, size, r["num_train"], f"{r['rss_before_mb']:.0f}", f"{r['rss_dataset_mb']:.0f}",
              f"{r['rss_dataset_mb'] - r['rss_before_mb']:.1f}", f"{r['peak_rss_mb']:.0f}", f"{r['build_s']:.2f}",
              f"{r['epoch_s'][0]:.1f}", f"{r['num_train'] / r['epoch_s'][0]:.0f}") for size, r in results.items()]
     small, large = results[min(results)], results[max(results)]
-    rows.append((f"ratio {max(results)}/{min(results)}", "", "", "",
+    rows.append((mode, f"ratio {max(results)}/{min(results)}", "", "", "",
                  "", f"{large['peak_rss_mb'] / small['peak_rss_mb']:.2f}x", "", "", ""))
     return rows
 
@@ -165,6 +172,9 @@ def main():
     parser.add_argument("--input_size", type=int, nargs=2, default=[64, 64], help="network input (h w)")
     parser.add_argument("--work_dir", default=os.path.join(tempfile.gettempdir(), "lmnet-streaming-bench"))
     parser.add_argument("--keep_cache", action="store_true", help="keep the cache directories afterwards")
+    parser.add_argument("--annotations", nargs="+", choices=("eager", "lazy"), default=["eager", "lazy"],
+                        help="how the annotations are read (memory table)")
+    parser.add_argument("--lazy", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--data_dir", help=argparse.SUPPRESS)
     parser.add_argument("--cache_dir", help=argparse.SUPPRESS)
@@ -176,21 +186,25 @@ def main():
         return
     os.makedirs(args.work_dir, exist_ok=True)
     data_dirs = {size: prepare_data(args.work_dir, size, args.image_size) for size in sorted(args.sizes)}
-    plain = {size: run_child(data_dir, None, args) for size, data_dir in data_dirs.items()}
+    runs = {mode: {size: run_child(data_dir, None, args, lazy=mode == "lazy") for size, data_dir in data_dirs.items()}
+            for mode in args.annotations}
+    plain = runs[args.annotations[0]]
     cached = {}
     for size in sorted(set(args.cache_sizes) & set(data_dirs)):
         cache_dir = tempfile.mkdtemp(prefix=f"cache_{size}_", dir=args.work_dir)
         try:
-            cached[size] = run_child(data_dirs[size], cache_dir, args)
+            cached[size] = run_child(data_dirs[size], cache_dir, args, lazy=args.annotations[0] == "lazy")
         finally:
             if not args.keep_cache:
                 shutil.rmtree(cache_dir, ignore_errors=True)
     print(f"\nPascalvoc2007, {args.image_size[0]}x{args.image_size[1]} JPEGs resized to "
           f"{args.input_size[0]}x{args.input_size[1]}, batch {args.batch_size}; memory in MiB, no cache")
-    print_table(["images", "train", "RSS before", "RSS dataset", "dataset growth", "peak RSS", "build s",
-                 "epoch s", "images/s"], memory_rows(plain))
+    print_table(["annotations", "images", "train", "RSS before", "RSS dataset", "dataset growth", "peak RSS",
+                 "build s", "epoch s", "images/s"], [row for mode in args.annotations
+                                                     for row in memory_rows(runs[mode], mode)])
     if cached:
-        print("\nDATASET.CACHE_DIR: seconds of the first pass and the fastest later one, without cache and with it "
+        print(f"\nDATASET.CACHE_DIR ({args.annotations[0]} annotations): seconds of the first pass and the fastest "
+              "later one, without cache and with it "
               "(the first pass fills the cache, the later ones read it)")
         print_table(["images", "what", "no cache 1st", "no cache later", "cache fill", "cache read", "speed-up later"],
                     cache_rows(plain, cached))

@@ -267,3 +267,39 @@ def test_annotation_store_round_trip_and_counts():
         store.append(annotations[0])
     with pytest.raises(IndexError):
         store[3]
+
+
+def test_lazy_annotations_give_the_same_samples_and_annotations(tmp_path):
+    voc_writer.generate_dataset(tmp_path, 10, 4, image_size=(40, 56), workers=1)
+    for subset in ("train", "validation"):
+        eager = Pascalvoc2007(subset, data_dir=str(tmp_path), max_boxes=6)
+        lazy = Pascalvoc2007(subset, data_dir=str(tmp_path), max_boxes=6, lazy_annotations=True)
+        assert len(lazy) == len(eager) and lazy.paths == eager.paths and lazy.max_boxes == 6
+        for index in range(len(eager)):
+            for got, expected in zip(lazy[index], eager[index]):
+                np.testing.assert_array_equal(got, expected)
+            got, expected = lazy.annotation(index), eager.annotation(index)
+            np.testing.assert_array_equal(got.boxes, expected.boxes)
+            assert got.class_ids.tolist() == expected.class_ids.tolist()
+            assert got.ignore.tolist() == expected.ignore.tolist() and got.image_size == expected.image_size
+
+
+def test_lazy_annotations_read_no_xml_up_front_and_report_a_bad_one_when_read(tmp_path):
+    devkit = _one_image(tmp_path, [("unicorn", (1, 1, 10, 20), 0)])
+    dataset = Pascalvoc2007("train", data_dir=str(tmp_path), max_boxes=4, lazy_annotations=True)
+    os.remove(devkit / "Annotations" / "000002.xml")  # building read neither file
+    assert len(dataset) == 2
+    with pytest.raises(DatasetError, match=r"000001\.xml: unknown class 'unicorn'"):
+        dataset[0]
+    with pytest.raises(DatasetError, match=r"000002\.xml: annotation file not found"):
+        dataset.annotation(1)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({}, "lazy_annotations=True needs max_boxes"),
+    ({"max_boxes": 4, "skip_bad_annotations": True}, "lazy_annotations=True cannot skip bad annotations"),
+])
+def test_lazy_annotations_need_max_boxes_and_no_skipping(tmp_path, options, message):
+    _one_image(tmp_path, [("dog", (1, 1, 10, 20), 0)])
+    with pytest.raises(DatasetError, match=message):
+        Pascalvoc2007("train", data_dir=str(tmp_path), lazy_annotations=True, **options)

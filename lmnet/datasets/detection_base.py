@@ -162,6 +162,35 @@ class AnnotationStore:
         return sum(value.nbytes for value in self._arrays().values())
 
 
+class LazyAnnotations:
+    """Annotations read from their files each time they are asked for; only the list of sources is kept.
+
+    The lazy counterpart of :class:`AnnotationStore` (same reading interface), for datasets built
+    with ``lazy_annotations=True``: building the dataset reads no annotation file, so it is instant
+    and its memory does not grow with the annotations; a bad annotation is reported (a
+    :class:`~lmnet.errors.DatasetError` naming the file) when its sample is first read.
+
+    Args:
+        sources: one entry per image, handed to ``read``.
+        read: ``read(source)`` returns the image's :class:`Annotation`.
+    """
+
+    def __init__(self, sources, read):
+        self._sources = sources
+        self._read = read
+
+    def __len__(self):
+        return len(self._sources)
+
+    def __getitem__(self, position):
+        """The :class:`Annotation` of image ``position``, read now."""
+        return self._read(self._sources[int(position)])
+
+    def gt_boxes(self, position, include_ignored=False):
+        """Image ``position``'s ``float32 [N, 5]`` rows, like :meth:`Annotation.gt_boxes`."""
+        return self[position].gt_boxes(include_ignored)
+
+
 def pad_gt_boxes(gt_boxes, max_boxes):
     """Pads ``[N, 5]`` ground-truth rows to ``[max_boxes, 5]`` with ``class_id = -1`` rows.
 
@@ -250,6 +279,8 @@ class DetectionDataset(Dataset):
             print(line)
 
     def _prepare_targets(self, targets):
+        if isinstance(targets, LazyAnnotations):
+            return targets
         store = (targets if isinstance(targets, AnnotationStore) else AnnotationStore(targets)).freeze()
         if self._max_boxes is None:
             self._max_boxes = max(int(store.box_counts(self.use_ignored).max(initial=0)), 1)

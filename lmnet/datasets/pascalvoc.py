@@ -21,7 +21,7 @@ import os
 import xml.etree.ElementTree as ElementTree
 
 
-from lmnet.datasets.detection_base import AnnotationStore, FileDetectionDataset
+from lmnet.datasets.detection_base import AnnotationStore, FileDetectionDataset, LazyAnnotations
 from lmnet.errors import DatasetError
 
 #: The 20 PASCAL VOC classes, in the standard (alphabetical) order.
@@ -129,12 +129,31 @@ class PascalvocBase(FileDetectionDataset):
     lists read in order. Samples are the images of those lists; the ground truth keeps difficult
     objects as ``ignore``. Constructor arguments are those of
     :class:`lmnet.datasets.detection_base.DetectionDataset` (``max_boxes``, ``skip_bad_annotations``,
-    ``use_ignored``, ...).
+    ``use_ignored``, ...), plus:
+
+    Args:
+        lazy_annotations: read each XML file only when its sample is read (see
+            :class:`~lmnet.datasets.detection_base.LazyAnnotations`): building the dataset reads only
+            the image-set lists. Needs ``max_boxes``; bad annotations then raise when read and cannot
+            be skipped.
     """
 
     classes = VOC_CLASSES
     #: ``{"train": ((year, split), ...), "validation": ((year, split), ...)}``.
     splits = {}
+
+    def __init__(self, subset="train", data_dir="dataset", train_validation_saving_size=0, seed=0, max_boxes=None,
+                 skip_bad_annotations=False, use_ignored=False, lazy_annotations=False):
+        if lazy_annotations and max_boxes is None:
+            raise DatasetError(f"{type(self).__name__}: lazy_annotations=True needs max_boxes (the padded number of "
+                               "boxes cannot be taken from annotations that are not read up front)")
+        if lazy_annotations and skip_bad_annotations:
+            raise DatasetError(f"{type(self).__name__}: lazy_annotations=True cannot skip bad annotations (a skipped "
+                               "image would change the length of a dataset already in use); fix them or read eagerly")
+        self.lazy_annotations = bool(lazy_annotations)
+        super().__init__(subset=subset, data_dir=data_dir, train_validation_saving_size=train_validation_saving_size,
+                         seed=seed, max_boxes=max_boxes, skip_bad_annotations=skip_bad_annotations,
+                         use_ignored=use_ignored)
 
     def devkit_dir(self, year):
         """The ``VOC<year>`` folder of ``year``, checked to exist.
@@ -153,16 +172,27 @@ class PascalvocBase(FileDetectionDataset):
         return path
 
     def _read_subset(self, subset):
-        """Reads every ``(year, split)`` list of ``subset``, in order."""
+        """Reads every ``(year, split)`` list of ``subset``, in order (only the lists when lazy)."""
         items, annotations = [], AnnotationStore()
         for year, split in self.splits[subset]:
             devkit = self.devkit_dir(year)
             for image_id in read_image_ids(os.path.join(devkit, "ImageSets", "Main", f"{split}.txt")):
+                if self.lazy_annotations:
+                    items.append(os.path.join(devkit, "JPEGImages", f"{image_id}.jpg"))
+                    continue
                 sample = self._read_sample(devkit, image_id)
                 if sample is not None:
                     items.append(sample[0])
                     annotations.append(sample[1])
+        if self.lazy_annotations:
+            return items, LazyAnnotations(items, self._read_annotation_of)
         return items, annotations
+
+    def _read_annotation_of(self, image_path):
+        """The :class:`Annotation` of the image at ``devkit/JPEGImages/<id>.jpg`` (lazy reading)."""
+        devkit = os.path.dirname(os.path.dirname(image_path))
+        image_id = os.path.splitext(os.path.basename(image_path))[0]
+        return self._read_sample(devkit, image_id)[1]
 
     def _read_sample(self, devkit, image_id):
         """``(image path, Annotation)`` of one image, or ``None`` when it is skipped as bad."""
