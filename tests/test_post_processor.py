@@ -101,6 +101,8 @@ def test_exclude_low_score_box_numpy_matches_tensorflow():
 @pytest.fixture(params=["numpy", "numba"])
 def nms_backend(request, monkeypatch):
     """Runs an NMS test with the NumPy path and with the compiled kernel (lmnet.nms_kernel)."""
+    if request.param == "numba":
+        pytest.importorskip("numba")
     monkeypatch.setenv("LMNET_NMS_BACKEND", request.param)
     return request.param
 
