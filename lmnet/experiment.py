@@ -7,9 +7,10 @@ import yaml
 from lmnet import config as config_module
 from lmnet.errors import ExperimentError
 
-#: Keys that may change between runs of one experiment (to train longer, or save more often).
+#: Keys that may change between runs of one experiment (to train longer, save more often, or move the
+#: run to another number of workers: the global batch, and so the training, stays the same).
 RESUMABLE_CHANGES = ("MAX_STEPS", "MAX_EPOCHS", "TEST_STEPS", "SUMMARISE_STEPS", "SAVE_CHECKPOINT_STEPS",
-                     "KEEP_CHECKPOINT_MAX")
+                     "KEEP_CHECKPOINT_MAX", "IS_DISTRIBUTION", "DISTRIBUTION_STRATEGY")
 
 
 def prepare(config, source_path, paths, recreate=False, log=print):

@@ -248,3 +248,17 @@ def test_without_the_launcher_a_worker_whose_peer_dies_stops_with_a_clear_error(
     last = stderr.strip().splitlines()[-1]
     assert re.match(r"error: worker 0 stopped at step \d+: \w+Error: .*\(did another worker die\? rerun", last), last
     assert "Traceback" not in stderr
+
+
+def test_an_experiment_may_move_to_distributed_training_on_resume(tmp_path, environment):
+    from lmnet import config as config_module, experiment
+    from lmnet.errors import ExperimentError
+    paths = environment.experiment("moved")
+    single = write_tiny_config(str(tmp_path), name="single.py")
+    experiment.prepare(config_module.load(single), single, paths, log=lambda *_: None)
+    distributed = write_tiny_config(str(tmp_path), name="distributed.py",
+                                    extra="IS_DISTRIBUTION = True\nDISTRIBUTION_STRATEGY = 'multi_worker'\n")
+    experiment.prepare(config_module.load(distributed), distributed, paths, log=lambda *_: None)
+    deterministic = write_tiny_config(str(tmp_path), name="deterministic.py", extra="DETERMINISTIC = True\n")
+    with pytest.raises(ExperimentError, match=r"\(changed: DETERMINISTIC\)"):
+        experiment.prepare(config_module.load(deterministic), deterministic, paths, log=lambda *_: None)
