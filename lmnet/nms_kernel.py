@@ -154,10 +154,11 @@ def _compiled_greedy():
     """Imports Numba and compiles the kernel (once per process)."""
     import numba
 
-    jit = numba.njit(cache=True, nogil=True, error_model="numpy")
-    compiled = {}
-    for function in (_sift_down, _heapify, _corners, _suppressed, _next_key, _group_nms, _greedy):
-        compiled[function.__name__] = jit(function)
+    functions = (_sift_down, _heapify, _corners, _suppressed, _next_key, _group_nms, _greedy)
+    try:
+        compiled = {f.__name__: numba.njit(cache=True, nogil=True, error_model="numpy")(f) for f in functions}
+    except RuntimeError:  # no writable cache folder anywhere: compile without caching
+        compiled = {f.__name__: numba.njit(nogil=True, error_model="numpy")(f) for f in functions}
     _link(compiled)
     return compiled["_greedy"]
 
