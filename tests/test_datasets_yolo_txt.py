@@ -105,3 +105,20 @@ def test_missing_folders_name_the_path(tmp_path):
     with pytest.raises(DatasetError) as error:
         YoloTxt("train", data_dir=str(tmp_path))
     assert str(tmp_path / "yolo" / "classes.txt") in str(error.value)
+
+
+def test_lazy_annotations_match_eager_and_report_bad_labels_when_read(tmp_path):
+    root = _write(tmp_path, {"a.png": ((20, 40), "1 0.5 0.5 0.5 0.5\n2 0.125 0.25 0.25 0.5\n"),
+                             "b.jpg": ((16, 16), None), "cc.png": ((32, 32), "0 0.9 0.5 0.4 0.2\n")})
+    eager = YoloTxt("train", data_dir=str(tmp_path), max_boxes=3)
+    lazy = YoloTxt("train", data_dir=str(tmp_path), max_boxes=3, lazy_annotations=True)
+    assert lazy.paths == eager.paths
+    for index in range(len(eager)):
+        for got, expected in zip(lazy[index], eager[index]):
+            np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(lazy.annotation(index).boxes, eager.annotation(index).boxes)
+    (root / "train" / "labels" / "cc.txt").write_text("7 0.5 0.5 0.1 0.1\n")  # read when the sample is
+    with pytest.raises(DatasetError, match=r"cc\.txt line 1: class index 7 outside 0\.\.2"):
+        lazy[2]
+    with pytest.raises(DatasetError, match="lazy_annotations=True needs max_boxes"):
+        YoloTxt("train", data_dir=str(tmp_path), lazy_annotations=True)

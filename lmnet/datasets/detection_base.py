@@ -263,12 +263,23 @@ class DetectionDataset(Dataset):
         skip_bad_annotations: skip (and count) bad boxes, unknown classes and missing images
             instead of raising.
         use_ignored: also train on difficult / crowd objects.
+        lazy_annotations: read each image's annotation when its sample is read, not when the dataset
+            is built (:class:`LazyAnnotations`); needs ``max_boxes`` and refuses
+            ``skip_bad_annotations``. Only datasets with one annotation file per image take it
+            (PASCAL VOC, YOLO txt).
     """
 
     target_key = "gt_boxes"
 
     def __init__(self, subset="train", data_dir="dataset", train_validation_saving_size=0, seed=0, max_boxes=None,
-                 skip_bad_annotations=False, use_ignored=False):
+                 skip_bad_annotations=False, use_ignored=False, lazy_annotations=False):
+        if lazy_annotations and max_boxes is None:
+            raise DatasetError(f"{type(self).__name__}: lazy_annotations=True needs max_boxes (the padded number of "
+                               "boxes cannot be taken from annotations that are not read up front)")
+        if lazy_annotations and skip_bad_annotations:
+            raise DatasetError(f"{type(self).__name__}: lazy_annotations=True cannot skip bad annotations (a skipped "
+                               "image would change the length of a dataset already in use); fix them or read eagerly")
+        self.lazy_annotations = bool(lazy_annotations)
         self.bad_annotations = BadAnnotations(skip=skip_bad_annotations)
         self.use_ignored = use_ignored
         self._max_boxes = max_boxes

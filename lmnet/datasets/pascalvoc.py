@@ -129,31 +129,13 @@ class PascalvocBase(FileDetectionDataset):
     lists read in order. Samples are the images of those lists; the ground truth keeps difficult
     objects as ``ignore``. Constructor arguments are those of
     :class:`lmnet.datasets.detection_base.DetectionDataset` (``max_boxes``, ``skip_bad_annotations``,
-    ``use_ignored``, ...), plus:
-
-    Args:
-        lazy_annotations: read each XML file only when its sample is read (see
-            :class:`~lmnet.datasets.detection_base.LazyAnnotations`): building the dataset reads only
-            the image-set lists. Needs ``max_boxes``; bad annotations then raise when read and cannot
-            be skipped.
+    ``use_ignored``, ``lazy_annotations``: then building the dataset reads only the image-set lists
+    and each XML file is read with its sample).
     """
 
     classes = VOC_CLASSES
     #: ``{"train": ((year, split), ...), "validation": ((year, split), ...)}``.
     splits = {}
-
-    def __init__(self, subset="train", data_dir="dataset", train_validation_saving_size=0, seed=0, max_boxes=None,
-                 skip_bad_annotations=False, use_ignored=False, lazy_annotations=False):
-        if lazy_annotations and max_boxes is None:
-            raise DatasetError(f"{type(self).__name__}: lazy_annotations=True needs max_boxes (the padded number of "
-                               "boxes cannot be taken from annotations that are not read up front)")
-        if lazy_annotations and skip_bad_annotations:
-            raise DatasetError(f"{type(self).__name__}: lazy_annotations=True cannot skip bad annotations (a skipped "
-                               "image would change the length of a dataset already in use); fix them or read eagerly")
-        self.lazy_annotations = bool(lazy_annotations)
-        super().__init__(subset=subset, data_dir=data_dir, train_validation_saving_size=train_validation_saving_size,
-                         seed=seed, max_boxes=max_boxes, skip_bad_annotations=skip_bad_annotations,
-                         use_ignored=use_ignored)
 
     def devkit_dir(self, year):
         """The ``VOC<year>`` folder of ``year``, checked to exist.

@@ -13,9 +13,10 @@ no objects. Samples are the images in file-name order. A label line with a wrong
 value that is not a number or a class index outside ``classes.txt``, and a label file without an
 image, are problems named after the label file (and line).
 """
+import functools
 import os
 
-from lmnet.datasets.detection_base import AnnotationStore, FileDetectionDataset
+from lmnet.datasets.detection_base import AnnotationStore, FileDetectionDataset, LazyAnnotations
 from lmnet.datasets.image_folder import IMAGE_EXTENSIONS
 from lmnet.errors import DatasetError
 
@@ -71,7 +72,7 @@ class YoloTxt(FileDetectionDataset):
         train_validation_saving_size: training samples held out as ``train_validation_saving``.
         seed: seed of the held-out split.
         extend_dir: folder under ``data_dir`` holding the files.
-        **kwargs: ``max_boxes``, ``skip_bad_annotations``, ``use_ignored`` of
+        **kwargs: ``max_boxes``, ``skip_bad_annotations``, ``use_ignored``, ``lazy_annotations`` of
             :class:`lmnet.datasets.detection_base.DetectionDataset`.
     """
 
@@ -99,15 +100,26 @@ class YoloTxt(FileDetectionDataset):
         items, annotations = [], AnnotationStore()
         for stem, name in images.items():
             path = os.path.join(image_dir, name)
-            label_path = os.path.join(label_dir, f"{stem}.txt") if stem in labels else None
-            image_size = self._image_size(path, label_path or path)
-            boxes, class_ids = self._read_labels(label_path, image_size) if label_path else ([], [])
             items.append(path)
-            annotations.append(self._make_annotation(boxes, class_ids, [False] * len(boxes), image_size,
-                                                     label_path or path))
+            if not self.lazy_annotations:
+                label_path = os.path.join(label_dir, f"{stem}.txt") if stem in labels else None
+                annotations.append(self._annotation(path, label_path))
         if not items:
             raise DatasetError(f"YoloTxt: no images in {image_dir}")
+        if self.lazy_annotations:
+            return items, LazyAnnotations(items, functools.partial(self._lazy_annotation, label_dir))
         return items, annotations
+
+    def _annotation(self, path, label_path):
+        """The :class:`Annotation` of the image at ``path`` from ``label_path`` (``None``: no objects)."""
+        image_size = self._image_size(path, label_path or path)
+        boxes, class_ids = self._read_labels(label_path, image_size) if label_path else ([], [])
+        return self._make_annotation(boxes, class_ids, [False] * len(boxes), image_size, label_path or path)
+
+    def _lazy_annotation(self, label_dir, path):
+        """:meth:`_annotation` of the image at ``path``, its label file found now (lazy reading)."""
+        label_path = os.path.join(label_dir, os.path.splitext(os.path.basename(path))[0] + ".txt")
+        return self._annotation(path, label_path if os.path.isfile(label_path) else None)
 
     def _subset_dirs(self, subset):
         """``(images folder, labels folder)`` of ``subset``; the images folder must exist."""
