@@ -156,11 +156,6 @@ class AnnotationStore:
             image_of_box = image_of_box[~arrays["ignore"]]
         return np.bincount(image_of_box, minlength=len(self))
 
-    @property
-    def nbytes(self):
-        """Bytes held by the arrays."""
-        return sum(value.nbytes for value in self._arrays().values())
-
 
 class LazyAnnotations:
     """Annotations read from their files each time they are asked for; only the list of sources is kept.

@@ -50,11 +50,6 @@ class Distribution:
         return int(self.strategy.num_replicas_in_sync)
 
     @property
-    def replicas_per_worker(self):
-        """Replicas of this process."""
-        return self.num_replicas // self.num_workers
-
-    @property
     def distributed(self):
         """True under a real strategy (even with a single replica)."""
         return self.name != "none"
