@@ -81,6 +81,13 @@ def checkpoint_steps(directory):
     return sorted(int(os.path.basename(name)[len("save.ckpt-"):-len(".index")]) for name in names)
 
 
+def committed_step(directory):
+    """Step of the checkpoint the ``checkpoint`` state file in ``directory`` names, or -1."""
+    import tensorflow as tf
+    path = tf.train.latest_checkpoint(directory)
+    return int(path.rsplit("-", 1)[1]) if path else -1
+
+
 TINY_DETECTION_CONFIG = """
 import keras
 

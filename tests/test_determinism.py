@@ -9,16 +9,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.conftest import REPO, write_tiny_config
+from tests.conftest import REPO, committed_step, write_tiny_config
 
 MAX_STEPS = 240
 DETERMINISTIC = "DETERMINISTIC = True\nSAVE_CHECKPOINT_STEPS = 7\nTEST_STEPS = 1000\n"
-
-
-def committed_step(directory):
-    """Step of the checkpoint named by the ``checkpoint`` state file in ``directory``, or -1."""
-    path = tf.train.latest_checkpoint(directory)
-    return int(path.rsplit("-", 1)[1]) if path else -1
 
 
 def checkpoint_values(path):

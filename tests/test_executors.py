@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from executor import evaluate as evaluate_executor, train as train_executor
-from tests.conftest import REPO, checkpoint_steps, write_tiny_config, write_tiny_detection_config
+from tests.conftest import REPO, checkpoint_steps, committed_step, write_tiny_config, write_tiny_detection_config
 
 
 def run_script(script, *args, env_dir, timeout=300):
@@ -19,12 +19,6 @@ def run_script(script, *args, env_dir, timeout=300):
                TF_CPP_MIN_LOG_LEVEL="3")
     return subprocess.run([sys.executable, os.path.join(REPO, "executor", script), *args], capture_output=True,
                           text=True, env=env, timeout=timeout, cwd=env_dir)
-
-
-def committed_step(directory):
-    """Step of the checkpoint the ``checkpoint`` state file in ``directory`` names, or -1."""
-    path = tf.train.latest_checkpoint(directory)
-    return int(path.rsplit("-", 1)[1]) if path else -1
 
 
 def test_train_then_evaluate_reports_the_same_metrics(tmp_path, environment):
