@@ -109,3 +109,10 @@ def test_pretrain_pattern_matching_nothing_is_a_config_error(tmp_path, environme
     path = write_tiny_config(str(tmp_path), extra=extra)
     with pytest.raises(ConfigError, match="PRETRAIN_VARS: 'nope/\\*' matches no variable"):
         train(environment, path)
+
+
+def test_pretrain_checkpoint_missing_names_it_and_the_way_out(tmp_path, environment):
+    extra = "IS_PRETRAIN = True\nPRETRAIN_DIR = '/nowhere'\nPRETRAIN_FILE = 'save.ckpt-3'\n"
+    path = write_tiny_config(str(tmp_path), extra=extra)
+    with pytest.raises(ExperimentError, match="IS_PRETRAIN: no checkpoint /nowhere/save.ckpt-3 .*train the experiment"):
+        train(environment, path)
