@@ -62,16 +62,21 @@ def main():
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--parallel-calls", default="config",
+                        help="DATASET.NUM_PARALLEL_CALLS: a number, 'auto' (tf.data tunes it) or 'config' (as set)")
     args = parser.parse_args()
     config = load_config(EXAMPLE_CLASSIFICATION, MAX_STEPS=args.steps + 1, SAVE_CHECKPOINT_STEPS=10 ** 6,
                          TEST_STEPS=10 ** 6, SUMMARISE_STEPS=100)
+    if args.parallel_calls != "config":
+        config.DATASET.NUM_PARALLEL_CALLS = None if args.parallel_calls == "auto" else int(args.parallel_calls)
     rows = []
     for repeat in range(args.repeats):
         bare = bare_seconds_per_step(config, args.steps, args.warmup)
         trainer = trainer_seconds_per_step(config, args.warmup)
         rows.append((repeat + 1, f"{bare * 1000:.1f}", f"{trainer * 1000:.1f}", f"{(trainer / bare - 1) * 100:+.1f}%"))
+    parallel_calls = config.DATASET.NUM_PARALLEL_CALLS or "tuned by tf.data"
     print(f"\nLmnetV1Quantize, batch {config.BATCH_SIZE}, {config.IMAGE_SIZE[0]}x{config.IMAGE_SIZE[1]}, "
-          f"{args.steps - args.warmup} timed steps")
+          f"{args.steps - args.warmup} timed steps, parallel calls {parallel_calls}")
     print_table(["run", "bare tf.function (ms/step)", "trainer (ms/step)", "overhead"], rows)
 
 

@@ -29,7 +29,8 @@ def build_processor(config, dataset, training):
     return SampleProcessor(dataset, pre_processor=config.DATASET.PRE_PROCESSOR,
                            augmentor=config.DATASET.AUGMENTOR if training else None,
                            image_size=config.IMAGE_SIZE, cache_dir=config.DATASET.get("CACHE_DIR"),
-                           cache_options=config.DATASET.OPTIONS)
+                           cache_options=config.DATASET.OPTIONS,
+                           parallel_calls=config.DATASET.get("NUM_PARALLEL_CALLS"))
 
 
 def dataset_classes(config, dataset):

@@ -129,6 +129,10 @@ def validate(raw):
     config.DATASET = _check_section(raw.get("DATASET") or {}, schema.DATASET, "DATASET.")
     _fill_shared_keys(config)
     _fill_derived_keys(config)
+    parallel_calls = config.DATASET.NUM_PARALLEL_CALLS
+    if parallel_calls is not None and parallel_calls < 1:
+        raise ConfigError(f"config key 'DATASET.NUM_PARALLEL_CALLS' expects at least 1 (or None to let tf.data "
+                          f"tune it), got {parallel_calls}")
     config.NETWORK_CLASS.check_image_size(config.IMAGE_SIZE)
     return config
 

@@ -100,6 +100,7 @@ DATASET = {
     "ENABLE_PREFETCH": Field("bool", True, optional=False),
     "OPTIONS": Field("dict"),
     "CACHE_DIR": Field("str"),
+    "NUM_PARALLEL_CALLS": Field("int"),
 }
 
 #: Keys copied from the top level into ``NETWORK`` / ``DATASET`` when absent there.

@@ -10,7 +10,8 @@ from lmnet.errors import ExperimentError
 #: Keys that may change between runs of one experiment (to train longer, save more often, or move the
 #: run to another number of workers: the global batch, and so the training, stays the same).
 RESUMABLE_CHANGES = ("MAX_STEPS", "MAX_EPOCHS", "TEST_STEPS", "SUMMARISE_STEPS", "SAVE_CHECKPOINT_STEPS",
-                     "KEEP_CHECKPOINT_MAX", "IS_DISTRIBUTION", "DISTRIBUTION_STRATEGY")
+                     "KEEP_CHECKPOINT_MAX", "IS_DISTRIBUTION", "DISTRIBUTION_STRATEGY", "DATASET.ENABLE_PREFETCH",
+                     "DATASET.NUM_PARALLEL_CALLS")
 
 
 def prepare(config, source_path, paths, recreate=False, log=print):

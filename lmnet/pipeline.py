@@ -37,10 +37,13 @@ class SampleProcessor:
         image_size: ``(height, width)`` every processed image must have.
         cache_dir: folder of the sample cache, or ``None`` for no cache.
         cache_options: the dataset's constructor options (``DATASET.OPTIONS``), part of the cache fingerprint.
+        parallel_calls: batches prepared at once by the pipelines built on this processor
+            (``DATASET.NUM_PARALLEL_CALLS``); ``None`` lets ``tf.data`` tune it.
     """
 
     def __init__(self, dataset, pre_processor=None, augmentor=None, image_size=None, cache_dir=None,
-                 cache_options=None):
+                 cache_options=None, parallel_calls=None):
+        self.parallel_calls = parallel_calls
         self.dataset = dataset
         self.pre_processor = pre_processor
         self.augmentor = augmentor
@@ -149,8 +152,8 @@ def train_dataset(processor, batch_size, seed, start_step=0, prefetch=True, num_
                    for k in range(first, first + shard_size)]
         return _stack(samples)
 
-    return _batches(tf.data.Dataset.range(np.iinfo(np.int64).max), make_batch, shard_size,
-                    processor.image_size, target_dtype, target_shape, prefetch)
+    return _batches(tf.data.Dataset.range(np.iinfo(np.int64).max), make_batch, shard_size, processor, target_dtype,
+                    target_shape, prefetch)
 
 
 def eval_dataset(processor, batch_size, prefetch=True):
@@ -167,12 +170,12 @@ def eval_dataset(processor, batch_size, prefetch=True):
         return _stack([processor(i) for i in range(first, min(first + batch_size, total))])
 
     num_batches = -(-total // batch_size)
-    return _batches(tf.data.Dataset.range(num_batches), make_batch, None, processor.image_size, target_dtype,
-                    target_shape, prefetch)
+    return _batches(tf.data.Dataset.range(num_batches), make_batch, None, processor, target_dtype, target_shape,
+                    prefetch)
 
 
-def _batches(indices, make_batch, batch_size, image_size, target_dtype, target_shape, prefetch):
-    height, width = image_size
+def _batches(indices, make_batch, batch_size, processor, target_dtype, target_shape, prefetch):
+    height, width = processor.image_size
 
     def load(index):
         images, targets = tf.numpy_function(make_batch, [index], [tf.float32, target_dtype], stateful=False)
@@ -180,5 +183,6 @@ def _batches(indices, make_batch, batch_size, image_size, target_dtype, target_s
         targets.set_shape([batch_size, *target_shape])
         return images, targets
 
-    dataset = indices.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    parallel_calls = processor.parallel_calls or tf.data.AUTOTUNE
+    dataset = indices.map(load, num_parallel_calls=parallel_calls, deterministic=True)
     return dataset.prefetch(tf.data.AUTOTUNE) if prefetch else dataset

@@ -51,6 +51,17 @@ def test_resuming_at_a_step_gives_the_same_batches():
         np.testing.assert_array_equal(y1, y2)
 
 
+@pytest.mark.parametrize("parallel_calls", [1, 3])
+def test_parallel_calls_change_nothing_but_the_speed(parallel_calls):
+    tuned = pipeline.SampleProcessor(CountingDataset(), augmentor=FlipLeftRight(), image_size=(4, 4))
+    fixed = pipeline.SampleProcessor(CountingDataset(), augmentor=FlipLeftRight(), image_size=(4, 4),
+                                     parallel_calls=parallel_calls)
+    for build in (lambda p: pipeline.train_dataset(p, batch_size=3, seed=2), lambda p: pipeline.eval_dataset(p, 4)):
+        for (x1, y1), (x2, y2) in zip(take(build(tuned), 7), take(build(fixed), 7), strict=True):
+            np.testing.assert_array_equal(x1, x2)
+            np.testing.assert_array_equal(y1, y2)
+
+
 def test_eval_dataset_visits_each_sample_once_in_order():
     processor = pipeline.SampleProcessor(CountingDataset(subset="validation"), pre_processor=DivideBy255(),
                                          image_size=(4, 4))

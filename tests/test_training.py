@@ -76,6 +76,15 @@ def test_changed_config_is_refused_and_recreate_starts_over(tmp_path, environmen
     assert config_module.load(environment.experiment("exp").config_yaml).BATCH_SIZE == 4
 
 
+def test_input_pipeline_speed_keys_may_change_on_resume(tmp_path, environment):
+    paths = environment.experiment("exp")
+    experiment.prepare(config_module.load(write_tiny_config(str(tmp_path))), None, paths, log=lambda *_: None)
+    extra = "DATASET.NUM_PARALLEL_CALLS = 1\nDATASET.ENABLE_PREFETCH = False\n"
+    faster = config_module.load(write_tiny_config(str(tmp_path), name="faster.py", extra=extra))
+    experiment.prepare(faster, None, paths, log=lambda *_: None)
+    assert config_module.load(paths.config_yaml).DATASET.NUM_PARALLEL_CALLS == 1
+
+
 def test_finished_experiment_is_not_trained_again(tmp_path, environment):
     path = write_tiny_config(str(tmp_path), max_steps=5)
     train(environment, path)
