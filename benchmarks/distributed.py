@@ -30,7 +30,7 @@ def benchmark_config(example, directory, steps, summarise):
     with open(EXAMPLES[example]) as stream:
         text = stream.read()
     overrides = (f"\nMAX_STEPS = {steps}\nSAVE_CHECKPOINT_STEPS = {steps}\nTEST_STEPS = {steps}\n"
-                 f"SUMMARISE_STEPS = {summarise}\nDATASET.TRAIN_VALIDATION_SAVING_SIZE = 0\n")
+                 f"SUMMARISE_STEPS = {summarise}\nDATASET.TRAIN_VALIDATION_SAVING_SIZE = 0\nIS_PRETRAIN = False\n")
     path = os.path.join(directory, f"{example}.py")
     with open(path, "w") as stream:
         stream.write(text + overrides)

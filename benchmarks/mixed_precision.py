@@ -36,7 +36,8 @@ def step_time_row(name, path, steps, warmup):
 
 def accuracy_row(policy, steps, path=EXAMPLE_CLASSIFICATION, metric="accuracy"):
     """One table row: the final validation ``metric`` of the example at ``path`` trained ``steps`` steps."""
-    config = load_config(path, MIXED_PRECISION=policy, MAX_STEPS=steps, SAVE_CHECKPOINT_STEPS=steps, TEST_STEPS=steps)
+    config = load_config(path, MIXED_PRECISION=policy, MAX_STEPS=steps, SAVE_CHECKPOINT_STEPS=steps, TEST_STEPS=steps,
+                         IS_PRETRAIN=False)  # from scratch, so that the two policies start alike
     config.NETWORK.LEARNING_RATE_KWARGS["decay_steps"] = steps
     records = train_recording(f"mixed-{policy_label(policy)}", config, scratch_environment())
     step, seconds, results = records[-1]

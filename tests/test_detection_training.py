@@ -7,8 +7,10 @@ import numpy as np
 import tensorflow as tf
 
 from executor import evaluate as evaluate_executor, train as train_executor
+from lmnet import config as config_module, experiment
 from lmnet.training.checkpoints import weight_map
-from tests.conftest import train_experiment as train, write_tiny_detection_config
+from lmnet.training.trainer import Trainer
+from tests.conftest import REPO, train_experiment as train, write_tiny_detection_config
 
 
 def test_detection_resume_is_bitwise_exact(tmp_path, environment):
@@ -34,3 +36,39 @@ def test_detection_train_then_evaluate_writes_map_and_drawings(tmp_path, environ
     events = glob.glob(os.path.join(paths.tensorboard, "validation", "events.*"))
     tags = {value.tag for e in tf.compat.v1.train.summary_iterator(events[0]) for value in e.summary.value}
     assert {"mAP@0.5", "predictions"} <= tags
+
+
+def shrunk_copy(example, directory, **keys):
+    """A copy of an example config with ``keys`` (Python source) appended and a tiny dataset."""
+    with open(os.path.join(REPO, "configs", "example", example)) as stream:
+        text = stream.read()
+    text += "\nDATASET.OPTIONS = {'image_size': IMAGE_SIZE, 'num_train': 16, 'num_validation': 4}\n"
+    text += "".join(f"{key} = {value}\n" for key, value in keys.items())
+    path = os.path.join(directory, example)
+    with open(path, "w") as stream:
+        stream.write(text)
+    return path
+
+
+def test_example_stages_start_the_quantized_detector_from_the_float_one(tmp_path, environment):
+    """The README's demo: stage 2 restores every variable of stage 1's last checkpoint, found by its id."""
+    stage1 = config_module.load(os.path.join(REPO, "configs", "example", "object_detection_float.py"))
+    stage2 = config_module.load(os.path.join(REPO, "configs", "example", "object_detection.py"))
+    assert stage2.IS_PRETRAIN and not stage2.PRETRAIN_VARS
+    assert stage2.PRETRAIN_DIR == environment.experiment("detection_demo_float").checkpoints
+    assert stage2.PRETRAIN_FILE == f"save.ckpt-{stage1.MAX_STEPS}"
+    assert stage1.MAX_STEPS % stage1.SAVE_CHECKPOINT_STEPS == 0
+
+    float_trainer, _ = train(environment, shrunk_copy("object_detection_float.py", str(tmp_path), MAX_STEPS=2,
+                                                      SAVE_CHECKPOINT_STEPS=2, TEST_STEPS=2), "detection_demo_float")
+    path = shrunk_copy("object_detection.py", str(tmp_path), PRETRAIN_FILE="'save.ckpt-2'")
+    config = config_module.load(path)
+    paths = environment.experiment("detection_demo")
+    experiment.prepare(config, path, paths, log=lambda *_: None)
+    quantized = Trainer(config, paths, environment.data_dir, progress=False, log=lambda *_: None)
+    quantized.restore()
+    expected = {k: v.numpy() for k, v in weight_map(float_trainer.network.model).items()}
+    restored = weight_map(quantized.network.model)
+    assert set(restored) == set(expected)
+    for name, variable in restored.items():
+        np.testing.assert_array_equal(variable.numpy(), expected[name], err_msg=name)

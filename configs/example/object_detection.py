@@ -1,9 +1,16 @@
-"""Example: LMFYoloQuantize (binary channel-wise weights, 2-bit activations) on the embedded shapes detection set.
+"""Example, stage 2 of 2: LMFYoloQuantize (binary channel-wise weights, 2-bit activations) on the embedded
+shapes detection set, initialised from the float LMFYolo of stage 1 (no data to download).
 
-No data to download; a few minutes on 2 CPU cores:
+Trained from scratch the quantized network learns the shape classes slowly (VOC mAP@0.5 about 0.5 after
+5,000 steps); from float weights it passes 0.85 in 2,000 steps. About 18 minutes for both stages on 2 CPU
+cores:
 
+    python executor/train.py -c configs/example/object_detection_float.py -i detection_demo_float
     python executor/train.py -c configs/example/object_detection.py -i detection_demo
     python executor/evaluate.py -i detection_demo
+
+The pre-trained weights are read from ``$OUTPUT_DIR/detection_demo_float`` (``OUTPUT_DIR`` defaults to
+``./saved``). To train from scratch instead, set ``IS_PRETRAIN = False`` and raise ``MAX_STEPS``.
 """
 import keras
 
@@ -12,6 +19,7 @@ from lmnet.config import SmartDict
 from lmnet.data_augmentor import FlipLeftRight
 from lmnet.data_processor import Sequence
 from lmnet.datasets.synthetic_shapes_detection import SyntheticShapesDetection
+from lmnet.environment import Environment
 from lmnet.networks.object_detection.lm_fyolo_quantize import LMFYoloQuantize
 from lmnet.post_processor import NMS, ExcludeLowScoreBox, FormatYoloV2
 from lmnet.pre_processor import PerImageStandardization, ResizeWithGtBoxes
@@ -28,17 +36,18 @@ DATA_FORMAT = "NHWC"
 TASK = Tasks.OBJECT_DETECTION
 CLASSES = list(SyntheticShapesDetection.classes)
 
-MAX_STEPS = 5000
+MAX_STEPS = 2000
 SAVE_CHECKPOINT_STEPS = 500
 KEEP_CHECKPOINT_MAX = 3
-TEST_STEPS = 1000
+TEST_STEPS = 500
 SUMMARISE_STEPS = 100
 SEED = 0
 
-IS_PRETRAIN = False
+# Every variable of the float stage's last checkpoint (the quantized network has the same layers).
+IS_PRETRAIN = True
 PRETRAIN_VARS = []
-PRETRAIN_DIR = ""
-PRETRAIN_FILE = ""
+PRETRAIN_DIR = Environment.from_env().experiment("detection_demo_float").checkpoints
+PRETRAIN_FILE = "save.ckpt-3000"
 
 # Helpers (lower case: not config keys). Anchors are [width, height] in grid cells (a cell is 32x32
 # pixels); the shapes span 0.5 to 1.8 cells.
