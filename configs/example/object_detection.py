@@ -2,7 +2,7 @@
 shapes detection set, initialised from the float LMFYolo of stage 1 (no data to download).
 
 Trained from scratch the quantized network learns the shape classes slowly (VOC mAP@0.5 about 0.5 after
-5,000 steps); from float weights it passes 0.85 in 2,000 steps. About 18 minutes for both stages on 2 CPU
+5,000 steps); from float weights it passes 0.85 in 1,500 steps. About 19 minutes for both stages on 2 CPU
 cores:
 
     python executor/train.py -c configs/example/object_detection_float.py -i detection_demo_float
