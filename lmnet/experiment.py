@@ -7,11 +7,12 @@ import yaml
 from lmnet import config as config_module
 from lmnet.errors import ExperimentError
 
-#: Keys that may change between runs of one experiment (to train longer, save more often, or move the
-#: run to another number of workers: the global batch, and so the training, stays the same).
+#: Keys that may change between runs of one experiment: to train longer or save more often; to move the
+#: run to another number of workers (the global batch, and so the training, stays the same); to tune the
+#: input pipeline's speed; and the pre-training keys, which only act before the first checkpoint.
 RESUMABLE_CHANGES = ("MAX_STEPS", "MAX_EPOCHS", "TEST_STEPS", "SUMMARISE_STEPS", "SAVE_CHECKPOINT_STEPS",
                      "KEEP_CHECKPOINT_MAX", "IS_DISTRIBUTION", "DISTRIBUTION_STRATEGY", "DATASET.ENABLE_PREFETCH",
-                     "DATASET.NUM_PARALLEL_CALLS")
+                     "DATASET.NUM_PARALLEL_CALLS", "IS_PRETRAIN", "PRETRAIN_VARS", "PRETRAIN_DIR", "PRETRAIN_FILE")
 
 
 def prepare(config, source_path, paths, recreate=False, log=print):

@@ -125,3 +125,7 @@ def test_pretrain_checkpoint_missing_names_it_and_the_way_out(tmp_path, environm
     path = write_tiny_config(str(tmp_path), extra=extra)
     with pytest.raises(ExperimentError, match="IS_PRETRAIN: no checkpoint /nowhere/save.ckpt-3 .*train the experiment"):
         train(environment, path)
+    # Following the advice under the same id works: the pre-training keys may change on resume.
+    trainer, _ = train(environment, write_tiny_config(str(tmp_path), name="scratch.py", max_steps=3))
+    assert trainer.step == 3
+    assert config_module.load(environment.experiment("exp").config_yaml).IS_PRETRAIN is False
