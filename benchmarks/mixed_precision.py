@@ -5,7 +5,8 @@ classification config (LmnetV1Quantize, batch 64, 32x32) and the example detecti
 (LMFYoloQuantize, batch 16, 128x128), each built float32 and mixed_bfloat16 from the same seed.
 With ``--accuracy-steps K`` it also trains the classification example for K steps both ways
 through the real trainer and prints the final validation accuracy of each; with
-``--detection-steps K`` the same for the detection example and its VOC mAP@0.5.
+``--detection-steps K`` the same for the detection example (from scratch, ``IS_PRETRAIN = False``)
+and its VOC mAP@0.5.
 
     python -m benchmarks.mixed_precision [--steps 50] [--warmup 10] [--accuracy-steps 0] [--detection-steps 0]
 """

@@ -5,7 +5,9 @@ The trainer side runs ``Trainer.run`` (input pipeline, progress bar, summaries e
 with checkpoints and validation pushed past the timed window; the bare side loops over the same
 batches, already in memory, calling only the ``tf.function`` step. Target: overhead ≤ 10%.
 
-    python -m benchmarks.train_step [--steps 200] [--warmup 20] [--repeats 2]
+    python -m benchmarks.train_step [--steps 200] [--warmup 20] [--repeats 2] [--parallel-calls N|auto]
+
+``--parallel-calls`` sets ``DATASET.NUM_PARALLEL_CALLS`` of both sides (default: as the config has it).
 """
 import argparse
 import time
@@ -56,19 +58,28 @@ def bare_seconds_per_step(config, steps, warmup):
     return (time.perf_counter() - start) / (steps - warmup)
 
 
+def parallel_calls_option(text):
+    """``--parallel-calls``: ``"config"``, ``"auto"`` (``None``: tf.data tunes it) or a number of at least 1."""
+    if text in ("config", "auto"):
+        return None if text == "auto" else text
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, 'auto' or 'config', got {text!r}")
+    return int(text)
+
+
 def main():
     """Runs both sides ``--repeats`` times and prints the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--parallel-calls", default="config",
-                        help="DATASET.NUM_PARALLEL_CALLS: a number, 'auto' (tf.data tunes it) or 'config' (as set)")
+    parser.add_argument("--parallel-calls", type=parallel_calls_option, default="config",
+                        help="DATASET.NUM_PARALLEL_CALLS: a number >= 1, 'auto' (tf.data tunes it) or 'config'")
     args = parser.parse_args()
     config = load_config(EXAMPLE_CLASSIFICATION, MAX_STEPS=args.steps + 1, SAVE_CHECKPOINT_STEPS=10 ** 6,
                          TEST_STEPS=10 ** 6, SUMMARISE_STEPS=100)
     if args.parallel_calls != "config":
-        config.DATASET.NUM_PARALLEL_CALLS = None if args.parallel_calls == "auto" else int(args.parallel_calls)
+        config.DATASET.NUM_PARALLEL_CALLS = args.parallel_calls
     rows = []
     for repeat in range(args.repeats):
         bare = bare_seconds_per_step(config, args.steps, args.warmup)

@@ -183,6 +183,6 @@ def _batches(indices, make_batch, batch_size, processor, target_dtype, target_sh
         targets.set_shape([batch_size, *target_shape])
         return images, targets
 
-    parallel_calls = processor.parallel_calls or tf.data.AUTOTUNE
+    parallel_calls = tf.data.AUTOTUNE if processor.parallel_calls is None else processor.parallel_calls
     dataset = indices.map(load, num_parallel_calls=parallel_calls, deterministic=True)
     return dataset.prefetch(tf.data.AUTOTUNE) if prefetch else dataset

@@ -7,6 +7,8 @@ under the experiment id that config expects (about 11 minutes on 2 CPU cores):
 
 It stops after 3,000 steps of a 7,000-step cosine schedule: the weights are already good (VOC mAP@0.5
 near 0.8) while the learning rate is still high enough for the quantized stage to keep learning.
+Stage 2 reads ``save.ckpt-3000``: if you train this stage longer, raise ``KEEP_CHECKPOINT_MAX`` too (or
+change stage 2's ``PRETRAIN_FILE``), or the rotation deletes that checkpoint.
 """
 import keras
 

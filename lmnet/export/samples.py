@@ -53,7 +53,7 @@ def sample_processor(config, dataset):
     processor = builders.build_processor(config, dataset, training=False)
     if len(dataset) and np.asarray(_raw_processed(processor, 0)).shape != (*config.IMAGE_SIZE, 3):
         processor = SampleProcessor(dataset, with_resize(config.DATASET.PRE_PROCESSOR, config.IMAGE_SIZE, config.TASK),
-                                    image_size=config.IMAGE_SIZE)
+                                    image_size=config.IMAGE_SIZE, parallel_calls=processor.parallel_calls)
     return processor
 
 
