@@ -129,10 +129,6 @@ def validate(raw):
     config.DATASET = _check_section(raw.get("DATASET") or {}, schema.DATASET, "DATASET.")
     _fill_shared_keys(config)
     _fill_derived_keys(config)
-    parallel_calls = config.DATASET.NUM_PARALLEL_CALLS
-    if parallel_calls is not None and parallel_calls < 1:
-        raise ConfigError(f"config key 'DATASET.NUM_PARALLEL_CALLS' expects at least 1 (or None to let tf.data "
-                          f"tune it), got {parallel_calls}")
     config.NETWORK_CLASS.check_image_size(config.IMAGE_SIZE)
     return config
 
@@ -187,6 +183,12 @@ class _WrongKind(Exception):
 def _check_int(value):
     if isinstance(value, bool) or not isinstance(value, int):
         raise _WrongKind("an integer")
+    return value
+
+
+def _check_positive_int(value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _WrongKind("an integer of at least 1")
     return value
 
 
@@ -297,7 +299,8 @@ def _check_distribution_strategy(value):
 
 
 _CHECKERS = {
-    "int": _check_int, "float": _check_float, "bool": _check_bool, "str": _check_str, "size": _check_size,
+    "int": _check_int, "positive_int": _check_positive_int, "float": _check_float, "bool": _check_bool,
+    "str": _check_str, "size": _check_size,
     "str_list": _check_str_list, "list": _check_list, "dict": _check_dict, "class": _check_class,
     "network_class": _subclass_checker("lmnet.networks.base", "BaseNetwork"),
     "dataset_class": _subclass_checker("lmnet.datasets.base", "Dataset"),

@@ -12,7 +12,7 @@ class Field:
     """One config key.
 
     Attributes:
-        kind: name of the checker in ``lmnet.config`` (``int``, ``float``, ``bool``, ``str``,
+        kind: name of the checker in ``lmnet.config`` (``int``, ``positive_int``, ``float``, ``bool``, ``str``,
             ``size``, ``str_list``, ``list``, ``dict``, ``class``, ``network_class``,
             ``dataset_class``, ``quantizer``, ``processor``, ``task``, ``mixed_precision``,
             ``distribution_strategy``, ``any``).
@@ -100,7 +100,7 @@ DATASET = {
     "ENABLE_PREFETCH": Field("bool", True, optional=False),
     "OPTIONS": Field("dict"),
     "CACHE_DIR": Field("str"),
-    "NUM_PARALLEL_CALLS": Field("int"),
+    "NUM_PARALLEL_CALLS": Field("positive_int"),  # None: tf.data tunes it
 }
 
 #: Keys copied from the top level into ``NETWORK`` / ``DATASET`` when absent there.

@@ -71,7 +71,8 @@ def test_all_shipped_configs_load():
     ("TASK = 'IMAGE.OBJECT_DETECTION'\n", "config key 'TASK' is IMAGE.OBJECT_DETECTION"),
     ("NETWORK.IMAGE_SIZE = [8, 8]\n", "'NETWORK.IMAGE_SIZE' ([8, 8]) differs from 'IMAGE_SIZE'"),
     ("del MAX_STEPS\n", "missing required config key 'MAX_STEPS'"),
-    ("DATASET.NUM_PARALLEL_CALLS = 0\n", "config key 'DATASET.NUM_PARALLEL_CALLS' expects at least 1"),
+    ("DATASET.NUM_PARALLEL_CALLS = 0\n",
+     "config key 'DATASET.NUM_PARALLEL_CALLS' expects an integer of at least 1, got 0"),
     ("del NETWORK_CLASS\n", "missing required config key 'NETWORK_CLASS'"),
 ])
 def test_invalid_configs_name_the_key(tmp_path, extra, message):
