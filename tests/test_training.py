@@ -123,7 +123,8 @@ def test_pretrain_pattern_matching_nothing_is_a_config_error(tmp_path, environme
 def test_pretrain_checkpoint_missing_names_it_and_the_way_out(tmp_path, environment):
     extra = "IS_PRETRAIN = True\nPRETRAIN_DIR = '/nowhere'\nPRETRAIN_FILE = 'save.ckpt-3'\n"
     path = write_tiny_config(str(tmp_path), extra=extra)
-    with pytest.raises(ExperimentError, match="IS_PRETRAIN: no checkpoint /nowhere/save.ckpt-3 .*train the experiment"):
+    message = "IS_PRETRAIN: checkpoint /nowhere/save.ckpt-3 not found .*train the experiment that writes it"
+    with pytest.raises(ExperimentError, match=message):
         train(environment, path)
     # Following the advice under the same id works: the pre-training keys may change on resume.
     trainer, _ = train(environment, write_tiny_config(str(tmp_path), name="scratch.py", max_steps=3))

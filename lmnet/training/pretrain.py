@@ -2,8 +2,6 @@
 import fnmatch
 import os
 
-import tensorflow as tf
-
 from lmnet.errors import ConfigError, ExperimentError
 from lmnet.training.checkpoints import restore_weights, weight_map
 
@@ -32,8 +30,10 @@ def restore_pretrained(model, config):
         if not matches:
             raise ConfigError(f"PRETRAIN_VARS: '{pattern}' matches no variable of the model")
         selected.extend(m for m in matches if m not in selected)
-    if not tf.io.gfile.exists(path + ".index"):
-        raise ExperimentError(f"IS_PRETRAIN: no checkpoint {path} (PRETRAIN_DIR/PRETRAIN_FILE); train the experiment "
-                              f"that writes it first, or set IS_PRETRAIN = False")
-    restore_weights(model, path, keys=selected)
+    try:
+        restore_weights(model, path, keys=selected)
+    except ExperimentError as error:
+        hint = "train the experiment that writes it first, or set IS_PRETRAIN = False"
+        raise ExperimentError(f"IS_PRETRAIN: {error}; PRETRAIN_DIR/PRETRAIN_FILE must name a checkpoint of this "
+                              f"network: {hint}") from None
     return selected
