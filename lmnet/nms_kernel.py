@@ -154,11 +154,14 @@ def _compiled_greedy():
     """Imports Numba and compiles the kernel (once per process)."""
     import numba
 
-    functions = (_sift_down, _heapify, _corners, _suppressed, _next_key, _group_nms, _greedy)
+    def compile_all(cache):
+        functions = (_sift_down, _heapify, _corners, _suppressed, _next_key, _group_nms, _greedy)
+        return {f.__name__: numba.njit(cache=cache, nogil=True, error_model="numpy")(f) for f in functions}
+
     try:
-        compiled = {f.__name__: numba.njit(cache=True, nogil=True, error_model="numpy")(f) for f in functions}
+        compiled = compile_all(cache=True)
     except RuntimeError:  # no writable cache folder anywhere: compile without caching
-        compiled = {f.__name__: numba.njit(nogil=True, error_model="numpy")(f) for f in functions}
+        compiled = compile_all(cache=False)
     _link(compiled)
     return compiled["_greedy"]
 
