@@ -22,7 +22,9 @@ rank in the file (see :data:`MODELS` for the order) and, with batch normalizatio
 * with batch normalization: biases → ``<name>_bn/beta``, scales → ``<name>_bn/gamma``,
   rolling_mean → ``<name>_bn/moving_mean``, rolling_variance → ``<name>_bn/moving_variance``;
 * without batch normalization (only the last convolution: the classifier or the detection head):
-  biases → ``<name>/bias``.
+  biases → ``<name>/bias``;
+* YOLOv2's detection head (``output``): its output channels reordered from Darknet's region layout
+  (``tx, ty, tw, th, to, classes…`` per anchor) to lmnet's (:func:`lmnet.yolo_output.darknet_permutation`).
 
 Two known differences remain (fine-tuning absorbs them): Darknet normalizes with
 ``sqrt(variance + 1e-6)``, our batch norm with ``epsilon = 1e-3``; and YOLOv2's passthrough uses
@@ -66,6 +68,8 @@ class DarknetModel:
             depend on the number of classes (all but the last convolution).
         default_input: the published weight file, as downloaded into ``inputs/``.
         default_output: folder under ``$OUTPUT_DIR`` receiving the checkpoint.
+        num_anchors: anchors of a detection head (its last convolution is a Darknet region layer
+            whose channels are reordered), or 0 for a classifier.
     """
 
     name: str
@@ -76,6 +80,7 @@ class DarknetModel:
     pretrain_vars: tuple
     default_input: str
     default_output: str
+    num_anchors: int = 0
 
 
 #: The convertible networks by ``-m`` name.
@@ -91,7 +96,7 @@ MODELS = {
         network="yolov2", num_classes=20, conv_layers=tuple(f"conv{i}" for i in range(1, 23)) + ("output",),
         pretrain_vars=("conv*",),
         default_input=os.path.join("inputs", "yolo-voc.weights"),
-        default_output=os.path.join("convert_weight_from_darknet", "yolo_v2", "checkpoints")),
+        default_output=os.path.join("convert_weight_from_darknet", "yolo_v2", "checkpoints"), num_anchors=5),
 }
 
 
@@ -310,6 +315,28 @@ class ConversionResult:
                 f"PRETRAIN_VARS = {list(self.model.pretrain_vars)!r}"]
 
 
+def reorder_region_layer(values, model):
+    """``values`` with the detection head's output channels in lmnet's per-anchor order (classifiers: unchanged).
+
+    Args:
+        values: ``{"<layer>/<variable>": array}`` as read from the file.
+        model: the :class:`DarknetModel`.
+
+    Returns:
+        A new dict; the last convolution's ``kernel`` (last axis) and ``bias`` permuted by
+        :func:`lmnet.yolo_output.darknet_permutation`.
+    """
+    if not model.num_anchors:
+        return values
+    from lmnet.yolo_output import darknet_permutation
+    head = model.conv_layers[-1]
+    order = darknet_permutation(model.num_anchors, model.num_classes)
+    result = dict(values)
+    result[f"{head}/kernel"] = np.ascontiguousarray(values[f"{head}/kernel"][..., order])
+    result[f"{head}/bias"] = values[f"{head}/bias"][order]
+    return result
+
+
 def get_model(name):
     """The :class:`DarknetModel` named ``name``.
 
@@ -340,6 +367,7 @@ def convert(model_name, input_path, output_dir):
         raise DarknetWeightsError(f"weight file {input_path} not found")
     keras_model = build_network(model).model
     header, values = load_darknet_weights(keras_model, model.conv_layers, input_path)
+    values = reorder_region_layer(values, model)
     assign_weights(keras_model, values, complete=True)
     checkpoint = write_checkpoint(keras_model, output_dir)
     return ConversionResult(model=model, checkpoint=checkpoint, header=header,

@@ -32,6 +32,7 @@ from lmnet import nms_kernel
 from lmnet.boxes import PADDING_CLASS_ID
 from lmnet.data_processor import Processor
 from lmnet.pre_processor import check_size
+from lmnet.yolo_output import channels_per_anchor, output_channels, split_anchor_channels
 
 PADDING_ROW = (0.0, 0.0, 0.0, 0.0, float(PADDING_CLASS_ID), 0.0)
 _DATA_FORMATS = ("NHWC", "NCHW")
@@ -101,9 +102,9 @@ def _softmax(x, axis=-1):
 class FormatYoloV2(_OutputsProcessor):
     """Decodes raw YOLOv2 output into predicted boxes, one row per (cell, anchor, class).
 
-    The raw output is ``[B, gh, gw, A·(5+C)]`` (NHWC; ``[B, A·(5+C), gh, gw]`` for NCHW) with
-    channel ``a·(5+C) + k`` holding, for anchor ``a``: ``k = 0..3`` → ``tx, ty, tw, th``,
-    ``k = 4`` → the objectness logit ``to``, ``k = 5..`` → the class logits. The grid size
+    The raw output is ``[B, gh, gw, A·(C+5)]`` (NHWC; ``[B, A·(C+5), gh, gw]`` for NCHW), each
+    anchor's ``C + 5`` channels laid out as :mod:`lmnet.yolo_output` says (upstream Blueoil's
+    order): the class logits, the objectness logit ``to``, then ``tx, ty, tw, th``. The grid size
     ``(gh, gw)`` is read from the output (``H/32 × W/32`` for the YOLO networks). For the cell at
     ``(row, col)`` and anchor ``(aw, ah)`` (in grid cells), with ``(H, W) = image_size``::
 
@@ -115,14 +116,19 @@ class FormatYoloV2(_OutputsProcessor):
     over the cells (``row`` then ``col``), then by anchor, then by class: row index
     ``((row·gw + col)·A + a)·C + c``.
 
+    ``num_classes`` and ``boxes_per_cell`` are what upstream's runtimes read from ``meta.yaml``;
+    they follow from ``classes`` and ``anchors`` and are only checked when given.
+
     Args:
         image_size: ``(height, width)`` of the network input, in pixels.
         classes: the class names (``C = len(classes)``).
         anchors: ``A`` pairs ``(aw, ah)``, anchor sizes in grid cells.
         data_format: ``"NHWC"`` or ``"NCHW"``, the layout of the raw output.
+        num_classes: ``C`` again (optional; must equal ``len(classes)``).
+        boxes_per_cell: ``A`` again (optional; must equal ``len(anchors)``).
     """
 
-    def __init__(self, image_size, classes, anchors, data_format="NHWC"):
+    def __init__(self, image_size, classes, anchors, data_format="NHWC", num_classes=None, boxes_per_cell=None):
         self.image_size = check_size(image_size, "image_size")
         self.classes = list(classes)
         self.anchors = tuple(tuple(float(v) for v in anchor) for anchor in anchors)
@@ -133,17 +139,19 @@ class FormatYoloV2(_OutputsProcessor):
         if data_format not in _DATA_FORMATS:
             raise ValueError(f"data_format must be one of {_DATA_FORMATS}, got {data_format!r}")
         self.data_format = data_format
+        self.num_classes = _derived_count("num_classes", num_classes, len(self.classes), "len(classes)")
+        self.boxes_per_cell = _derived_count("boxes_per_cell", boxes_per_cell, len(self.anchors), "len(anchors)")
 
     def at_image_size(self, image_size):
         """The same decoding for a network input of ``image_size``."""
         return self._with_params(image_size=list(image_size))
 
     def _channels(self):
-        """Returns ``A·(5+C)``, the expected number of raw output channels."""
-        return len(self.anchors) * (5 + len(self.classes))
+        """Returns ``A·(C+5)``, the expected number of raw output channels."""
+        return output_channels(self.boxes_per_cell, self.num_classes)
 
     def _split(self, outputs):
-        """Reshapes NumPy raw output to ``[B, gh, gw, A, 5+C]`` float32."""
+        """Reshapes NumPy raw output to ``[B, gh, gw, A, C+5]`` float32."""
         outputs = np.asarray(outputs, dtype=np.float32)
         if outputs.ndim != 4:
             raise ValueError(f"FormatYoloV2: expected a 4-D raw output, got shape {outputs.shape}")
@@ -151,24 +159,25 @@ class FormatYoloV2(_OutputsProcessor):
             outputs = outputs.transpose(0, 2, 3, 1)
         batch, grid_h, grid_w, channels = outputs.shape
         if channels != self._channels():
-            raise ValueError(f"FormatYoloV2: expected {self._channels()} channels (anchors × (5 + classes)), "
+            raise ValueError(f"FormatYoloV2: expected {self._channels()} channels (anchors × (classes + 5)), "
                              f"got {channels}")
-        return outputs.reshape(batch, grid_h, grid_w, len(self.anchors), 5 + len(self.classes))
+        return outputs.reshape(batch, grid_h, grid_w, self.boxes_per_cell, channels_per_anchor(self.num_classes))
 
     def process(self, outputs):
-        """Decodes a NumPy raw output ``[B, gh, gw, A·(5+C)]`` into ``[B, gh·gw·A·C, 6]`` boxes."""
+        """Decodes a NumPy raw output ``[B, gh, gw, A·(C+5)]`` into ``[B, gh·gw·A·C, 6]`` boxes."""
         raw = self._split(outputs)
+        channels = split_anchor_channels(raw, self.num_classes)
         batch, grid_h, grid_w = raw.shape[:3]
         height, width = (np.float32(v) for v in self.image_size)
         anchors = np.asarray(self.anchors, np.float32)
         col = np.arange(grid_w, dtype=np.float32)[None, None, :, None]
         row = np.arange(grid_h, dtype=np.float32)[None, :, None, None]
-        center_x = (col + _sigmoid(raw[..., 0])) / np.float32(grid_w) * width
-        center_y = (row + _sigmoid(raw[..., 1])) / np.float32(grid_h) * height
-        box_w = anchors[:, 0] * np.exp(raw[..., 2]) / np.float32(grid_w) * width
-        box_h = anchors[:, 1] * np.exp(raw[..., 3]) / np.float32(grid_h) * height
+        center_x = (col + _sigmoid(channels.offsets[..., 0])) / np.float32(grid_w) * width
+        center_y = (row + _sigmoid(channels.offsets[..., 1])) / np.float32(grid_h) * height
+        box_w = anchors[:, 0] * np.exp(channels.log_sizes[..., 0]) / np.float32(grid_w) * width
+        box_h = anchors[:, 1] * np.exp(channels.log_sizes[..., 1]) / np.float32(grid_h) * height
         boxes = np.stack([center_x - box_w / 2, center_y - box_h / 2, box_w, box_h], axis=-1)
-        scores = _sigmoid(raw[..., 4:5]) * _softmax(raw[..., 5:])
+        scores = _sigmoid(channels.object_logit[..., None]) * _softmax(channels.class_logits)
         return _rows_per_class(boxes, scores).reshape(batch, -1, 6)
 
     def tf_call(self, outputs):
@@ -179,23 +188,30 @@ class FormatYoloV2(_OutputsProcessor):
             raw = tf.transpose(raw, [0, 2, 3, 1])
         shape = tf.shape(raw)
         grid_h, grid_w = shape[1], shape[2]
-        raw = tf.reshape(raw, [shape[0], grid_h, grid_w, len(self.anchors), 5 + len(self.classes)])
+        raw = tf.reshape(raw, [shape[0], grid_h, grid_w, self.boxes_per_cell, channels_per_anchor(self.num_classes)])
+        channels = split_anchor_channels(raw, self.num_classes)
         height, width = (float(v) for v in self.image_size)
         anchors = tf.constant(self.anchors, tf.float32)
         fgrid_h, fgrid_w = tf.cast(grid_h, tf.float32), tf.cast(grid_w, tf.float32)
         col = tf.reshape(tf.range(fgrid_w), [1, 1, -1, 1])
         row = tf.reshape(tf.range(fgrid_h), [1, -1, 1, 1])
-        center_x = (col + tf.sigmoid(raw[..., 0])) / fgrid_w * width
-        center_y = (row + tf.sigmoid(raw[..., 1])) / fgrid_h * height
-        box_w = anchors[:, 0] * tf.exp(raw[..., 2]) / fgrid_w * width
-        box_h = anchors[:, 1] * tf.exp(raw[..., 3]) / fgrid_h * height
+        center_x = (col + tf.sigmoid(channels.offsets[..., 0])) / fgrid_w * width
+        center_y = (row + tf.sigmoid(channels.offsets[..., 1])) / fgrid_h * height
+        box_w = anchors[:, 0] * tf.exp(channels.log_sizes[..., 0]) / fgrid_w * width
+        box_h = anchors[:, 1] * tf.exp(channels.log_sizes[..., 1]) / fgrid_h * height
         boxes = tf.stack([center_x - box_w / 2, center_y - box_h / 2, box_w, box_h], axis=-1)
-        scores = tf.sigmoid(raw[..., 4:5]) * tf.nn.softmax(raw[..., 5:], axis=-1)
-        num_classes = len(self.classes)
+        scores = tf.sigmoid(channels.object_logit[..., None]) * tf.nn.softmax(channels.class_logits, axis=-1)
         boxes = tf.broadcast_to(boxes[..., None, :], tf.concat([tf.shape(scores), [4]], 0))
-        class_ids = tf.broadcast_to(tf.range(num_classes, dtype=tf.float32), tf.shape(scores))
+        class_ids = tf.broadcast_to(tf.range(self.num_classes, dtype=tf.float32), tf.shape(scores))
         rows = tf.concat([boxes, class_ids[..., None], scores[..., None]], axis=-1)
         return tf.reshape(rows, [shape[0], -1, 6])
+
+
+def _derived_count(name, given, expected, source):
+    """``expected``, after checking that ``given`` (unless ``None``) equals it."""
+    if given is not None and (isinstance(given, bool) or given != expected):
+        raise ValueError(f"{name} must equal {source} ({expected}), got {given!r}")
+    return expected
 
 
 def _rows_per_class(boxes, scores):

@@ -64,12 +64,38 @@ def with_gt_boxes(sample, image, transform=None, *args):
     return result
 
 
-def resize_image(image, size):
-    """Resizes an image bilinearly to exactly ``size`` with Pillow.
+#: Resampling filters by the names upstream Blueoil's processors use (Pillow's filters).
+RESAMPLE_FILTERS = {
+    "NEAREST": Image.Resampling.NEAREST,
+    "BOX": Image.Resampling.BOX,
+    "BILINEAR": Image.Resampling.BILINEAR,
+    "HAMMING": Image.Resampling.HAMMING,
+    "BICUBIC": Image.Resampling.BICUBIC,
+    "LANCZOS": Image.Resampling.LANCZOS,
+}
+#: The filter of :class:`Resize` when a config names none (and of the runtime's fallback resize).
+DEFAULT_RESAMPLE = "BILINEAR"
+
+
+def check_resample(resample):
+    """Returns ``resample`` if it names a filter of :data:`RESAMPLE_FILTERS`.
+
+    Raises:
+        ValueError: unknown name.
+    """
+    if not isinstance(resample, str) or resample not in RESAMPLE_FILTERS:
+        raise ValueError(f"resample must be one of {', '.join(RESAMPLE_FILTERS)}, got {resample!r}")
+    return resample
+
+
+def resize_image(image, size, resample=DEFAULT_RESAMPLE):
+    """Resizes an image to exactly ``size`` with Pillow.
 
     Args:
         image: ``(height, width, channels)`` or ``(height, width)`` array, values in ``[0, 255]``.
         size: ``(height, width)`` of the result.
+        resample: a filter name of :data:`RESAMPLE_FILTERS` (``"NEAREST"`` is what Blueoil's C++
+            runtime does on the device).
 
     Returns:
         The resized image: ``uint8`` if ``image`` is ``uint8``, else ``float32``. The input itself
@@ -78,37 +104,44 @@ def resize_image(image, size):
     height, width = size
     if image.shape[:2] == (height, width):
         return image
+    method = RESAMPLE_FILTERS[check_resample(resample)]
     if image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3:
-        return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BILINEAR))
+        return np.asarray(Image.fromarray(image).resize((width, height), method))
     if image.ndim == 2:
-        return _resize_channel(image, size)
-    return np.stack([_resize_channel(image[..., c], size) for c in range(image.shape[2])], axis=-1)
+        return _resize_channel(image, size, method)
+    return np.stack([_resize_channel(image[..., c], size, method) for c in range(image.shape[2])], axis=-1)
 
 
-def _resize_channel(channel, size):
+def _resize_channel(channel, size, method):
     """Resizes one 2-D channel: Pillow mode ``L`` for ``uint8``, mode ``F`` (float32) otherwise."""
     height, width = size
     if channel.dtype != np.uint8:
         channel = channel.astype(np.float32, copy=False)
-    resized = Image.fromarray(np.ascontiguousarray(channel)).resize((width, height), Image.Resampling.BILINEAR)
+    resized = Image.fromarray(np.ascontiguousarray(channel)).resize((width, height), method)
     return np.asarray(resized)
 
 
 class Resize(Processor):
-    """Resizes the image bilinearly to exactly ``size``, ignoring the aspect ratio.
+    """Resizes the image to exactly ``size``, ignoring the aspect ratio.
 
     ``uint8`` images stay ``uint8``; any other dtype comes out as ``float32``. An image that already
-    has the target size is returned as is (no copy).
+    has the target size is returned as is (no copy). Training, evaluation, export parity and every
+    runtime resize with the same ``resample`` filter; Blueoil's C++ runtime always resizes
+    nearest-neighbour, so a network meant for that runtime is best trained with ``"NEAREST"``
+    (docs/export.rst).
 
     Args:
         size: ``(height, width)`` of the result, positive integers.
+        resample: the filter, by upstream Blueoil's names: ``"NEAREST"``, ``"BOX"``, ``"BILINEAR"``
+            (the default), ``"HAMMING"``, ``"BICUBIC"`` or ``"LANCZOS"``.
 
     Raises:
-        ValueError: ``size`` is not two positive integers.
+        ValueError: ``size`` is not two positive integers, or ``resample`` names no filter.
     """
 
-    def __init__(self, size):
+    def __init__(self, size, resample=DEFAULT_RESAMPLE):
         self.size = check_size(size)
+        self.resample = check_resample(resample)
 
     def __call__(self, image, rng=None, **kwargs):
         """Returns the sample with the resized image.
@@ -119,7 +152,7 @@ class Resize(Processor):
         if kwargs.get(GT_BOXES_KEY) is not None:
             raise ValueError(f"{type(self).__name__} does not move gt_boxes; use ResizeWithGtBoxes({list(self.size)}) "
                              f"for object detection")
-        return dict(kwargs, image=resize_image(np.asarray(image), self.size))
+        return dict(kwargs, image=resize_image(np.asarray(image), self.size, self.resample))
 
     def at_image_size(self, image_size):
         """The same resize to ``image_size``."""
@@ -136,15 +169,17 @@ class ResizeWithGtBoxes(Resize):
 
     Args:
         size: ``(height, width)`` of the result, positive integers.
+        resample: the filter (see :class:`Resize`).
 
     Raises:
-        ValueError: ``size`` is not two positive integers.
+        ValueError: ``size`` is not two positive integers, or ``resample`` names no filter.
     """
 
     def __call__(self, image, rng=None, **kwargs):
         """Returns the sample with the resized image and scaled ``gt_boxes``."""
         image = np.asarray(image)
-        return with_gt_boxes(kwargs, resize_image(image, self.size), resize_gt_boxes, image.shape[:2], self.size)
+        return with_gt_boxes(kwargs, resize_image(image, self.size, self.resample), resize_gt_boxes,
+                             image.shape[:2], self.size)
 
 
 class DivideBy255(Processor):

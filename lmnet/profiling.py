@@ -31,6 +31,12 @@ Bit widths:
 Totals: parameters, MACs, FLOPs, fp32 size (every parameter at 4 bytes), quantized size (sum of
 the weight bytes), compression ratio (fp32 / quantized) and the share of MACs done by layers whose
 weights are quantized (weight bits < 32).
+
+Upstream Blueoil's profile counts differently, and the totals give its numbers too, so the two can
+be compared: its **parameters** are the learned ones (kernels, biases, batch-norm gamma and beta;
+``learned_params``), without the batch-norm moving means and variances (``moving_statistics``,
+listed apart); its **FLOPs** are 2 x the MACs of the convolutions and dense layers only
+(``conv_flops``).
 """
 import dataclasses
 import inspect
@@ -81,6 +87,7 @@ class LayerProfile:
         weight_bytes: kernel at ``weight_bits`` plus the other parameters at 32 bits, in bytes.
         activation_bits: bit width of the output.
         activation_bytes: output elements at ``activation_bits``, in bytes.
+        moving_statistics: batch-norm moving means and variances among ``params`` (0 elsewhere).
     """
 
     name: str
@@ -93,6 +100,7 @@ class LayerProfile:
     weight_bytes: float
     activation_bits: int
     activation_bytes: float
+    moving_statistics: int = 0
 
 
 @dataclasses.dataclass
@@ -120,7 +128,19 @@ class ModelProfile:
                 "fp32_bytes": fp32_bytes, "quantized_bytes": quantized_bytes,
                 "compression_ratio": fp32_bytes / quantized_bytes if quantized_bytes else 1.0,
                 "quantized_macs_share": quantized_macs / macs if macs else 0.0,
-                "activation_bytes": _bytes_value(sum(layer.activation_bytes for layer in self.layers) * 8)}
+                "activation_bytes": _bytes_value(sum(layer.activation_bytes for layer in self.layers) * 8),
+                **self.upstream_totals()}
+
+    def upstream_totals(self):
+        """Totals in upstream Blueoil's convention (see the module notes).
+
+        Returns:
+            ``{"learned_params", "moving_statistics", "conv_flops"}``.
+        """
+        statistics = sum(layer.moving_statistics for layer in self.layers)
+        return {"learned_params": sum(layer.params for layer in self.layers) - statistics,
+                "moving_statistics": statistics,
+                "conv_flops": 2 * sum(layer.macs for layer in self.layers)}  # only layers with a kernel have MACs
 
     def to_dict(self):
         """The profile as JSON-ready data."""
@@ -214,7 +234,15 @@ def profile_layer(layer, default_bit=1, unquant_layers=()):
     return LayerProfile(name=layer.name, type=type(layer).__name__, output_shape=shape, params=params,
                         macs=macs, flops=flops, weight_bits=bits,
                         weight_bytes=_bytes_value(bits * kernel_size + FLOAT_BITS * (params - kernel_size)),
-                        activation_bits=act_bits, activation_bytes=_bytes_value(act_bits * math.prod(shape)))
+                        activation_bits=act_bits, activation_bytes=_bytes_value(act_bits * math.prod(shape)),
+                        moving_statistics=moving_statistics(layer))
+
+
+def moving_statistics(layer):
+    """Number of batch-norm moving means and variances of ``layer`` (0 for other layers)."""
+    if not isinstance(layer, _BATCH_NORM) or not layer.built:
+        return 0
+    return sum(math.prod(variable.shape) for variable in (layer.moving_mean, layer.moving_variance))
 
 
 def check_unquant_layers(model, unquant_layers):
@@ -256,7 +284,10 @@ MARKDOWN_COLUMNS = ("layer", "type", "output shape", "params", "MACs", "FLOPs", 
 
 TOTAL_LABELS = (("params", "parameters"), ("macs", "MACs"), ("flops", "FLOPs"), ("fp32_bytes", "fp32 size (bytes)"),
                 ("quantized_bytes", "quantized size (bytes)"), ("compression_ratio", "compression ratio"),
-                ("quantized_macs_share", "quantized MACs share"), ("activation_bytes", "activation memory (bytes)"))
+                ("quantized_macs_share", "quantized MACs share"), ("activation_bytes", "activation memory (bytes)"),
+                ("learned_params", "learned parameters (Blueoil's count: no moving statistics)"),
+                ("moving_statistics", "batch-norm moving means and variances"),
+                ("conv_flops", "convolution FLOPs (Blueoil's count: 2 x conv MACs)"))
 
 
 def _format_number(value):

@@ -3,6 +3,7 @@ import glob
 import os
 import textwrap
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -150,3 +151,13 @@ def patch_output_and_data_dirs(root):
     patch.setenv("OUTPUT_DIR", os.path.join(str(root), "saved"))
     patch.setenv("DATA_DIR", os.path.join(str(root), "dataset"))
     return patch
+
+
+def darknet_to_network_layout(raw):
+    """Per-anchor raw values written in Darknet's order ``[..., tx, ty, tw, th, to, class logits…]`` ->
+    the network's flat output ``[..., A·(C + 5)]`` in upstream Blueoil's order (class logits, ``to``,
+    ``tx, ty, tw, th``). ``raw`` is ``[B, gh, gw, A, 5 + C]``; tests write values in the first, familiar
+    order and check the network's own layout this way, independently of :mod:`lmnet.yolo_output`."""
+    raw = np.asarray(raw, np.float32)
+    reordered = np.concatenate([raw[..., 5:], raw[..., 4:5], raw[..., :4]], axis=-1)
+    return reordered.reshape(*raw.shape[:-2], -1)

@@ -216,10 +216,19 @@ def test_yolov2_conversion_restores_exactly(tmp_path):
     assert result.header.seen == 32013312 and result.num_floats == 50676061
     assert any("PRETRAIN_VARS = ['conv*']" in line for line in lines)
     expected = expected_values(darknet.MODELS["yolov2"].conv_layers, arrays)
+    # Darknet's region layer orders each anchor's 25 channels tx ty tw th to c0..c19; lmnet's
+    # (upstream Blueoil's) order is c0..c19 to tx ty tw th.
+    order = [anchor * 25 + k for anchor in range(5) for k in [*range(5, 25), 4, 0, 1, 2, 3]]
+    expected["output/kernel"] = expected["output/kernel"][..., order]
+    expected["output/bias"] = expected["output/bias"][order]
     from lmnet.networks.object_detection.yolo_v2 import YoloV2
     model = YoloV2(classes=[str(i) for i in range(20)], image_size=(96, 64)).model
     restore_weights(model, result.checkpoint)
     assert_model_equals(model, expected)
+    head_bias, darknet_bias = model.get_layer("output").bias.numpy(), arrays[-1]["biases"]
+    assert head_bias[45] == darknet_bias[29]  # anchor 1's objectness
+    np.testing.assert_array_equal(head_bias[46:50], darknet_bias[25:29])  # anchor 1's tx ty tw th
+    np.testing.assert_array_equal(head_bias[25:45], darknet_bias[30:50])  # anchor 1's class logits
     selected = [key for key in weight_map(model) if any(fnmatch.fnmatch(key, p) for p in ["conv*"])]
     assert len(selected) == len(weight_map(model)) - 2 and not any(key.startswith("output/") for key in selected)
 

@@ -268,6 +268,17 @@ def test_detector_meta_post_processor(detector):
     assert data.image_size == (32, 32)
     format_yolo = data.post_processor.processors[0]
     assert isinstance(format_yolo, FormatYoloV2) and list(format_yolo.image_size) == [32, 32]
+    with open(result.files["meta"]) as stream:
+        written = yaml.safe_load(stream)
+    # the parameter names upstream Blueoil's Python and C++ runtimes read
+    pre = {name: set(params or {}) for item in written["PRE_PROCESSOR"] for name, params in item.items()}
+    post = {name: params for item in written["POST_PROCESSOR"] for name, params in item.items()}
+    assert {"size", "resample"} <= pre["ResizeWithGtBoxes"]
+    assert {"image_size", "num_classes", "anchors", "boxes_per_cell", "data_format"} <= set(post["FormatYoloV2"])
+    assert post["FormatYoloV2"]["num_classes"] == len(data.classes)
+    assert post["FormatYoloV2"]["boxes_per_cell"] == len(post["FormatYoloV2"]["anchors"])
+    assert set(post["ExcludeLowScoreBox"]) == {"threshold"}
+    assert {"classes", "iou_threshold", "max_output_size", "per_class"} <= set(post["NMS"])
 
 
 def test_detector_inference_test_data_per_image(detector, workspace):

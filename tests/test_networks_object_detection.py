@@ -14,6 +14,7 @@ from lmnet.networks.object_detection.lm_fyolo_quantize import LMFYoloQuantize
 from lmnet.networks.object_detection.yolo_v2 import YoloV2
 from lmnet.networks.object_detection.yolo_v2_quantize import YoloV2Quantize
 from lmnet.quantizations import binary_mean_scaling, linear_mid_tread_half
+from tests.conftest import darknet_to_network_layout
 
 CLASSES = ["cat", "dog", "bird"]
 ANCHORS = [[1.0, 1.0], [2.0, 1.5]]
@@ -111,8 +112,18 @@ def test_lmfyolo_concatenates_1024_channels_at_stride_32(image_size):
     assert tuple(concat.output.shape) == (None, image_size[0] // 32, image_size[1] // 32, 1024)
     sources = [tensor.shape[-1] for tensor in concat.input]
     assert sources == [256, 128, 128, 256, 256]  # block_8, block_7, side 6, side 5, side 4
-    assert all(layer.block_size == 2 for layer in layers_of(model, SpaceToDepth).values())
-    assert len(layers_of(model, SpaceToDepth)) == 5 + 1 + 2 + 3
+    block_sizes = {name: layer.block_size for name, layer in layers_of(model, SpaceToDepth).items()}
+    assert block_sizes == {"s2d_2": 2, "s2d_3": 2, "s2d_4": 2, "s2d_5": 2, "s2d_6": 2,
+                           "side_6_s2d": 2, "side_5_s2d": 4, "side_4_s2d": 8}  # one op per side path, as upstream
+
+
+def test_lmfyolo_side_path_channels_follow_tensorflow_space_to_depth():
+    model = make_network(LMFYolo, (64, 64)).model
+    side_4 = model.get_layer("side_4_act").output
+    probe = keras.Model(model.input, [side_4, model.get_layer("side_4_s2d").output])
+    before, after = probe(np.random.default_rng(0).normal(size=(1, 64, 64, 3)).astype(np.float32))
+    # block 8: output channel (dy * 8 + dx) * 4 + c of cell (i, j) is input (8 i + dy, 8 j + dx, c)
+    np.testing.assert_array_equal(after[0, 1, 0, (3 * 8 + 5) * 4 + 2], before[0, 8 + 3, 5, 2])
 
 
 def test_yolov2_passthrough_joins_conv13_at_stride_32():
@@ -226,7 +237,7 @@ def test_batch_metrics_are_sums_over_the_batch():
     network = make_network(LMFYolo)
     raw = np.zeros((2, 2, 2, len(ANCHORS), 5 + len(CLASSES)), np.float32)
     raw[..., 4] = -10.0
-    outputs = tf.constant(raw.reshape(2, 2, 2, -1))
+    outputs = tf.constant(darknet_to_network_layout(raw))
     metrics = {name: float(value) for name, value in network.batch_metrics(empty_targets(), outputs).items()}
     assert set(metrics) == {"average_iou", "object_score", "no_object_score"}
     np.testing.assert_allclose(metrics["object_score"], 1 / (1 + np.exp(10.0)), rtol=1e-5)  # one image with a box
@@ -246,10 +257,11 @@ def test_the_loss_decodes_like_the_post_processor():
 def test_create_metrics_scores_a_perfect_prediction():
     network = make_network(LMFYolo)
     # the box [8, 8, 30, 40] of class 2: centre (23, 28) in cell (0, 0), 0.94 x 1.25 cells: anchor 0
+    # (values written in Darknet's order tx ty tw th to classes, then laid out as the network does)
     raw = np.zeros((2, 2, 2, len(ANCHORS), 5 + len(CLASSES)), np.float32)
     raw[..., 4] = -10.0
     raw[0, 0, 0, 0, :5] = [np.log(23 / 9), np.log(28 / 4), np.log(30 / 32), np.log(40 / 32), 10.0]
     raw[0, 0, 0, 0, 5 + 2] = 10.0
     metrics = network.create_metrics(None)
-    metrics.update(empty_targets().numpy(), raw.reshape(2, 2, 2, -1))
+    metrics.update(empty_targets().numpy(), darknet_to_network_layout(raw))
     assert metrics.result()["mAP@0.5"] == pytest.approx(1.0)

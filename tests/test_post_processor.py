@@ -20,8 +20,9 @@ def sigmoid(x):
 # --- FormatYoloV2 ------------------------------------------------------------------------------
 
 def test_format_yolo_v2_one_cell_one_anchor_exact():
-    # tx = 0 → σ = 1/2; ty = ln 3 → σ = 3/4; tw = ln 2; th = 0; to = 0 → σ = 1/2; logits (0, ln 3) → (1/4, 3/4).
-    raw = np.array([[[[0.0, math.log(3), math.log(2), 0.0, 0.0, 0.0, math.log(3)]]]], np.float32)
+    # Upstream's order: logits (0, ln 3) → (1/4, 3/4); to = 0 → σ = 1/2; tx = 0 → σ = 1/2; ty = ln 3 → σ = 3/4;
+    # tw = ln 2; th = 0.
+    raw = np.array([[[[0.0, math.log(3), 0.0, 0.0, math.log(3), math.log(2), 0.0]]]], np.float32)
     processor = FormatYoloV2(image_size=(32, 64), classes=["x", "y"], anchors=[(1.5, 0.5)])
     out = processor(outputs=raw, other="kept")
     assert out["other"] == "kept"
@@ -40,11 +41,12 @@ def test_format_yolo_v2_row_order_and_math():
     assert boxes.shape == (2, grid_h * grid_w * num_anchors * num_classes, 6)
     for image, row, col, anchor, cls in [(0, 0, 0, 0, 0), (1, 1, 2, 1, 2), (0, 1, 0, 1, 1), (1, 0, 1, 0, 2)]:
         t = raw[image, row, col, anchor * (5 + num_classes):(anchor + 1) * (5 + num_classes)].astype(np.float64)
+        logits, (to, tx, ty, tw, th) = t[:num_classes], t[num_classes:]  # upstream Blueoil's order
         aw, ah = ANCHORS[anchor]
-        cx, cy = (col + sigmoid(t[0])) / grid_w * 96, (row + sigmoid(t[1])) / grid_h * 64
-        w, h = aw * math.exp(t[2]) / grid_w * 96, ah * math.exp(t[3]) / grid_h * 64
-        softmax = np.exp(t[5:]) / np.exp(t[5:]).sum()
-        expected = [cx - w / 2, cy - h / 2, w, h, cls, sigmoid(t[4]) * softmax[cls]]
+        cx, cy = (col + sigmoid(tx)) / grid_w * 96, (row + sigmoid(ty)) / grid_h * 64
+        w, h = aw * math.exp(tw) / grid_w * 96, ah * math.exp(th) / grid_h * 64
+        softmax = np.exp(logits) / np.exp(logits).sum()
+        expected = [cx - w / 2, cy - h / 2, w, h, cls, sigmoid(to) * softmax[cls]]
         index = ((row * grid_w + col) * num_anchors + anchor) * num_classes + cls
         np.testing.assert_allclose(boxes[image, index], expected, rtol=1e-5, atol=1e-5)
 
@@ -269,13 +271,22 @@ def test_serialization_round_trip():
                          NMS(CLASSES, 0.5, 100, per_class=False)])
     data = sequence.to_dict()
     assert data[0] == {"FormatYoloV2": {"image_size": [64, 96], "classes": CLASSES,
-                                        "anchors": [[1.0, 1.5], [2.5, 0.75]], "data_format": "NHWC"}}
+                                        "anchors": [[1.0, 1.5], [2.5, 0.75]], "data_format": "NHWC",
+                                        "num_classes": 3, "boxes_per_cell": 2}}  # upstream's runtimes read the last two
     assert data[2] == {"NMS": {"classes": CLASSES, "iou_threshold": 0.5, "max_output_size": 100,
                                "per_class": False}}
     rebuilt = processor_from_dict(yaml.safe_load(yaml.safe_dump(data)))
     assert rebuilt.processors == sequence.processors
     for processor in sequence.processors:
         assert processor_from_dict(processor.to_dict()) == processor
+
+
+def test_format_yolo_v2_checks_the_upstream_counts():
+    assert FormatYoloV2([64, 96], CLASSES, ANCHORS, num_classes=3, boxes_per_cell=2).params()["num_classes"] == 3
+    with pytest.raises(ValueError, match=r"num_classes must equal len\(classes\) \(3\), got 4"):
+        FormatYoloV2([64, 96], CLASSES, ANCHORS, num_classes=4)
+    with pytest.raises(ValueError, match=r"boxes_per_cell must equal len\(anchors\) \(2\), got 5"):
+        FormatYoloV2([64, 96], CLASSES, ANCHORS, boxes_per_cell=5)
 
 
 def test_sequence_end_to_end():

@@ -67,6 +67,29 @@ def test_lmnet_v1_quantize_counts_are_exact(tmp_path):
     assert totals["quantized_bytes"] == expected_quantized_bytes(1)
     assert totals["compression_ratio"] == pytest.approx(4 * params / expected_quantized_bytes(1))
     assert totals["quantized_macs_share"] == pytest.approx((sum(MACS.values()) - 1536) / sum(MACS.values()))
+    statistics = sum(2 * c for c in BN_CHANNELS.values())
+    assert (totals["learned_params"], totals["moving_statistics"]) == (params - statistics, statistics)
+    assert totals["conv_flops"] == 2 * sum(MACS.values())
+
+
+def quantized_network(network_class, classes, image_size):
+    from lmnet.quantizations import binary_channel_wise_mean_scaling, linear_mid_tread_half
+    return network_class(classes, image_size, activation_quantizer=linear_mid_tread_half,
+                         activation_quantizer_kwargs={"bit": 2, "max_value": 2.0},
+                         weight_quantizer=binary_channel_wise_mean_scaling, weight_quantizer_kwargs={})
+
+
+def test_totals_match_upstream_blueoil_profiles():
+    """Upstream Blueoil's profiler gives 717,226 parameters and 267.08 MFLOPs for LmnetV1Quantize at 32x32 with
+    10 classes, and 4,834,198 parameters for LMFYoloQuantize at 224x224 with 1 class and 5 anchors."""
+    from lmnet.networks.classification.lmnet_v1_quantize import LmnetV1Quantize
+    from lmnet.networks.object_detection.lm_fyolo_quantize import LMFYoloQuantize
+    classifier = quantized_network(LmnetV1Quantize, [str(i) for i in range(10)], (32, 32))
+    totals = profile_keras_model(classifier.model, "lmnet_v1_quantize").totals()
+    assert (totals["learned_params"], totals["moving_statistics"], totals["params"]) == (717226, 960, 718186)
+    assert totals["conv_flops"] == 267079680
+    detector = quantized_network(LMFYoloQuantize, ["person"], (224, 224))
+    assert profile_keras_model(detector.model, "lm_fyolo_quantize").totals()["learned_params"] == 4834198
 
 
 def test_ternary_weights_are_2_bits(tmp_path):

@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from lmnet.networks.object_detection.lm_fyolo import LMFYolo
 from lmnet.networks.object_detection.yolo_loss import YoloLoss, anchor_shape_iou
+from tests.conftest import darknet_to_network_layout
 
 IMAGE_SIZE = (64, 64)  # a 2x2 grid of 32-pixel cells
 ANCHORS = [[1.0, 1.0], [0.5, 0.5]]
@@ -27,7 +28,8 @@ def logit(p):
 
 
 def empty_raw(batch=1):
-    """Raw output ``[B, 2, 2, A, 5 + C]`` predicting "no object" everywhere with anchor-prior boxes."""
+    """Raw output ``[B, 2, 2, A, 5 + C]`` (Darknet's order, see :func:`flat`) predicting "no object"
+    everywhere with anchor-prior boxes."""
     raw = np.zeros((batch, 2, 2, len(ANCHORS), CHANNELS), np.float32)
     raw[..., 4] = -CONFIDENT
     return raw
@@ -51,8 +53,8 @@ def encode(raw, box, class_id, position, image=0, anchor=None):
 
 
 def flat(raw):
-    """``[B, gh, gw, A, 5 + C]`` -> the network layout ``[B, gh, gw, A * (5 + C)]``."""
-    return tf.constant(raw.reshape(*raw.shape[:3], -1))
+    """``[B, gh, gw, A, 5 + C]`` in Darknet's order -> the network layout ``[B, gh, gw, A * (C + 5)]``."""
+    return tf.constant(darknet_to_network_layout(raw))
 
 
 def perfect_raw():

@@ -39,7 +39,7 @@ PRETRAIN_VARS = []
 PRETRAIN_DIR = ""
 PRETRAIN_FILE = ""
 
-PRE_PROCESSOR = Sequence([Resize(size=IMAGE_SIZE), PerImageStandardization()])
+PRE_PROCESSOR = Sequence([Resize(size=IMAGE_SIZE, resample="NEAREST"), PerImageStandardization()])
 POST_PROCESSOR = None
 
 NETWORK = SmartDict()

@@ -56,7 +56,7 @@ score_threshold = 0.05
 nms_iou_threshold = 0.5
 nms_max_output_size = 100
 
-PRE_PROCESSOR = Sequence([ResizeWithGtBoxes(size=IMAGE_SIZE), PerImageStandardization()])
+PRE_PROCESSOR = Sequence([ResizeWithGtBoxes(size=IMAGE_SIZE, resample="NEAREST"), PerImageStandardization()])
 POST_PROCESSOR = Sequence([
     FormatYoloV2(image_size=IMAGE_SIZE, classes=CLASSES, anchors=anchors, data_format=DATA_FORMAT),
     ExcludeLowScoreBox(threshold=score_threshold),

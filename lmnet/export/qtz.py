@@ -2,7 +2,9 @@
 
 A hardware converter recognises a quantizer by the node's op type and finds its definition in the
 graph's function library. The function's inputs are the tensor to quantize followed by the
-quantizer's parameters as float32 scalars (``QTZ_linear_mid_tread_half(x, bit, max_value)``); the
+quantizer's parameters as scalars of upstream Blueoil's dtypes: ``QTZ_linear_mid_tread_half(x: float32,
+bit: int32, max_value: float32)``. The converter sizes its threshold tables (``2**bit - 1`` levels)
+from the integer ``bit``, and the C++ code it generates takes an integer tensor for it. The
 parameters are ``Const`` nodes named ``<node>/bit``, ``<node>/max_value``.
 
 The bodies repeat the math of :mod:`lmnet.quantizations` op for op, so the graph computes exactly
@@ -16,7 +18,7 @@ PREFIX = "QTZ_"
 
 
 def _linear_mid_tread_half(x, bit, max_value):
-    levels = tf.pow(2.0, bit) - 1.0
+    levels = tf.cast(tf.pow(2, bit) - 1, tf.float32)
     clipped = tf.clip_by_value(x, tf.zeros_like(max_value), max_value)
     return tf.round(clipped * (levels / max_value)) / levels * max_value
 
@@ -40,9 +42,9 @@ def _ternary(x):
     return alpha * tf.sign(x) * kept
 
 
-#: ``{quantizer name: (parameter names, body)}``; the body takes the tensor then the parameters.
+#: ``{quantizer name: (((parameter name, dtype), ...), body)}``; the body takes the tensor then the parameters.
 QUANTIZER_BODIES = {
-    "linear_mid_tread_half": (("bit", "max_value"), _linear_mid_tread_half),
+    "linear_mid_tread_half": ((("bit", tf.int32), ("max_value", tf.float32)), _linear_mid_tread_half),
     "binary_mean_scaling": ((), _binary_mean_scaling),
     "binary_channel_wise_mean_scaling": ((), _binary_channel_wise_mean_scaling),
     "ternary": ((), _ternary),
@@ -50,6 +52,15 @@ QUANTIZER_BODIES = {
 
 #: Parameter defaults of the quantizers that have parameters (as in :mod:`lmnet.quantizations`).
 PARAMETER_DEFAULTS = {"linear_mid_tread_half": {"bit": 2, "max_value": 2.0}}
+
+
+def _scalar(value, dtype, name, param):
+    """``value`` as a Python number of ``dtype``; an integer parameter must hold a whole number."""
+    if dtype.is_integer:
+        if float(value) != int(value):
+            raise ValueError(f"quantizer '{name}': {param} must be a whole number, got {value!r}")
+        return int(value)
+    return float(value)
 
 
 def _same_shape(op):
@@ -70,8 +81,9 @@ class GraphQuantizers:
             if name not in QUANTIZER_BODIES:
                 raise ValueError(f"quantizer '{name}' has no graph definition; known: {', '.join(QUANTIZER_BODIES)}")
             params, body = QUANTIZER_BODIES[name]
-            self._functions[name] = tf1_function.Defun(*([tf.float32] * (1 + len(params))),
-                                                       func_name=PREFIX + name, shape_func=_same_shape)(body)
+            dtypes = [tf.float32] + [dtype for _, dtype in params]
+            self._functions[name] = tf1_function.Defun(*dtypes, func_name=PREFIX + name,
+                                                       shape_func=_same_shape)(body)
         return self._functions[name]
 
     def apply(self, name, x, kwargs, node_name):
@@ -89,9 +101,10 @@ class GraphQuantizers:
         """
         params = QUANTIZER_BODIES.get(name, ((), None))[0]
         values = dict(PARAMETER_DEFAULTS.get(name, {}), **(kwargs or {}))
-        unknown = sorted(set(kwargs or {}) - set(params))
+        unknown = sorted(set(kwargs or {}) - {param for param, _ in params})
         if unknown:
             raise ValueError(f"quantizer '{name}' has no parameter(s) {', '.join(unknown)}")
         function = self._function(name)
-        constants = [tf.constant(float(values[p]), tf.float32, name=f"{node_name}/{p}") for p in params]
+        constants = [tf.constant(_scalar(values[param], dtype, name, param), dtype, name=f"{node_name}/{param}")
+                     for param, dtype in params]
         return function(x, *constants, name=node_name)

@@ -9,7 +9,7 @@ class SpaceToDepth(keras.layers.Layer):
     Output shape: ``(batch, height / b, width / b, channels * b * b)``.
 
     Args:
-        block_size: the block size ``b`` (2 in every lmnet network).
+        block_size: the block size ``b`` (2, or 4 and 8 on LMFYolo's side paths).
         **kwargs: ``keras.layers.Layer`` arguments.
     """
 

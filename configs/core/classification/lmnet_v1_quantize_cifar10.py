@@ -30,7 +30,7 @@ PRETRAIN_VARS = []
 PRETRAIN_DIR = ""
 PRETRAIN_FILE = ""
 
-PRE_PROCESSOR = Sequence([Resize(size=IMAGE_SIZE), DivideBy255()])
+PRE_PROCESSOR = Sequence([Resize(size=IMAGE_SIZE, resample="NEAREST"), DivideBy255()])
 POST_PROCESSOR = None
 
 NETWORK = SmartDict()

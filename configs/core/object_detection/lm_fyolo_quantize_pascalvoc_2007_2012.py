@@ -38,7 +38,7 @@ score_threshold = 0.05
 nms_iou_threshold = 0.5
 nms_max_output_size = 100
 
-PRE_PROCESSOR = Sequence([ResizeWithGtBoxes(size=IMAGE_SIZE), DivideBy255()])
+PRE_PROCESSOR = Sequence([ResizeWithGtBoxes(size=IMAGE_SIZE, resample="NEAREST"), DivideBy255()])
 POST_PROCESSOR = Sequence([
     FormatYoloV2(image_size=IMAGE_SIZE, classes=CLASSES, anchors=anchors, data_format=DATA_FORMAT),
     ExcludeLowScoreBox(threshold=score_threshold),
@@ -76,7 +76,7 @@ DATASET.PRE_PROCESSOR = PRE_PROCESSOR
 DATASET.AUGMENTOR = Sequence([
     FlipLeftRight(),
     SSDRandomCrop(min_crop_ratio=0.3),
-    ResizeWithGtBoxes(size=IMAGE_SIZE),
+    ResizeWithGtBoxes(size=IMAGE_SIZE, resample="NEAREST"),
     Brightness(0.75, 1.25),
     Color(0.75, 1.25),
     Contrast(0.75, 1.25),

@@ -36,7 +36,7 @@ score_threshold = 0.05
 nms_iou_threshold = 0.5
 nms_max_output_size = 100
 
-PRE_PROCESSOR = Sequence([ResizeWithGtBoxes(size=IMAGE_SIZE), DivideBy255()])
+PRE_PROCESSOR = Sequence([ResizeWithGtBoxes(size=IMAGE_SIZE, resample="NEAREST"), DivideBy255()])
 POST_PROCESSOR = None  # the classes come from the data: the network builds its post-processing from them
 
 NETWORK = SmartDict()
@@ -70,7 +70,7 @@ DATASET.PRE_PROCESSOR = PRE_PROCESSOR
 DATASET.AUGMENTOR = Sequence([
     FlipLeftRight(),
     SSDRandomCrop(min_crop_ratio=0.3),
-    ResizeWithGtBoxes(size=IMAGE_SIZE),
+    ResizeWithGtBoxes(size=IMAGE_SIZE, resample="NEAREST"),
     Brightness(0.75, 1.25),
     Color(0.75, 1.25),
     Contrast(0.75, 1.25),

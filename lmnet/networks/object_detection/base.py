@@ -8,7 +8,8 @@ from lmnet.common import Tasks
 from lmnet.errors import ConfigError
 from lmnet.layers import QuantizedConv2D, darknet_block
 from lmnet.networks.base import BaseNetwork
-from lmnet.networks.object_detection.yolo_loss import BOX_CHANNELS, YoloLoss
+from lmnet.networks.object_detection.yolo_loss import YoloLoss
+from lmnet.yolo_output import output_channels
 
 #: The five YOLOv2 VOC anchors ``[w, h]`` in grid-cell units (Redmon and Farhadi, YOLO9000).
 DEFAULT_ANCHORS = ((1.3221, 1.73145), (3.19275, 4.00944), (5.05587, 8.09892), (9.47112, 4.84053),
@@ -22,11 +23,12 @@ DEFAULT_WARMUP_STEPS = 1000
 class YoloBase(BaseNetwork):
     """A YOLOv2-style detector: subclasses implement :meth:`build_features`.
 
-    ``model`` maps ``images`` ``[B, H, W, 3]`` to the raw output ``[B, H/32, W/32, A * (5 + C)]``
-    of the last 1x1 convolution (with bias), named ``output``. Channel ``a * (5 + C) + k`` of
-    anchor ``a`` holds ``tx, ty, tw, th`` (``k = 0..3``), the objectness logit (``k = 4``) and the
-    class logits (``k >= 5``); :class:`lmnet.networks.object_detection.yolo_loss.YoloLoss`
-    documents the decoding and the loss. The training model is the same model.
+    ``model`` maps ``images`` ``[B, H, W, 3]`` to the raw output ``[B, H/32, W/32, A * (C + 5)]``
+    of the last 1x1 convolution (with bias), named ``output``. Anchor ``a``'s channels start at
+    ``a * (C + 5)`` and hold the class logits, the objectness logit, then ``tx, ty, tw, th``
+    (upstream Blueoil's order, :mod:`lmnet.yolo_output`);
+    :class:`lmnet.networks.object_detection.yolo_loss.YoloLoss` documents the decoding and the loss.
+    The training model is the same model.
 
     Args:
         classes: class names.
@@ -89,8 +91,8 @@ class YoloBase(BaseNetwork):
 
     @property
     def output_channels(self):
-        """Channels of the raw output: ``A * (5 + C)``."""
-        return self.num_anchors * (BOX_CHANNELS + self.num_classes)
+        """Channels of the raw output: ``A * (C + 5)``."""
+        return output_channels(self.num_anchors, self.num_classes)
 
     @property
     def grid_size(self):
@@ -137,7 +139,7 @@ class YoloBase(BaseNetwork):
         Args:
             gt_boxes: ``[B, N, 5]`` ground truths ``(x, y, w, h, class_id)`` in pixels, padding
                 rows with ``class_id = -1``.
-            outputs: the raw output ``[B, H/32, W/32, A * (5 + C)]``.
+            outputs: the raw output ``[B, H/32, W/32, A * (C + 5)]``.
             model: the training model (its kernels are weight-decayed).
             step: the optimizer's step counter (the anchor-prior warm-up reads it), or ``None``.
         """

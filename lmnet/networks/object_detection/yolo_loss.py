@@ -1,8 +1,8 @@
 r"""The YOLOv2 region loss, in pure TensorFlow.
 
-Raw network output ``[B, gh, gw, A * (5 + C)]`` is read per anchor ``a`` as channels
-``a * (5 + C) + k``: ``k = 0..3`` are :math:`t_x, t_y, t_w, t_h`, ``k = 4`` the objectness logit
-:math:`t_o`, ``k = 5..`` the class logits. With anchors :math:`(p_w, p_h)` in grid-cell units and
+Raw network output ``[B, gh, gw, A * (C + 5)]`` is read per anchor in the layout of
+:mod:`lmnet.yolo_output` (class logits, the objectness logit :math:`t_o`, then
+:math:`t_x, t_y, t_w, t_h`). With anchors :math:`(p_w, p_h)` in grid-cell units and
 an input of ``H x W`` pixels, the prediction of cell ``(row, col)`` decodes to
 
 .. math::
@@ -20,9 +20,8 @@ import collections
 import tensorflow as tf
 
 from lmnet.boxes import tf_iou_xywh_aligned
+from lmnet.yolo_output import channels_per_anchor, split_anchor_channels
 
-#: Channels of one anchor before the class logits: tx, ty, tw, th, objectness.
-BOX_CHANNELS = 5
 #: ``t_w, t_h`` are clipped to this magnitude before ``exp`` when decoding boxes (IoU only).
 _MAX_LOG_SCALE = 10.0
 
@@ -139,7 +138,7 @@ class YoloLoss:
 
         Args:
             gt_boxes: ``[B, N, 5]`` ground truths ``(x, y, w, h, class_id)`` in pixels.
-            outputs: ``[B, gh, gw, A * (5 + C)]`` raw network output.
+            outputs: ``[B, gh, gw, A * (C + 5)]`` raw network output.
             step: the training step (a tensor or variable), or ``None`` for no prior term.
 
         Returns:
@@ -168,7 +167,7 @@ class YoloLoss:
         """Splits and decodes the raw output.
 
         Args:
-            outputs: ``[B, gh, gw, A * (5 + C)]`` raw output.
+            outputs: ``[B, gh, gw, A * (C + 5)]`` raw output.
 
         Returns:
             A :data:`YoloPrediction`: ``offsets`` ``[..., 2]`` = :math:`\\sigma(t_x), \\sigma(t_y)`,
@@ -178,12 +177,12 @@ class YoloLoss:
         outputs = tf.cast(outputs, tf.float32)
         shape = tf.shape(outputs)
         outputs = tf.reshape(outputs, [shape[0], shape[1], shape[2], self.num_anchors,
-                                       BOX_CHANNELS + self.num_classes])
-        offsets = tf.sigmoid(outputs[..., 0:2])
-        log_sizes = outputs[..., 2:4]
-        return YoloPrediction(offsets=offsets, log_sizes=log_sizes, object_logits=outputs[..., 4],
-                              class_logits=outputs[..., BOX_CHANNELS:],
-                              boxes=self.decode_boxes(offsets, log_sizes, shape[1:3]))
+                                       channels_per_anchor(self.num_classes)])
+        channels = split_anchor_channels(outputs, self.num_classes)
+        offsets = tf.sigmoid(channels.offsets)
+        return YoloPrediction(offsets=offsets, log_sizes=channels.log_sizes, object_logits=channels.object_logit,
+                              class_logits=channels.class_logits,
+                              boxes=self.decode_boxes(offsets, channels.log_sizes, shape[1:3]))
 
     def decode_boxes(self, offsets, log_sizes, grid_size):
         """``(x, y, w, h)`` pixel boxes ``[B, gh, gw, A, 4]`` of sigmoid offsets and log sizes."""

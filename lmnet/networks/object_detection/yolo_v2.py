@@ -16,10 +16,11 @@ class YoloV2(YoloBase):
     max poolings ``max_pool1`` ... ``max_pool5``, as :class:`Darknet19`), then ``conv19`` and
     ``conv20`` 1024@3x3. The passthrough takes ``conv13``'s output (stride 16, 512 channels):
     ``conv21`` 64@1x1 -> ``passthrough_s2d`` (x2, 256 channels at stride 32). ``concat``
-    [passthrough, conv20] (1280 channels) -> ``conv22`` 1024@3x3 -> ``output`` (5 + C) * A @1x1 with
-    bias. Convolutions are numbered in the order of the Darknet ``yolo-voc`` weight file (its last
-    convolution is ``output``). The passthrough is ``tf.nn.space_to_depth``, whose channel order
-    differs from Darknet's ``reorg`` layer.
+    [passthrough, conv20] (1280 channels) -> ``conv22`` 1024@3x3 -> ``output`` (C + 5) * A @1x1 with
+    bias (per anchor in upstream Blueoil's order, :mod:`lmnet.yolo_output`). Convolutions are
+    numbered in the order of the Darknet ``yolo-voc`` weight file (its last convolution is ``output``,
+    whose channels the converter reorders from Darknet's region layout). The passthrough is
+    ``tf.nn.space_to_depth``, whose channel order differs from Darknet's ``reorg`` layer.
 
     In :class:`YoloV2Quantize` the activation quantizer replaces every leaky ReLU (but ``conv22``'s
     when the last convolution stays float) and the weight quantizer applies to every kernel
