@@ -62,6 +62,31 @@ def test_resize_upscale_interpolates_between_neighbours():
     assert np.all(np.diff(row) > 0)
 
 
+@pytest.mark.parametrize("processor_class", [Resize, ResizeWithGtBoxes])
+def test_nearest_resample_takes_source_pixels(processor_class):
+    # Downscaling 4x by nearest neighbour picks one source pixel per output pixel (as Blueoil's C++ runtime):
+    # every value comes from the image, where bilinear blends neighbours into new values.
+    image = random_image((16, 16, 3), seed=5)
+    nearest = processor_class([4, 4], resample="NEAREST")(image=image)["image"]
+    bilinear = processor_class([4, 4])(image=image)["image"]
+    assert nearest.dtype == np.uint8 and nearest.shape == (4, 4, 3)
+    for channel in range(3):
+        assert set(nearest[..., channel].ravel()) <= set(image[..., channel].ravel())
+    assert not np.array_equal(nearest, bilinear)
+    np.testing.assert_array_equal(Resize([4, 4], resample="NEAREST")(image=image.astype(np.float32))["image"],
+                                  nearest.astype(np.float32))
+
+
+def test_resample_is_serialized_checked_and_kept_at_another_size():
+    processor = ResizeWithGtBoxes([8, 8], resample="NEAREST")
+    assert processor.to_dict() == {"ResizeWithGtBoxes": {"size": [8, 8], "resample": "NEAREST"}}
+    assert processor_from_dict(processor.to_dict()) == processor
+    assert processor.at_image_size([16, 32]).params() == {"size": [16, 32], "resample": "NEAREST"}
+    assert Resize([8, 8]).resample == "BILINEAR"  # configs written before the option keep their filter
+    with pytest.raises(ValueError, match="resample must be one of NEAREST, BOX, BILINEAR, .*got 'nearest'"):
+        Resize([8, 8], resample="nearest")
+
+
 def test_resize_passes_extra_keys_and_refuses_boxes():
     image = random_image()
     result = Resize((5, 5))(image, label=3, name="x")
@@ -172,7 +197,8 @@ def test_per_image_standardization_statistics_and_flat_image():
 def test_sequence_round_trips_through_dict_and_yaml():
     sequence = Sequence([Resize([24, 32]), ResizeWithGtBoxes((8, 9)), DivideBy255(), PerImageStandardization()])
     data = sequence.to_dict()
-    assert data == [{"Resize": {"size": [24, 32]}}, {"ResizeWithGtBoxes": {"size": [8, 9]}}, {"DivideBy255": {}},
+    assert data == [{"Resize": {"size": [24, 32], "resample": "BILINEAR"}},
+                    {"ResizeWithGtBoxes": {"size": [8, 9], "resample": "BILINEAR"}}, {"DivideBy255": {}},
                     {"PerImageStandardization": {}}]
     assert processor_from_dict(data) == sequence
     assert processor_from_dict(yaml.safe_load(yaml.safe_dump(data))) == sequence
