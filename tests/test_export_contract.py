@@ -137,3 +137,31 @@ def test_detector_output_decodes_as_upstream_reads_it():
     lmnet_rows = FormatYoloV2(config.IMAGE_SIZE, network.classes, network.anchors).process(raw)[0]
     upstream_rows = _upstream_decode(raw[0], config.IMAGE_SIZE, network.num_classes, network.anchors)
     np.testing.assert_allclose(lmnet_rows, upstream_rows, rtol=1e-4, atol=1e-3)
+
+
+def test_max_pooling_reads_values_before_the_quantizer_and_computes_the_same():
+    """The converter's x86 runtime has no MaxPool of packed 2-bit tensors: the graph pools first, then quantizes."""
+    config, network, graph_def = _exported("configs/core/classification/lmnet_quantize_cifar10.py")
+    nodes = {node.name: node for node in graph_def.node}
+    pools = [node for node in graph_def.node if node.op == "MaxPool"]
+    assert len(pools) == 5
+    for pool in pools:
+        assert not nodes[pool.input[0]].op.startswith("QTZ_"), pool.name
+    consumers = {name.split(":")[0] for node in graph_def.node for name in node.input}
+    assert all(node.name in consumers for node in graph_def.node if node.name != graph.OUTPUT_NAME)  # pruned
+    image = np.random.default_rng(1).normal(size=(2, *config.IMAGE_SIZE, 3)).astype(np.float32)
+    expected = network.model(image, training=False).numpy()
+    for index in range(2):
+        output = graph.run_graph_def(graph_def, image[index:index + 1])[graph.OUTPUT_NAME]
+        np.testing.assert_allclose(output, expected[index:index + 1], rtol=1e-5, atol=1e-6)
+
+
+def test_convolutions_beyond_the_converter_accumulator_are_named(exported):
+    """Blueoil's converter sums a quantized convolution in int16: YoloV2Quantize's conv22 (1280 inputs) does not fit."""
+    _, network, graph_def = exported
+    messages = graph.converter_limit_warnings(graph_def)
+    if type(network).__name__ == "YoloV2Quantize":
+        assert len(messages) == 1 and messages[0].startswith("conv22/Conv2D: 1280 input channels x 3x3 taps x 3 "
+                                                             "levels = 34560 exceeds")
+    else:
+        assert messages == []

@@ -153,6 +153,9 @@ def _write_graph(context, log):
                    f"{', '.join(unsupported)}")
         warnings.warn(message, stacklevel=2)
         log(f"warning: {message}")
+    for message in graph.converter_limit_warnings(graph_def):
+        warnings.warn(message, stacklevel=2)
+        log(f"warning: {message}")
     path = context.path(GRAPH_FILE)
     with open(path, "wb") as stream:
         stream.write(graph_def.SerializeToString())

@@ -8,6 +8,11 @@ one with plain TensorFlow ops and the model's weights as ``Const`` nodes:
   one ``QTZ_<weight quantizer>`` node;
 * batch norm: ``FusedBatchNormV3`` (inference form);
 * activations: ``Relu``, ``LeakyRelu`` or one ``QTZ_<activation quantizer>`` node;
+* a max pooling of quantized activations is emitted as ``MaxPool`` of the values *before* the
+  activation quantizer, then the quantizer again (``max(q(x)) = q(max(x))`` for the monotone
+  activation quantizers, so the numbers are the same): Blueoil's converter packs 2-bit
+  activations, and its x86 runtime has no ``MaxPool`` of packed tensors; the unused first
+  quantizer node is pruned when nothing else reads it;
 * space-to-depth ``SpaceToDepth``, pooling ``MaxPool`` / ``AvgPool`` (global average pooling is an
   ``AvgPool`` over the whole map then a ``Reshape``), ``ConcatV2``, ``Reshape``, ``MatMul``,
   ``Softmax``; dropout disappears;
@@ -23,6 +28,9 @@ import tensorflow as tf
 from lmnet.errors import LmnetError
 from lmnet.export.qtz import PREFIX, GraphQuantizers
 from lmnet.layers import QuantizedActivation, QuantizedConv2D, SpaceToDepth
+
+#: Activation quantizers that act element by element and never decrease: max pooling commutes with them.
+POOL_COMMUTING_QUANTIZERS = frozenset(["linear_mid_tread_half"])
 
 PLACEHOLDER_NAME = "images_placeholder"
 OUTPUT_NAME = "output"
@@ -57,7 +65,15 @@ def build_graph_def(model, image_size):
         final = tf.identity(output, name=OUTPUT_NAME)
     graph_def = graph.as_graph_def(add_shapes=True)
     _rename_node(graph_def, final.op.name, OUTPUT_NAME)
-    return graph_def
+    return _prune(graph_def)
+
+
+def _prune(graph_def):
+    """``graph_def`` without the nodes the output does not depend on (the placeholder is always kept)."""
+    pruned = tf.compat.v1.graph_util.extract_sub_graph(graph_def, [OUTPUT_NAME])
+    if not any(node.name == PLACEHOLDER_NAME for node in pruned.node):
+        raise LmnetError("export: the network output does not depend on its input image")
+    return pruned
 
 
 def _as_list(value):
@@ -85,6 +101,7 @@ class _Emitter:
     def __init__(self, quantizers, values):
         self.quantizers = quantizers
         self.values = values
+        self.quantized_inputs = {}  # name of a QTZ activation's output -> (its input, quantizer layer)
         self.handlers = [
             (QuantizedActivation, self.quantized_activation), (keras.layers.Conv2D, self.conv2d),
             (keras.layers.BatchNormalization, self.batch_norm), (keras.layers.ReLU, self.relu),
@@ -148,8 +165,10 @@ class _Emitter:
 
     def quantized_activation(self, layer, x):
         """One ``QTZ_<activation quantizer>`` node."""
-        return self.quantizers.apply(layer.quantizer, x, layer.quantizer_kwargs,
-                                     PREFIX + layer.quantizer)
+        y = self.quantizers.apply(layer.quantizer, x, layer.quantizer_kwargs, PREFIX + layer.quantizer)
+        if layer.quantizer in POOL_COMMUTING_QUANTIZERS:
+            self.quantized_inputs[y.name] = (x, layer)
+        return y
 
     def relu(self, layer, x):
         """``Relu`` (plain ReLU layers only)."""
@@ -171,9 +190,15 @@ class _Emitter:
         return tf.concat(list(tensors), axis=layer.axis, name="ConcatV2")
 
     def max_pool(self, layer, x):
-        """``MaxPool``."""
-        return tf.nn.max_pool2d(x, [1, *layer.pool_size, 1], [1, *layer.strides, 1], layer.padding.upper(),
-                                name="MaxPool")
+        """``MaxPool``; of quantized activations: ``MaxPool`` of the quantizer's input, then the quantizer."""
+        source = self.quantized_inputs.get(x.name)
+        pooled = tf.nn.max_pool2d(x if source is None else source[0], [1, *layer.pool_size, 1],
+                                  [1, *layer.strides, 1], layer.padding.upper(), name="MaxPool")
+        if source is None:
+            return pooled
+        quantizer = source[1]
+        return self.quantizers.apply(quantizer.quantizer, pooled, quantizer.quantizer_kwargs,
+                                     PREFIX + quantizer.quantizer)
 
     def global_pool(self, layer, x):
         """``AvgPool`` over the whole map, then ``Reshape`` to ``[1, channels]``."""
@@ -205,6 +230,47 @@ def unsupported_ops(graph_def):
     """Sorted op types of ``graph_def`` outside :data:`CONVERTER_OPS` and the ``QTZ_*`` functions."""
     return sorted({node.op for node in graph_def.node
                    if node.op not in CONVERTER_OPS and not node.op.startswith(PREFIX)})
+
+
+#: Blueoil's converter accumulates a quantized convolution in 16-bit integers: input channels x kernel taps x
+#: (2**bit - 1) of the 2-bit (n-bit) input must stay within this, or its generated code stops on an assertion.
+DLK_ACCUMULATOR_LIMIT = 32767
+
+
+def converter_limit_warnings(graph_def):
+    """Messages naming each convolution that Blueoil's converter cannot run (see :data:`DLK_ACCUMULATOR_LIMIT`).
+
+    Returns:
+        A list of strings, empty when every quantized convolution fits.
+    """
+    nodes = {node.name: node for node in graph_def.node}
+    messages = []
+    for node in graph_def.node:
+        source = _feeding_quantizer(nodes, node.input[0]) if node.op == "Conv2D" else None
+        if source is None or source.op != PREFIX + "linear_mid_tread_half":
+            continue
+        bit = int(tf.make_ndarray(nodes[source.input[1]].attr["value"].tensor))
+        kernel = nodes[node.input[1].split(":")[0]].attr["_output_shapes"].list.shape[0].dim
+        height, width, channels = (dim.size for dim in kernel[:3])
+        total = channels * height * width * (2 ** bit - 1)
+        if total > DLK_ACCUMULATOR_LIMIT:
+            messages.append(f"{node.name}: {channels} input channels x {height}x{width} taps x {2 ** bit - 1} "
+                            f"levels = {total} exceeds the 16-bit accumulator of Blueoil's converter "
+                            f"({DLK_ACCUMULATOR_LIMIT}); its generated code stops on an assertion there")
+    return messages
+
+
+#: Ops that only move values, between an activation quantizer and the convolution reading its output.
+_DATA_MOVES = frozenset(["SpaceToDepth", "DepthToSpace", "MaxPool", "Identity", "ConcatV2", "Reshape", "Transpose"])
+
+
+def _feeding_quantizer(nodes, tensor_name):
+    """The ``QTZ_*`` node whose values reach ``tensor_name`` through data moves only, or ``None``."""
+    node = nodes.get(tensor_name.split(":")[0])
+    while node is not None and node.op in _DATA_MOVES:
+        inputs = [nodes.get(name.split(":")[0]) for name in node.input]
+        node = next((source for source in inputs if source is not None and source.op != "Const"), None)
+    return node if node is not None and node.op.startswith(PREFIX) else None
 
 
 def quantizer_nodes(graph_def):
