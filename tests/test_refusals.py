@@ -1,0 +1,83 @@
+"""What lmnet refuses, through the executors where a user meets it: one ``error:`` line, exit code 2, and
+nothing outside the experiment's own folder touched (issue 12's corpus; docs/refusals.rst lists them).
+
+Destructive cases run on a sandbox ``OUTPUT_DIR`` that holds a sibling experiment and a sentinel file,
+both checked untouched afterwards.
+"""
+import os
+
+import pytest
+from click.testing import CliRunner
+
+from executor import train as train_executor
+from lmnet.environment import Environment, check_experiment_id
+from lmnet.errors import ExperimentError
+from tests.conftest import write_tiny_config
+
+
+@pytest.fixture
+def sandbox(tmp_path, monkeypatch):
+    """``OUTPUT_DIR`` = ``tmp_path/outer/saved`` with a sibling experiment; a sentinel beside ``saved``."""
+    outer = tmp_path / "outer"
+    output_dir = outer / "saved"
+    (output_dir / "sibling" / "checkpoints").mkdir(parents=True)
+    (output_dir / "sibling" / "checkpoints" / "save.ckpt-1.index").write_text("weights")
+    (outer / "sentinel.txt").write_text("keep me")
+    monkeypatch.setenv("OUTPUT_DIR", str(output_dir))
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "dataset"))
+    snapshot = _tree(outer)
+    config = write_tiny_config(str(tmp_path), max_steps=2, save_steps=2, test_steps=2)
+    yield {"outer": outer, "output_dir": output_dir, "config": config}
+    assert (outer / "sentinel.txt").read_text() == "keep me"
+    assert (output_dir / "sibling" / "checkpoints" / "save.ckpt-1.index").read_text() == "weights"
+    assert {path for path in snapshot if "sibling" in path or "sentinel" in path} <= _tree(outer)
+
+
+def _tree(root):
+    return {os.path.relpath(os.path.join(folder, name), root) for folder, folders, files in os.walk(root)
+            for name in folders + files}
+
+
+def _train(*arguments):
+    return CliRunner().invoke(train_executor.main, list(arguments) + ["--no_progress"])
+
+
+def _one_error_line(result):
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+@pytest.mark.parametrize("experiment_id", ["", " ", ".", "..", "../x", "a/b", "/tmp/abs", "x\0y"])
+def test_experiment_ids_that_leave_output_dir_are_refused(sandbox, experiment_id):
+    before = _tree(sandbox["outer"])
+    line = _one_error_line(_train("-c", sandbox["config"], "-i", experiment_id, "--recreate"))
+    assert "experiment id" in line and repr(experiment_id) in line
+    assert _tree(sandbox["outer"]) == before  # nothing created, nothing deleted
+
+
+def test_every_executor_shares_the_id_check():
+    environment = Environment(output_dir="/nowhere/saved", data_dir="/nowhere/data")
+    with pytest.raises(ExperimentError, match="no '/'"):
+        environment.experiment("../escape")
+    assert check_experiment_id("run-1.v2_final") == "run-1.v2_final"
+
+
+def test_recreate_removes_only_what_lmnet_wrote_and_says_so(sandbox):
+    assert _train("-c", sandbox["config"], "-i", "demo").exit_code == 0
+    root = sandbox["output_dir"] / "demo"
+    (root / "export").mkdir()
+    (root / "export" / "model.onnx").write_text("old export")
+    (root / "notes.txt").write_text("my notes")
+    (root / "my_data").mkdir()
+    result = _train("-c", sandbox["config"], "-i", "demo", "--recreate")
+    assert result.exit_code == 0, result.output
+    removed = next(line for line in result.output.splitlines() if line.startswith("--recreate: removed"))
+    for name in ("config.py", "config.yaml", "checkpoints", "tensorboard", "export"):
+        assert name in removed
+    kept = next(line for line in result.output.splitlines() if line.startswith("--recreate: kept"))
+    assert "notes.txt" in kept and "my_data" in kept
+    assert (root / "notes.txt").read_text() == "my notes" and (root / "my_data").is_dir()
+    assert not (root / "export").exists() and (root / "checkpoints").is_dir()  # trained again from scratch
