@@ -244,21 +244,38 @@ def _plain(value):
     return value
 
 
-def _check_class(value):
+def _class_value(value):
+    """The class a config value names; an import path outside :data:`ALLOWED_CLASS_MODULES` is not imported."""
     if isinstance(value, str):
-        value = import_object(value)
+        if not allowed_import_path(value):
+            raise _WrongKind(f"a class from {ALLOWED_CLASS_SOURCES}")
+        try:
+            value = import_object(value)
+        except ConfigError as error:
+            raise _WrongKind(f"an importable class ({error})") from None
     if not inspect.isclass(value):
         raise _WrongKind("a class (or its import path)")
     return value
 
 
+def _allowed_class(value):
+    """``value`` if the class lives in :data:`ALLOWED_CLASS_MODULES` (a config module may pass class objects)."""
+    if not allowed_import_path(class_path(value)):
+        raise _WrongKind(f"a class from {ALLOWED_CLASS_SOURCES}, not {class_path(value)}")
+    return value
+
+
+def _check_class(value):
+    return _allowed_class(_class_value(value))
+
+
 def _subclass_checker(base_module, base_name):
     def check(value):
         base = getattr(importlib.import_module(base_module), base_name)
-        value = _check_class(value)
+        value = _class_value(value)
         if not issubclass(value, base):
             raise _WrongKind(f"a subclass of {base_name}")
-        return value
+        return _allowed_class(value)
     return check
 
 
@@ -310,12 +327,28 @@ _CHECKERS = {
 }
 
 
+#: The modules whose classes a config may name (lmnet's own and any module below them; Keras' optimizers and
+#: learning-rate schedules). A config is data: a class name from anywhere else is refused before any import.
+ALLOWED_CLASS_MODULES = ("lmnet", "keras.optimizers", "keras.optimizers.schedules")
+ALLOWED_CLASS_SOURCES = "lmnet, keras.optimizers or keras.optimizers.schedules"
+
+
+def allowed_import_path(path):
+    """Whether ``"module.Name"`` lies in :data:`ALLOWED_CLASS_MODULES` (``lmnet`` and its sub-modules; exactly
+    ``keras.optimizers`` or ``keras.optimizers.schedules``)."""
+    module = path.rpartition(".")[0]
+    return module in ALLOWED_CLASS_MODULES or module.startswith("lmnet.")
+
+
 def import_object(path):
-    """Imports ``"package.module.Name"`` and returns ``Name``.
+    """Imports ``"package.module.Name"`` and returns ``Name``, for an allowed path only.
 
     Raises:
-        ConfigError: the module or the name does not exist.
+        ConfigError: the path is outside :data:`ALLOWED_CLASS_MODULES` (nothing is imported then), or the
+            module or the name does not exist.
     """
+    if not isinstance(path, str) or not allowed_import_path(path):
+        raise ConfigError(f"refusing to import '{path}': a config may only name classes from {ALLOWED_CLASS_SOURCES}")
     module_name, _, name = path.rpartition(".")
     try:
         return getattr(importlib.import_module(module_name), name)

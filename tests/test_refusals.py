@@ -81,3 +81,42 @@ def test_recreate_removes_only_what_lmnet_wrote_and_says_so(sandbox):
     assert "notes.txt" in kept and "my_data" in kept
     assert (root / "notes.txt").read_text() == "my notes" and (root / "my_data").is_dir()
     assert not (root / "export").exists() and (root / "checkpoints").is_dir()  # trained again from scratch
+
+
+def _yaml_config(tmp_path, **network_overrides):
+    """The tiny config written as YAML (as train.py saves it) with ``NETWORK`` keys replaced."""
+    import yaml
+
+    from lmnet import config as config_module
+    data = config_module.to_yaml_data(config_module.load(write_tiny_config(str(tmp_path), max_steps=2)))
+    data["NETWORK"].update(network_overrides)
+    path = tmp_path / "hostile.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+def test_yaml_config_cannot_run_a_program(sandbox, tmp_path):
+    marker = tmp_path / "ran"
+    path = _yaml_config(tmp_path, OPTIMIZER_CLASS="subprocess.Popen",
+                        OPTIMIZER_KWARGS={"args": f"touch {marker}", "shell": True})
+    line = _one_error_line(_train("-c", path, "-i", "hostile"))
+    assert "'NETWORK.OPTIMIZER_CLASS'" in line and "subprocess.Popen" in line
+    assert "lmnet, keras.optimizers or keras.optimizers.schedules" in line
+    assert not marker.exists() and not (sandbox["output_dir"] / "hostile").exists()
+
+
+def test_yaml_config_naming_a_module_does_not_import_it(sandbox, tmp_path, monkeypatch):
+    marker = tmp_path / "imported"
+    (tmp_path / "evil_module.py").write_text(f"open({str(marker)!r}, 'w').close()\nclass Schedule:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    path = _yaml_config(tmp_path, LEARNING_RATE_FUNC="evil_module.Schedule")
+    line = _one_error_line(_train("-c", path, "-i", "hostile"))
+    assert "'NETWORK.LEARNING_RATE_FUNC'" in line and "evil_module.Schedule" in line
+    assert not marker.exists()
+
+
+def test_python_config_class_outside_the_allow_list_is_refused(sandbox, tmp_path):
+    extra = "import subprocess\nNETWORK.OPTIMIZER_CLASS = subprocess.Popen\n"
+    path = write_tiny_config(str(tmp_path), name="popen.py", extra=extra)
+    line = _one_error_line(_train("-c", path, "-i", "hostile"))
+    assert "'NETWORK.OPTIMIZER_CLASS'" in line and "not subprocess.Popen" in line
