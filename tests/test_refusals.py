@@ -147,3 +147,35 @@ def test_activation_quantizer_with_zero_bits_stops_at_the_first_step(sandbox, tm
     line = _one_error_line(result)
     assert "step 1:" in line and ("not finite" in line or "the loss is nan" in line)
     assert not list((sandbox["output_dir"] / "zero_bits" / "checkpoints").glob("save.ckpt-*"))
+
+
+@pytest.mark.parametrize("damage", ["garbage", "missing_files", "deleted"])
+def test_broken_checkpoint_state_refuses_to_restart_from_zero(sandbox, tmp_path, damage):
+    path = write_tiny_config(str(tmp_path), max_steps=4, save_steps=2, test_steps=4)
+    assert _train("-c", path, "-i", "state").exit_code == 0
+    checkpoints = sandbox["output_dir"] / "state" / "checkpoints"
+    state = checkpoints / "checkpoint"
+    if damage == "garbage":
+        state.write_bytes(b"\x00\x01 not a checkpoint state {{{")
+    elif damage == "missing_files":
+        state.write_text('model_checkpoint_path: "save.ckpt-99"\n')
+    else:
+        state.unlink()
+    before = sorted(p.name for p in checkpoints.iterdir())
+    longer = write_tiny_config(str(tmp_path), name="longer.py", max_steps=8, save_steps=2, test_steps=4)
+    line = _one_error_line(_train("-c", longer, "-i", "state"))
+    assert str(state) in line and "save.ckpt-4" in line and "--recreate" in line
+    assert sorted(p.name for p in checkpoints.iterdir()) == before  # nothing rotated away
+
+
+def test_unfinished_checkpoint_write_is_removed_on_resume(sandbox, tmp_path):
+    path = write_tiny_config(str(tmp_path), max_steps=2, save_steps=2, test_steps=2)
+    assert _train("-c", path, "-i", "partial").exit_code == 0
+    leftover = sandbox["output_dir"] / "partial" / "checkpoints" / "save.ckpt-4_temp"
+    leftover.mkdir()
+    (leftover / "part-00000-of-00001").write_bytes(b"half written")
+    longer = write_tiny_config(str(tmp_path), name="longer.py", max_steps=4, save_steps=2, test_steps=4)
+    result = _train("-c", longer, "-i", "partial")
+    assert result.exit_code == 0, result.output
+    assert f"removed {leftover}: an unfinished checkpoint write" in result.output
+    assert not leftover.exists() and (leftover.parent / "save.ckpt-4.index").exists()
