@@ -11,6 +11,7 @@ import difflib
 import importlib
 import importlib.util
 import inspect
+import math
 import os
 import shutil
 
@@ -192,10 +193,28 @@ def _check_positive_int(value):
     return value
 
 
-def _check_float(value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _WrongKind("a number")
+def _check_non_negative_int(value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _WrongKind("an integer of at least 0")
     return value
+
+
+def _check_float(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise _WrongKind("a finite number")
+    return value
+
+
+def _float_range_checker(low, high=None, low_open=False):
+    """Checks finite numbers in ``[low, high]`` (``(low, high]`` with ``low_open``; no top when ``high`` is None)."""
+    expected = f"a number {'above' if low_open else 'of at least'} {low}" + (f" and at most {high}" if high else "")
+
+    def check(value):
+        value = _check_float(value)
+        if value < low or (low_open and value == low) or (high is not None and value > high):
+            raise _WrongKind(expected)
+        return value
+    return check
 
 
 def _check_bool(value):
@@ -316,7 +335,9 @@ def _check_distribution_strategy(value):
 
 
 _CHECKERS = {
-    "int": _check_int, "positive_int": _check_positive_int, "float": _check_float, "bool": _check_bool,
+    "int": _check_int, "positive_int": _check_positive_int, "non_negative_int": _check_non_negative_int,
+    "float": _check_float, "positive_float": _float_range_checker(0, low_open=True),
+    "non_negative_float": _float_range_checker(0), "unit_float": _float_range_checker(0, 1), "bool": _check_bool,
     "str": _check_str, "size": _check_size,
     "str_list": _check_str_list, "list": _check_list, "dict": _check_dict, "class": _check_class,
     "network_class": _subclass_checker("lmnet.networks.base", "BaseNetwork"),
