@@ -23,9 +23,9 @@ def run(config_file, experiment_id="experiment", recreate=False, network=None, d
     ``"multi_worker"``). On a non-chief worker of a distributed run the result is ``None``.
     """
     environment = Environment.from_env()
+    paths = environment.experiment(experiment_id)  # a bad id is refused before anything is read
     config = config_module.load(config_file, network=network, dataset=dataset)
     distribution = create_distribution(config, override=strategy)  # before any other TensorFlow work
-    paths = environment.experiment(experiment_id)
     if distribution.is_chief:
         experiment.prepare(config, config_file, paths, recreate=recreate)
     if distribution.distributed:

@@ -11,6 +11,7 @@ import difflib
 import importlib
 import importlib.util
 import inspect
+import math
 import os
 import shutil
 
@@ -192,10 +193,28 @@ def _check_positive_int(value):
     return value
 
 
-def _check_float(value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _WrongKind("a number")
+def _check_non_negative_int(value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _WrongKind("an integer of at least 0")
     return value
+
+
+def _check_float(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise _WrongKind("a finite number")
+    return value
+
+
+def _float_range_checker(low, high=None, low_open=False):
+    """Checks finite numbers in ``[low, high]`` (``(low, high]`` with ``low_open``; no top when ``high`` is None)."""
+    expected = f"a number {'above' if low_open else 'of at least'} {low}" + (f" and at most {high}" if high else "")
+
+    def check(value):
+        value = _check_float(value)
+        if value < low or (low_open and value == low) or (high is not None and value > high):
+            raise _WrongKind(expected)
+        return value
+    return check
 
 
 def _check_bool(value):
@@ -244,21 +263,38 @@ def _plain(value):
     return value
 
 
-def _check_class(value):
+def _class_value(value):
+    """The class a config value names; an import path outside :data:`ALLOWED_CLASS_MODULES` is not imported."""
     if isinstance(value, str):
-        value = import_object(value)
+        if not allowed_import_path(value):
+            raise _WrongKind(f"a class from {ALLOWED_CLASS_SOURCES}")
+        try:
+            value = import_object(value)
+        except ConfigError as error:
+            raise _WrongKind(f"an importable class ({error})") from None
     if not inspect.isclass(value):
         raise _WrongKind("a class (or its import path)")
     return value
 
 
+def _allowed_class(value):
+    """``value`` if the class lives in :data:`ALLOWED_CLASS_MODULES` (a config module may pass class objects)."""
+    if not allowed_import_path(class_path(value)):
+        raise _WrongKind(f"a class from {ALLOWED_CLASS_SOURCES}, not {class_path(value)}")
+    return value
+
+
+def _check_class(value):
+    return _allowed_class(_class_value(value))
+
+
 def _subclass_checker(base_module, base_name):
     def check(value):
         base = getattr(importlib.import_module(base_module), base_name)
-        value = _check_class(value)
+        value = _class_value(value)
         if not issubclass(value, base):
             raise _WrongKind(f"a subclass of {base_name}")
-        return value
+        return _allowed_class(value)
     return check
 
 
@@ -299,7 +335,9 @@ def _check_distribution_strategy(value):
 
 
 _CHECKERS = {
-    "int": _check_int, "positive_int": _check_positive_int, "float": _check_float, "bool": _check_bool,
+    "int": _check_int, "positive_int": _check_positive_int, "non_negative_int": _check_non_negative_int,
+    "float": _check_float, "positive_float": _float_range_checker(0, low_open=True),
+    "non_negative_float": _float_range_checker(0), "unit_float": _float_range_checker(0, 1), "bool": _check_bool,
     "str": _check_str, "size": _check_size,
     "str_list": _check_str_list, "list": _check_list, "dict": _check_dict, "class": _check_class,
     "network_class": _subclass_checker("lmnet.networks.base", "BaseNetwork"),
@@ -310,12 +348,28 @@ _CHECKERS = {
 }
 
 
+#: The modules whose classes a config may name (lmnet's own and any module below them; Keras' optimizers and
+#: learning-rate schedules). A config is data: a class name from anywhere else is refused before any import.
+ALLOWED_CLASS_MODULES = ("lmnet", "keras.optimizers", "keras.optimizers.schedules")
+ALLOWED_CLASS_SOURCES = "lmnet, keras.optimizers or keras.optimizers.schedules"
+
+
+def allowed_import_path(path):
+    """Whether ``"module.Name"`` lies in :data:`ALLOWED_CLASS_MODULES` (``lmnet`` and its sub-modules; exactly
+    ``keras.optimizers`` or ``keras.optimizers.schedules``)."""
+    module = path.rpartition(".")[0]
+    return module in ALLOWED_CLASS_MODULES or module.startswith("lmnet.")
+
+
 def import_object(path):
-    """Imports ``"package.module.Name"`` and returns ``Name``.
+    """Imports ``"package.module.Name"`` and returns ``Name``, for an allowed path only.
 
     Raises:
-        ConfigError: the module or the name does not exist.
+        ConfigError: the path is outside :data:`ALLOWED_CLASS_MODULES` (nothing is imported then), or the
+            module or the name does not exist.
     """
+    if not isinstance(path, str) or not allowed_import_path(path):
+        raise ConfigError(f"refusing to import '{path}': a config may only name classes from {ALLOWED_CLASS_SOURCES}")
     module_name, _, name = path.rpartition(".")
     try:
         return getattr(importlib.import_module(module_name), name)

@@ -7,6 +7,8 @@ process environment.
 import dataclasses
 import os
 
+from lmnet.errors import ExperimentError
+
 
 @dataclasses.dataclass(frozen=True)
 class Environment:
@@ -28,8 +30,31 @@ class Environment:
                    data_dir=os.path.abspath(environ.get("DATA_DIR", "dataset")))
 
     def experiment(self, experiment_id):
-        """Returns the :class:`ExperimentPaths` of ``experiment_id`` under ``output_dir``."""
-        return ExperimentPaths(os.path.join(self.output_dir, experiment_id))
+        """Returns the :class:`ExperimentPaths` of ``experiment_id`` under ``output_dir``.
+
+        Raises:
+            ExperimentError: ``experiment_id`` is not a single folder name (see :func:`check_experiment_id`).
+        """
+        return ExperimentPaths(os.path.join(self.output_dir, check_experiment_id(experiment_id)))
+
+
+def check_experiment_id(experiment_id):
+    """Returns ``experiment_id`` if it names one folder directly inside ``OUTPUT_DIR``.
+
+    An id is one path component: not empty, not ``.`` or ``..``, without ``/`` (or the platform's
+    other separator) and without NUL, so that an experiment (and anything deleted with it) never
+    lies outside ``OUTPUT_DIR``.
+
+    Raises:
+        ExperimentError: naming the id and the rule it breaks.
+    """
+    if not isinstance(experiment_id, str) or not experiment_id.strip():
+        raise ExperimentError(f"experiment id {experiment_id!r}: expected a folder name, got an empty id")
+    separators = [sep for sep in (os.sep, os.altsep, "/") if sep]
+    if experiment_id in (".", "..") or any(sep in experiment_id for sep in separators) or "\0" in experiment_id:
+        raise ExperimentError(f"experiment id {experiment_id!r}: expected one folder name inside OUTPUT_DIR "
+                              f"(no '/', not '.' or '..')")
+    return experiment_id
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,3 +100,15 @@ class ExperimentPaths:
     def exists(self):
         """True when the experiment directory exists."""
         return os.path.isdir(self.root)
+
+    def lmnet_entries(self):
+        """Names of the entries of the experiment folder that lmnet's executors write there.
+
+        Training writes ``config.py``, ``config.yaml``, ``checkpoints/`` and ``tensorboard/``;
+        ``evaluate.py`` writes ``evaluate/``, ``export.py`` ``export/``, ``measure_latency.py``
+        ``measure_latency.json`` and ``profile_model.py`` ``<id>_profile.md`` / ``.json``. Anything
+        else in the folder is the user's.
+        """
+        name = self.experiment_id
+        return ("config.py", "config.yaml", "checkpoints", "tensorboard", "evaluate", "export",
+                "measure_latency.json", f"{name}_profile.md", f"{name}_profile.json")

@@ -19,3 +19,7 @@ class ExperimentError(LmnetError):
 
 class DistributionError(LmnetError):
     """A distributed run cannot go on: a worker failed, timed out or lost its peers."""
+
+
+class TrainingError(LmnetError):
+    """Training cannot go on: the loss or the weights stopped being finite numbers."""

@@ -25,13 +25,39 @@ def prepare(config, source_path, paths, recreate=False, log=print):
         ExperimentError: the experiment exists with a different config and ``recreate`` is false.
     """
     if recreate and os.path.exists(paths.root):
-        log(f"--recreate: deleting experiment directory {paths.root} (config, checkpoints, tensorboard)")
-        shutil.rmtree(paths.root)
+        remove_lmnet_entries(paths, log)
     if os.path.exists(paths.config_yaml):
         _check_resumable(config, paths)
     config_module.save_experiment_config(config, source_path, paths)
     os.makedirs(paths.checkpoints, exist_ok=True)
     os.makedirs(paths.tensorboard, exist_ok=True)
+
+
+def remove_lmnet_entries(paths, log=print):
+    """``--recreate``: deletes what lmnet wrote into the experiment folder, and only that.
+
+    Removes the entries of :meth:`lmnet.environment.ExperimentPaths.lmnet_entries` that exist,
+    naming each; other files stay, and are listed. Never follows a symbolic link out of the folder
+    (a link is removed, not its target).
+
+    Returns:
+        The removed paths.
+    """
+    removed = []
+    for name in paths.lmnet_entries():
+        path = os.path.join(paths.root, name)
+        if os.path.islink(path) or os.path.isfile(path):
+            os.remove(path)
+        elif os.path.isdir(path):
+            shutil.rmtree(path)
+        else:
+            continue
+        removed.append(path)
+    log(f"--recreate: removed from {paths.root}: {', '.join(os.path.basename(p) for p in removed) or 'nothing'}")
+    kept = sorted(set(os.listdir(paths.root)) - set(paths.lmnet_entries()))
+    if kept:
+        log(f"--recreate: kept what lmnet did not write: {', '.join(kept)}")
+    return removed
 
 
 def _check_resumable(config, paths):

@@ -6,8 +6,11 @@ Keras' auto-generated names), so a checkpoint can be read back into a fresh mode
 replaces the ``checkpoint`` state file atomically, so a process killed at any moment leaves the
 newest *listed* checkpoint complete.
 """
+import glob
 import hashlib
 import os
+import re
+import shutil
 
 import numpy as np
 import tensorflow as tf
@@ -99,7 +102,12 @@ class CheckpointKeeper:
         return self.manager.latest_checkpoint
 
     def restore_latest(self):
-        """Restores the newest checkpoint if there is one; returns its path or ``None``."""
+        """Restores the newest checkpoint if there is one; returns its path or ``None``.
+
+        The folder is checked first (:func:`check_checkpoint_folder`): a state file that cannot be read
+        or names missing files stops the run instead of silently starting again from step 0.
+        """
+        check_checkpoint_folder(self.manager.directory)
         path = self.latest
         if path is None:
             return None
@@ -114,6 +122,58 @@ class CheckpointKeeper:
         """Records ``score`` as the best and writes ``best/save.ckpt-<step>`` (replacing the old best)."""
         self.best_score.assign(score)
         return self.best_manager.save(checkpoint_number=step)
+
+
+def _steps_on_disk(directory):
+    """Steps of the complete-looking ``save.ckpt-<step>`` checkpoints (an ``.index`` file) in ``directory``."""
+    pattern = re.compile(re.escape(CHECKPOINT_NAME) + r"-(\d+)\.index$")
+    names = (pattern.match(os.path.basename(path)) for path in glob.glob(os.path.join(directory, "*.index")))
+    return sorted(int(match.group(1)) for match in names if match)
+
+
+def remove_partial_writes(directory, log=print):
+    """Deletes the ``save.ckpt-<step>_temp*`` folders a process killed while writing a checkpoint leaves behind.
+
+    TensorFlow writes each checkpoint into such a folder before moving its files in place, so a
+    leftover holds no complete checkpoint. Returns the removed paths (each one is logged).
+    """
+    removed = []
+    for path in sorted(glob.glob(os.path.join(directory, f"{CHECKPOINT_NAME}-*_temp*"))):
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+            removed.append(path)
+            log(f"removed {path}: an unfinished checkpoint write (the process was stopped during it)")
+    return removed
+
+
+def check_checkpoint_folder(directory, log=print):
+    """Verifies a checkpoint folder before training resumes from it, and cleans unfinished writes.
+
+    Raises:
+        ExperimentError: the ``checkpoint`` state file cannot be read, names a checkpoint whose files
+            are missing, or is missing while checkpoints are there; the message names the file and
+            the way out.
+    """
+    if not os.path.isdir(directory):
+        return
+    remove_partial_writes(directory, log)
+    state_file = os.path.join(directory, "checkpoint")
+    steps = _steps_on_disk(directory)
+    newest = f"{CHECKPOINT_NAME}-{steps[-1]}" if steps else None
+    fix = (f"write 'model_checkpoint_path: \"{newest}\"' into it to resume from the newest checkpoint on disk, or "
+           f"train with --recreate to start over") if newest else "train with --recreate to start over"
+    if not os.path.exists(state_file):
+        if steps:
+            raise ExperimentError(f"{state_file} is missing but {directory} holds checkpoints up to {newest}; {fix}")
+        return
+    state = tf.train.get_checkpoint_state(directory)
+    if state is None or not state.model_checkpoint_path:
+        raise ExperimentError(f"{state_file} cannot be read as a checkpoint state; refusing to start again from "
+                              f"step 0 over the existing checkpoints: {fix}")
+    listed = state.model_checkpoint_path
+    listed = listed if os.path.isabs(listed) else os.path.join(directory, listed)
+    if not os.path.exists(listed + ".index"):
+        raise ExperimentError(f"{state_file} names {os.path.basename(listed)}, whose files are missing; {fix}")
 
 
 def latest_checkpoint(directory):

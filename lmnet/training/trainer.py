@@ -20,7 +20,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from lmnet import builders, pipeline
-from lmnet.errors import DistributionError
+from lmnet.errors import DistributionError, TrainingError
 from lmnet.training.checkpoints import CheckpointKeeper, weights_digest
 from lmnet.training.distribution import Distribution, check_same_step
 from lmnet.training.evaluation import batches, evaluate, make_eval_step
@@ -183,12 +183,36 @@ class Trainer:
             for step in range(start + 1, self.max_steps + 1):
                 images, targets = next(data)
                 loss, sums = train_step(images, targets)
+                self._check_finite(step, loss)
                 meter.tick()
                 if step % 10 == 0 or step == self.max_steps:
                     bar.set_postfix(loss=f"{float(loss):.4f}", img_s=f"{meter.rate():.0f}", refresh=False)
                 bar.update(1)
                 results = self._after_step(step, images, loss, sums, bar) or results
         return results
+
+    def _check_finite(self, step, loss):
+        """Stops training at the first step whose loss is NaN or infinite, before anything of it is saved.
+
+        Raises:
+            TrainingError: naming the step, the value, the checkpoint that stays the newest and what to try.
+        """
+        value = float(loss)
+        if not math.isfinite(value):
+            self._stop(step, f"the loss is {value}")
+
+    def _check_finite_weights(self, step):
+        """Refuses to checkpoint weights holding NaN or infinity (an update can break them before the loss shows it)."""
+        broken = [variable.path for variable in self.network.model.weights
+                  if not bool(tf.reduce_all(tf.math.is_finite(variable)))]
+        if broken:
+            self._stop(step, f"{len(broken)} weight(s) are not finite ({', '.join(broken[:3])})")
+
+    def _stop(self, step, what):
+        kept = self.keeper.latest or "none yet"
+        raise TrainingError(f"step {step}: {what}; training stopped and saved nothing of this step (newest "
+                            f"checkpoint: {kept}). Lower NETWORK.LEARNING_RATE_KWARGS, check the quantizer arguments "
+                            f"(e.g. bit >= 1, max_value > 0) and the data, then rerun to resume")
 
     def _train_batches(self, start):
         processor = builders.build_processor(self.config, self.data.train, training=True)
@@ -215,6 +239,7 @@ class Trainer:
         if step % config.SUMMARISE_STEPS == 0 or last:
             self._summarise(step, images, loss, sums)
         if step % config.SAVE_CHECKPOINT_STEPS == 0 or last:
+            self._check_finite_weights(step)
             if self.data.train_validation_saving is not None:
                 self._keep_best(step, bar)  # first, so the rotating checkpoint records the updated best score
             self.keeper.save(step)
