@@ -44,7 +44,7 @@ def test_train_then_evaluate_reports_the_same_metrics(tmp_path, environment):
 
 @pytest.mark.parametrize("extra, message", [
     ("NETWORK.OPTIMIZER_KWARG = {}\n", "error: unknown config key 'NETWORK.OPTIMIZER_KWARG'; did you mean"),
-    ("BATCH_SIZE = 2.5\n", "error: config key 'BATCH_SIZE' expects an integer, got 2.5"),
+    ("BATCH_SIZE = 2.5\n", "error: config key 'BATCH_SIZE' expects an integer of at least 1, got 2.5"),
     ("IMAGE_SIZE = [12, 12]\n", "error: IMAGE_SIZE: LmnetV1Quantize needs [height, width] divisible by 8"),
 ])
 def test_config_errors_exit_2_with_one_line(tmp_path, extra, message):
