@@ -4,14 +4,14 @@ The last convolution of a YOLO detector writes ``A·(C + 5)`` channels per grid 
 anchors, ``C`` classes). The ``C + 5`` channels of anchor ``a`` start at channel ``a·(C + 5)`` and
 hold, in upstream Blueoil's order (which its Python and C++ runtimes decode):
 
-========================  ===========================================
+=========================  ===============================================
 channel within the anchor  value
-========================  ===========================================
-``0 … C−1``               class logits
-``C``                     objectness (confidence) logit ``to``
-``C + 1``, ``C + 2``      ``tx``, ``ty``: centre offsets (before sigmoid)
-``C + 3``, ``C + 4``      ``tw``, ``th``: log size scales
-========================  ===========================================
+=========================  ===============================================
+``0 … C−1``                class logits
+``C``                      objectness (confidence) logit ``to``
+``C + 1``, ``C + 2``       ``tx``, ``ty``: centre offsets (before sigmoid)
+``C + 3``, ``C + 4``       ``tw``, ``th``: log size scales
+=========================  ===============================================
 
 Darknet's region layer writes ``tx, ty, tw, th, to`` first and the class logits after them;
 :func:`darknet_permutation` maps one order onto the other. The helpers here only slice the last
