@@ -114,6 +114,26 @@ def _example_spec(processor):
     return tf.as_dtype(target.dtype), target.shape
 
 
+def check_batch_fits(dataset, batch_size):
+    """Refuses a training batch larger than the subset it is drawn from.
+
+    Such a batch would hold some samples more than once, and one step would cover more than an epoch.
+    Evaluation passes are not checked: their last (or only) batch may be smaller.
+
+    Args:
+        dataset: the training subset (a :class:`lmnet.datasets.base.Dataset`).
+        batch_size: the global batch (``BATCH_SIZE``).
+
+    Raises:
+        DatasetError: naming the dataset, the subset, its size and ``batch_size``.
+    """
+    size = len(dataset)
+    if batch_size > size:
+        raise DatasetError(f"BATCH_SIZE {batch_size} is larger than the {size} samples of the "
+                           f"{getattr(dataset, 'subset', 'train')} subset of {type(dataset).__name__}: every batch "
+                           f"would repeat samples; set BATCH_SIZE to at most {size} or add data")
+
+
 def train_dataset(processor, batch_size, seed, start_step=0, prefetch=True, num_shards=1, shard_ids=(0,)):
     """The endless training batches, starting at batch ``start_step``.
 
@@ -136,11 +156,12 @@ def train_dataset(processor, batch_size, seed, start_step=0, prefetch=True, num_
         A ``tf.data.Dataset`` of ``(images [B/num_shards, H, W, 3] float32, targets [B/num_shards, …])``.
 
     Raises:
-        DatasetError: ``batch_size`` is not a multiple of ``num_shards``.
+        DatasetError: ``batch_size`` is not a multiple of ``num_shards``, or is larger than the training subset.
     """
     if batch_size % num_shards:
         raise DatasetError(f"BATCH_SIZE {batch_size} is not divisible by the {num_shards} replicas of the "
                            "distributed run; choose a multiple")
+    check_batch_fits(processor.dataset, batch_size)
     shard_size, shard_ids = batch_size // num_shards, tuple(shard_ids)
     target_dtype, target_shape = _example_spec(processor)
     order = TrainOrder(len(processor.dataset), seed)

@@ -56,6 +56,9 @@ class Dataset:
         items, targets = self._read_subset(read_subset)
         if len(items) != len(targets):
             raise DatasetError(f"{type(self).__name__}: {len(items)} samples but {len(targets)} targets")
+        if len(items) == 0:
+            raise DatasetError(f"{type(self).__name__}: the {read_subset} subset has no samples "
+                               f"({self._empty_subset_hint(read_subset)}); every subset needs at least one")
         self._items = items
         self._targets = self._prepare_targets(targets)
         self._indices = self._subset_indices(len(self._targets))
@@ -139,6 +142,12 @@ class Dataset:
         if self.subset == "train_validation_saving":
             return held_out
         return np.sort(order[self.train_validation_saving_size:])
+
+    def _empty_subset_hint(self, subset):
+        """Says where the raw ``subset`` data came from when it is empty (the dataset folder by default)."""
+        if self.extend_dir is None:
+            return "generated data"
+        return f"read from {os.path.join(self.data_dir, self.extend_dir)}"
 
     def _read_subset(self, subset):
         """Returns ``(items, targets)`` of the raw ``"train"`` or ``"validation"`` data.

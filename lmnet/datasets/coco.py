@@ -12,7 +12,8 @@ Classes are the JSON's categories sorted by category id: class index ``i`` is ca
 COCO ``[x, y, w, h]`` pixel edges already. Crowd regions (``iscrowd``) are kept with
 ``Annotation.ignore`` set. Images are in increasing image-id order; ``image_ids`` gives each
 sample's id. Images without any annotation are kept in ``validation`` (they count for the metric)
-but skipped in ``train`` (they teach nothing to the detector and only slow training down).
+but skipped in ``train`` (they teach nothing to the detector and only slow training down). An
+annotation whose ``image_id`` is not in the file's ``images`` is a bad annotation (it would be lost).
 """
 import contextlib
 import io
@@ -113,6 +114,7 @@ class Coco(FileDetectionDataset):
         self.category_ids = sorted(coco.cats)
         self.classes = tuple(str(coco.cats[category].get("name", category)) for category in self.category_ids)
         class_index = {category: index for index, category in enumerate(self.category_ids)}
+        self._check_image_ids(coco, json_path)
         items, annotations = [], AnnotationStore()
         for image_id in sorted(coco.imgs):
             if subset == "train" and not coco.imgToAnns.get(image_id):
@@ -123,6 +125,14 @@ class Coco(FileDetectionDataset):
                 annotations.append(sample[1])
                 self._image_ids.append(image_id)
         return items, annotations
+
+    def _check_image_ids(self, coco, json_path):
+        """Reports each annotation whose ``image_id`` is not in the file's ``images`` list (it would be lost)."""
+        for annotation in coco.dataset.get("annotations", []):
+            image_id = annotation.get("image_id")
+            if image_id not in coco.imgs:
+                self.bad_annotations.problem("unknown image id", f"{json_path}, annotation id {annotation.get('id')}: "
+                                                                 f"image_id {image_id!r} is not in the file's images")
 
     def _read_image(self, coco, image_id, image_dir, class_index, json_path):
         """``(image path, Annotation)`` of one image, or ``None`` when it is skipped as bad."""

@@ -12,9 +12,10 @@ whole subset (about 25 bytes per box and 20 per image, against about 1 KB per im
 :class:`Annotation` on demand.
 
 Bad annotations: boxes are clipped to the image; a box with zero or negative size after clipping,
-an unknown class name or a missing image file is a :class:`DatasetError` naming the file, unless
-the dataset is built with ``skip_bad_annotations=True``, which drops them and prints one summary
-line with the counts.
+an unknown class name, a missing image file or one that cannot be read is a :class:`DatasetError`
+naming the file, unless the dataset is built with ``skip_bad_annotations=True``, which drops them and
+prints one summary line with the counts. Skipping decodes every image once while the dataset is built,
+so that one that cannot be decoded is dropped then rather than stopping training later.
 """
 import array
 import collections
@@ -240,8 +241,14 @@ class BadAnnotations:
         """One line with the skipped counts, or ``None`` when nothing was skipped."""
         if not self.counts:
             return None
+        return f"{name}: {self.skipped()}"
+
+    def skipped(self):
+        """``"skipped <kind>: <count>, … (skip_bad_annotations=True)"``, or ``""`` when nothing was skipped."""
+        if not self.counts:
+            return ""
         parts = ", ".join(f"{kind}: {count}" for kind, count in sorted(self.counts.items()))
-        return f"{name}: skipped {parts} (skip_bad_annotations=True)"
+        return f"skipped {parts} (skip_bad_annotations=True)"
 
 
 class DetectionDataset(Dataset):
@@ -255,8 +262,8 @@ class DetectionDataset(Dataset):
         train_validation_saving_size: see :class:`lmnet.datasets.base.Dataset`.
         seed: see :class:`lmnet.datasets.base.Dataset`.
         max_boxes: rows of the padded ground truth; ``None`` takes the largest count in the subset.
-        skip_bad_annotations: skip (and count) bad boxes, unknown classes and missing images
-            instead of raising.
+        skip_bad_annotations: skip (and count) bad boxes, unknown classes and missing or undecodable
+            images instead of raising (every image is then decoded once while the dataset is built).
         use_ignored: also train on difficult / crowd objects.
         lazy_annotations: read each image's annotation when its sample is read, not when the dataset
             is built (:class:`LazyAnnotations`); needs ``max_boxes`` and refuses
@@ -291,6 +298,12 @@ class DetectionDataset(Dataset):
         if self._max_boxes is None:
             self._max_boxes = max(int(store.box_counts(self.use_ignored).max(initial=0)), 1)
         return store
+
+    def _empty_subset_hint(self, subset):
+        """The dataset folder, and what ``skip_bad_annotations`` skipped (it may have emptied the subset)."""
+        hint = super()._empty_subset_hint(subset)
+        skipped = self.bad_annotations.skipped()
+        return f"{hint}; {skipped}" if skipped else hint
 
     @property
     def max_boxes(self):
@@ -342,7 +355,12 @@ class FileDetectionDataset(DetectionDataset):
         return load_image(item)
 
     def _image_size(self, path, source, size=None):
-        """The ``(height, width)`` of image ``path``, or ``None`` when the file is missing (a reported problem).
+        """The ``(height, width)`` of image ``path``, or ``None`` when it is missing or unreadable (a reported problem).
+
+        With ``skip_bad_annotations`` every image is decoded here, once, with :func:`lmnet.image_io.load_image`
+        (as training reads it), so that an image that cannot be decoded is skipped and counted now instead of
+        stopping training when its sample is read. Otherwise only a missing file or, when ``size`` is not
+        given, an unreadable header is found here; a broken image body is reported when its sample is read.
 
         Args:
             path: the image file.
@@ -353,9 +371,14 @@ class FileDetectionDataset(DetectionDataset):
         if not os.path.isfile(path):
             self.bad_annotations.problem("missing image", f"{source}: image file {path} not found")
             return None
-        if size is not None and min(size) > 0:
-            return int(size[0]), int(size[1])
-        return read_image_size(path)
+        try:
+            decoded = load_image(path).shape[:2] if self.bad_annotations.skip else None
+            if size is not None and min(size) > 0:
+                return int(size[0]), int(size[1])
+            return decoded or read_image_size(path)
+        except DatasetError as error:
+            self.bad_annotations.problem("unreadable image", f"{source}: {error}")
+            return None
 
     def _make_annotation(self, boxes, class_ids, ignore, image_size, source):
         """Clips ``(x, y, w, h)`` pixel boxes to the image and drops (reporting) those left without area.

@@ -3,7 +3,8 @@
 :func:`download` streams a URL to a temporary file next to the destination, verifies its checksum and
 only then renames it into place, so an interrupted or tampered download never looks complete.
 :func:`extract` unpacks ``.tar``/``.tar.gz``/``.tgz``/``.zip``/``.gz`` archives and refuses any member
-that would land outside the target folder. :func:`fetch_dataset` combines both for the datasets in
+that would land outside the target folder or unpack past a size or member-count limit.
+:func:`fetch_dataset` combines both for the datasets in
 :data:`DATASET_SOURCES`.
 """
 import gzip
@@ -24,6 +25,10 @@ from tqdm import tqdm
 from lmnet.errors import DatasetError
 
 CHUNK_SIZE = 1 << 20
+#: Default limit of :func:`extract` on the total uncompressed size of one archive's members (4 GiB).
+MAX_EXTRACT_BYTES = 4 * 1024 ** 3
+#: Default limit of :func:`extract` on the number of members of one archive.
+MAX_EXTRACT_MEMBERS = 200_000
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 #: Raised by tarfile's extraction filters (Python >= 3.11.4); plain TarError before that.
 _FILTER_ERROR = getattr(tarfile, "FilterError", tarfile.TarError)
@@ -236,71 +241,185 @@ def _check_on_disk(archive, target, member):
                                f"leads outside {target}")
 
 
-def _extract_tar(archive, target):
+class _Budget:
+    """Counts one archive's members and uncompressed bytes against the limits of :func:`extract`.
+
+    Args:
+        archive: the archive, named in messages.
+        max_bytes: most uncompressed bytes allowed over all members.
+        max_members: most members allowed.
+        stage: ``"declared"`` for sizes read from the headers (before writing), ``"written"`` for bytes
+            actually written.
+    """
+
+    def __init__(self, archive, max_bytes, max_members, stage):
+        self.archive, self.max_bytes, self.max_members, self.stage = archive, max_bytes, max_members, stage
+        self.members = 0
+        self.bytes = 0
+
+    def add_member(self, name, size=0):
+        """Counts one member (and its ``size``); raises :class:`DatasetError` past a limit."""
+        self.members += 1
+        if self.members > self.max_members:
+            raise DatasetError(f"{self.archive}: refusing archive: more than {self.max_members} members (limit "
+                               f"max_members={self.max_members}); pass a larger max_members to extract() if you "
+                               "trust it")
+        self.add_bytes(name, size)
+
+    def add_bytes(self, name, size):
+        """Counts ``size`` more bytes of member ``name``; raises :class:`DatasetError` past ``max_bytes``."""
+        self.bytes += size
+        if self.bytes > self.max_bytes:
+            what = "its headers declare" if self.stage == "declared" else "its members unpack to"
+            raise DatasetError(f"{self.archive}: refusing archive: {what} more than {_format_size(self.max_bytes)} "
+                               f"(limit max_bytes={self.max_bytes}, passed at member '{name}'); pass a larger "
+                               "max_bytes to extract() if you trust it")
+
+
+def _format_size(size):
+    """``size`` bytes in a readable unit (``"4.0 GiB"``)."""
+    if size < 1024:
+        return f"{size} bytes"
+    for unit in ("KiB", "MiB", "GiB"):
+        size /= 1024
+        if size < 1024 or unit == "GiB":
+            return f"{size:.1f} {unit}"
+
+
+def _tar_headers(tar, archive, target, declared):
+    """Reads and checks every tar header (paths, links, limits) before anything is written."""
+    members = []
+    for member in iter(tar.next, None):
+        declared.add_member(member.name, member.size if member.isfile() else 0)
+        _check_tar_member(archive, target, member)
+        members.append(member)
+    return members
+
+
+def _extract_tar(archive, target, limits):
     """Checks every member of a tar archive, then extracts them one by one with the ``data`` filter."""
     extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+    written = _Budget(archive, *limits, "written")
     with tarfile.open(archive, "r:*") as tar:
-        members = tar.getmembers()
-        for member in members:
-            _check_tar_member(archive, target, member)
+        members = _tar_headers(tar, archive, target, _Budget(archive, *limits, "declared"))
         for member in members:
             _check_on_disk(archive, target, member)
             try:
                 tar.extract(member, target, **extra)
             except _FILTER_ERROR as error:
                 raise DatasetError(f"{archive}: refusing member '{member.name}': {error}") from None
+            if member.isfile():
+                _count_written_file(os.path.join(target, member.name), member.name, written)
 
 
-def _extract_zip(archive, target):
-    """Checks every member name of a zip archive, then extracts it."""
+def _count_written_file(path, name, written):
+    """Adds the size of a file just extracted to ``written``; removes the file when it breaks the limit."""
+    try:
+        written.add_member(name, os.lstat(path).st_size)
+    except DatasetError:
+        _remove_quietly(path)
+        raise
+
+
+def _extract_zip(archive, target, limits):
+    """Checks every member of a zip archive (names, declared sizes, count), then writes them one by one."""
+    written = _Budget(archive, *limits, "written")
     with zipfile.ZipFile(archive) as bundle:
-        for name in bundle.namelist():
-            _check_member_path(archive, target, name)
-        bundle.extractall(target)
+        declared = _Budget(archive, *limits, "declared")
+        infos = bundle.infolist()
+        for info in infos:
+            declared.add_member(info.filename, info.file_size)
+            _check_member_path(archive, target, info.filename)
+        for info in infos:
+            _write_zip_member(bundle, info, archive, target, written)
 
 
-def _extract_gzip(archive, target):
-    """Decompresses a single ``.gz`` file into ``target`` (the name without ``.gz``)."""
-    path = os.path.join(target, os.path.basename(archive)[:-3])
+def _write_zip_member(bundle, info, archive, target, written):
+    """Writes one zip member, counting the bytes actually written; a partial file is removed on refusal."""
+    path = _check_member_path(archive, target, info.filename)
+    if not _is_within(target, os.path.realpath(path)):
+        raise DatasetError(f"{archive}: refusing member '{info.filename}': links on disk lead outside {target}")
+    if info.is_dir():
+        os.makedirs(path, exist_ok=True)
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    written.add_member(info.filename)
+    try:
+        with bundle.open(info) as source, open(path, "wb") as stream:
+            _copy_counted(source, stream, info.filename, written, declared_size=info.file_size)
+    except BaseException:
+        _remove_quietly(path)
+        raise
+
+
+def _copy_counted(source, stream, name, written, declared_size=None):
+    """Copies ``source`` to ``stream`` in chunks, counting each into ``written`` before it is written.
+
+    With ``declared_size``, a member that unpacks to more bytes than its header declares is refused.
+    """
+    count = 0
+    for chunk in iter(lambda: source.read(CHUNK_SIZE), b""):
+        count += len(chunk)
+        if declared_size is not None and count > declared_size:
+            raise DatasetError(f"{written.archive}: refusing member '{name}': it unpacks to more than the "
+                               f"{declared_size} bytes its header declares")
+        written.add_bytes(name, len(chunk))
+        stream.write(chunk)
+
+
+def _extract_gzip(archive, target, limits):
+    """Decompresses a single ``.gz`` file into ``target`` (the name without ``.gz``), within ``max_bytes``."""
+    name = os.path.basename(archive)[:-3]
+    path = os.path.join(target, name)
+    written = _Budget(archive, *limits, "written")
+    written.add_member(name)
     handle, temporary = tempfile.mkstemp(dir=target, suffix=".part")
     try:
         with gzip.open(archive, "rb") as source, os.fdopen(handle, "wb") as stream:
-            shutil.copyfileobj(source, stream, CHUNK_SIZE)
+            _copy_counted(source, stream, name, written)
         os.replace(temporary, path)
     except BaseException:
         _remove_quietly(temporary)
         raise
 
 
-def extract(archive, target_dir):
-    """Unpacks an archive into ``target_dir``, refusing members that would land outside it.
+def extract(archive, target_dir, max_bytes=MAX_EXTRACT_BYTES, max_members=MAX_EXTRACT_MEMBERS):
+    """Unpacks an archive into ``target_dir``, refusing members that would land outside it and archives
+    that unpack past a size or member-count limit.
 
     ``.tar``, ``.tar.gz``, ``.tgz`` (also ``.tar.bz2``/``.tar.xz``) and ``.zip`` archives are checked
     member by member before anything is written: absolute names, ``..`` components and symbolic or hard
-    links pointing outside are refused, as are device files. Tar archives are additionally extracted
-    with Python's ``data`` filter. A plain ``.gz`` file is decompressed next to its base name.
+    links pointing outside are refused, as are device files, more than ``max_members`` members and
+    member sizes (tar headers, zip ``file_size``) adding up to more than ``max_bytes``. While writing,
+    the bytes actually written are counted too (a header may lie; a ``.gz`` file has no reliable size),
+    and a zip member that unpacks to more than its header declares is refused; the member being written
+    is then removed. Tar archives are additionally extracted with Python's ``data`` filter. A plain
+    ``.gz`` file is decompressed next to its base name.
 
     Args:
         archive: the archive file.
         target_dir: folder to unpack into (created if missing).
+        max_bytes: most uncompressed bytes of all members together (default 4 GiB).
+        max_members: most members (default 200,000).
 
     Returns:
         ``target_dir``.
 
     Raises:
-        DatasetError: unknown format, corrupt archive or an unsafe member; the message names the archive
-            and the member.
+        DatasetError: unknown format, corrupt archive, an unsafe member or a limit passed; the message
+            names the archive and the member or the limit.
     """
     os.makedirs(target_dir, exist_ok=True)
     target = os.path.realpath(target_dir)
     lower = archive.lower()
+    limits = (max_bytes, max_members)
     try:
         if lower.endswith(TAR_SUFFIXES):
-            _extract_tar(archive, target)
+            _extract_tar(archive, target, limits)
         elif lower.endswith(".zip"):
-            _extract_zip(archive, target)
+            _extract_zip(archive, target, limits)
         elif lower.endswith(".gz"):
-            _extract_gzip(archive, target)
+            _extract_gzip(archive, target, limits)
         else:
             raise DatasetError(f"{archive}: unknown archive type; expected .tar, .tar.gz, .tgz, .zip or .gz")
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, OSError) as error:

@@ -51,7 +51,8 @@ def parse_idx(content, expected_magic, path):
         ``uint8`` array whose shape is the dimensions in the header.
 
     Raises:
-        DatasetError: wrong magic number, or header and data size disagree; the message names the file.
+        DatasetError: wrong magic number, a sample dimension of 0 (an image with no rows or columns), or
+            header and data size disagree; the message names the file.
     """
     if len(content) < 4:
         raise DatasetError(f"{path}: truncated idx file ({len(content)} bytes, no complete header)")
@@ -63,6 +64,9 @@ def parse_idx(content, expected_magic, path):
     if len(content) < header_size:
         raise DatasetError(f"{path}: truncated idx header ({len(content)} bytes, expected {header_size})")
     dims = struct.unpack(f">{ndim}I", content[4:header_size])
+    if 0 in dims[1:]:
+        raise DatasetError(f"{path}: idx header gives each sample the shape {dims[1:]}; every dimension after the "
+                           "count (rows, columns) must be at least 1")
     expected = int(np.prod(dims, dtype=np.int64))
     found = len(content) - header_size
     if found < expected:
@@ -98,6 +102,10 @@ class Mnist(Dataset):
             if os.path.isfile(candidate):
                 return candidate
         raise DatasetError(f"{type(self).__name__}: neither {plain} nor {plain}.gz found; expected {self.layout}")
+
+    def _empty_subset_hint(self, subset):
+        """Names the images file of the empty ``subset``."""
+        return f"read from {self._find_file(_FILES[subset][0])}"
 
     def _read_subset(self, subset):
         """Reads images and labels of ``"train"`` or ``"validation"``."""

@@ -105,6 +105,11 @@ class SyntheticShapes(Dataset):
         indices = np.arange(total)
         return indices, indices % self.num_classes
 
+    def _empty_subset_hint(self, subset):
+        """Names the option that set the size of the empty ``subset``."""
+        count = self.num_train if subset == "train" else self.num_validation
+        return f"DATASET.OPTIONS has num_{subset}={count}"
+
     def _load_item(self, item):
         """Generates sample ``item`` of the raw training or validation data."""
         rng = np.random.default_rng([int(self.seed), self._subset_id, int(item)])

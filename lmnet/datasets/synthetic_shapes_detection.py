@@ -436,6 +436,11 @@ class SyntheticShapesDetection(DetectionDataset):
                   for index in range(total)]
         return scenes, [scene_annotation(scene, self.image_size) for scene in scenes]
 
+    def _empty_subset_hint(self, subset):
+        """Names the option that set the size of the empty ``subset``."""
+        count = self.num_train if subset == "train" else self.num_validation
+        return f"DATASET.OPTIONS has num_{subset}={count}"
+
     def _load_item(self, item):
         """Renders one scene."""
         return render_scene(item, self.image_size, self.classes)[0]

@@ -97,22 +97,28 @@ class YoloTxt(FileDetectionDataset):
             self.bad_annotations.problem("missing image", f"{os.path.join(label_dir, labels[stem])}: no image "
                                                           f"{stem}.<{'|'.join(e[1:] for e in IMAGE_EXTENSIONS)}> in "
                                                           f"{image_dir}")
-        items, annotations = [], AnnotationStore()
-        for stem, name in images.items():
-            path = os.path.join(image_dir, name)
-            items.append(path)
-            if not self.lazy_annotations:
-                label_path = os.path.join(label_dir, f"{stem}.txt") if stem in labels else None
-                annotations.append(self._annotation(path, label_path))
-        if not items:
+        if not images:
             raise DatasetError(f"YoloTxt: no images in {image_dir}")
+        paths = {stem: os.path.join(image_dir, name) for stem, name in images.items()}
         if self.lazy_annotations:
+            items = list(paths.values())
             return items, LazyAnnotations(items, functools.partial(self._lazy_annotation, label_dir))
+        items, annotations = [], AnnotationStore()
+        for stem, path in paths.items():
+            annotation = self._annotation(path, os.path.join(label_dir, f"{stem}.txt") if stem in labels else None)
+            if annotation is not None:
+                items.append(path)
+                annotations.append(annotation)
         return items, annotations
 
     def _annotation(self, path, label_path):
-        """The :class:`Annotation` of the image at ``path`` from ``label_path`` (``None``: no objects)."""
+        """The :class:`Annotation` of the image at ``path`` from ``label_path`` (``None``: no objects).
+
+        Returns ``None`` when the image is skipped as unreadable (``skip_bad_annotations``).
+        """
         image_size = self._image_size(path, label_path or path)
+        if image_size is None:
+            return None
         boxes, class_ids = self._read_labels(label_path, image_size) if label_path else ([], [])
         return self._make_annotation(boxes, class_ids, [False] * len(boxes), image_size, label_path or path)
 
