@@ -15,15 +15,19 @@ from lmnet.events import output_events  # noqa: E402
 def run(experiment_id, output_dir=None, tags=(), steps=()):
     """Writes the chosen scalar tags at the chosen steps of ``experiment_id``; returns the written paths.
 
+    A damaged event file is read as far as it is valid and named on stderr (``warning: skipped …``).
+
     Raises:
-        ExperimentError: the experiment does not exist or has no event files.
+        ExperimentError: the experiment does not exist, has no event files, or none of them holds a
+            readable scalar (the message names the damaged files).
         lmnet.events.EventSelectionError: an unknown tag or step.
     """
     paths = Environment.from_env().experiment(experiment_id)
     if not paths.exists():
         raise ExperimentError(f"experiment {paths.root} not found")
     output_dir = output_dir or os.path.join(paths.root, "output_event")
-    written = output_events(paths.tensorboard, output_dir, tags=tags, steps=steps)
+    written = output_events(paths.tensorboard, output_dir, tags=tags, steps=steps,
+                            log=lambda line: click.echo(line, err=True))
     for path in written:
         click.echo(f"wrote {path}")
     return written

@@ -7,12 +7,20 @@ values at one step (a resumed run), the last one read wins.
 Values are written as the shortest decimal that reads back to the very same number at the precision
 it was stored in (NumPy's ``str`` of the float32 or float64 value, e.g. ``0.1`` for float32 0.1):
 ``numpy.float32(cell) == stored value`` holds exactly for float32 summaries.
+
+Every event file is checked record by record first (:func:`check_event_file`). Like TensorBoard, the
+tables hold what can be read; unlike TensorBoard, a damaged file is named: each skipped part is reported,
+and when nothing readable is left the run stops with an :class:`~lmnet.errors.ExperimentError`.
 """
 import csv
+import dataclasses
 import os
 
 import numpy as np
+import tensorflow as tf
+from google.protobuf.message import DecodeError
 from tensorboard.backend.event_processing import event_accumulator
+from tensorboard.compat.proto import event_pb2
 from tensorboard.util import tensor_util
 
 from lmnet.errors import ExperimentError, LmnetError
@@ -32,6 +40,75 @@ class EventSelectionError(LmnetError):
 def event_subfolders(tensorboard_dir):
     """The names of :data:`SUBFOLDERS` that exist under ``tensorboard_dir``."""
     return [name for name in SUBFOLDERS if os.path.isdir(os.path.join(tensorboard_dir, name))]
+
+
+#: Bytes a TFRecord adds around each event: length (8), its checksum (4) and the data's checksum (4).
+_RECORD_OVERHEAD = 16
+
+
+@dataclasses.dataclass(frozen=True)
+class DamagedEventFile:
+    """An event file of which only the first ``offset`` bytes (``events`` events) can be read.
+
+    Attributes:
+        path: the file.
+        offset: the first byte that is not part of a valid event record.
+        size: the file's size in bytes.
+        events: the number of events before ``offset``.
+    """
+
+    path: str
+    offset: int
+    size: int
+    events: int
+
+    def __str__(self):
+        if self.events == 0:
+            return f"{self.path}: not a TensorBoard event file (no valid event record at byte 0 of {self.size})"
+        return (f"{self.path} from byte {self.offset} of {self.size}: not a valid event record "
+                f"(the {self.events} events before it were read)")
+
+
+def event_files(directory):
+    """The TensorBoard event files (names holding ``tfevents``) directly in ``directory``, sorted."""
+    return sorted(os.path.join(directory, name) for name in os.listdir(directory)
+                  if "tfevents" in name and os.path.isfile(os.path.join(directory, name)))
+
+
+def check_event_file(path):
+    """Reads ``path`` record by record, checking every checksum, as TensorBoard does.
+
+    Returns:
+        ``None`` when the whole file is valid event records, else a :class:`DamagedEventFile` (a
+        truncated, overwritten or foreign file).
+
+    Raises:
+        ExperimentError: a record with valid checksums holds something other than an event
+            (TensorBoard's reader would stop with a traceback on it).
+    """
+    offset = events = 0
+    records = iter(tf.data.TFRecordDataset(path).as_numpy_iterator())
+    while True:
+        try:
+            record = next(records)
+        except (StopIteration, tf.errors.DataLossError, tf.errors.OutOfRangeError):
+            break
+        try:
+            event_pb2.Event.FromString(record)
+        except DecodeError:
+            raise ExperimentError(f"{path}: the record at byte {offset} is not a TensorBoard event; move the "
+                                  f"file out of {os.path.dirname(path)} to read the other event files") from None
+        offset += len(record) + _RECORD_OVERHEAD
+        events += 1
+    size = os.path.getsize(path)
+    return None if offset == size else DamagedEventFile(path, offset, size, events)
+
+
+def damaged_event_files(tensorboard_dir):
+    """The :class:`DamagedEventFile` of every event subfolder of ``tensorboard_dir``, in folder order."""
+    files = (path for name in event_subfolders(tensorboard_dir)
+             for path in event_files(os.path.join(tensorboard_dir, name)))
+    return [damage for damage in map(check_event_file, files) if damage is not None]
 
 
 def _tensor_scalar(tensor_proto):
@@ -140,7 +217,16 @@ def write_markdown(path, title, columns, rows):
         stream.write("\n".join(lines) + "\n")
 
 
-def output_events(tensorboard_dir, output_dir, tags=None, steps=None):
+def _check_readable(tensorboard_dir, scalars, damaged, log):
+    """Reports each damaged file as skipped; raises when no scalar at all could be read."""
+    if not any(scalars.values()):
+        where = f"; skipped {'; skipped '.join(map(str, damaged))}" if damaged else "; train first"
+        raise ExperimentError(f"no readable scalar summaries in the event files under {tensorboard_dir}{where}")
+    for damage in damaged:
+        log(f"warning: skipped {damage}")
+
+
+def output_events(tensorboard_dir, output_dir, tags=None, steps=None, log=print):
     """Writes ``<subfolder>.csv`` and ``<subfolder>.md`` of the chosen scalar tags at the chosen steps.
 
     Args:
@@ -148,17 +234,21 @@ def output_events(tensorboard_dir, output_dir, tags=None, steps=None):
         output_dir: folder of the tables (created).
         tags: tags to write (default: every scalar tag of each subfolder).
         steps: steps to write (default: every step).
+        log: receives one ``warning: skipped …`` line per damaged event file.
 
     Returns:
-        The written paths, in order.
+        The written paths, in order (never empty).
 
     Raises:
-        ExperimentError: no event folder.
+        ExperimentError: no event folder, no readable scalar in any event file (the message names
+            the damaged files), or a file holding a record that is not an event.
         EventSelectionError: an unknown tag or step.
     """
     tags = list(tags or [])
     steps = [int(step) for step in steps or []]
+    damaged = damaged_event_files(tensorboard_dir)
     scalars = read_experiment_scalars(tensorboard_dir)
+    _check_readable(tensorboard_dir, scalars, damaged, log)
     check_selection(scalars, tags, steps)
     os.makedirs(output_dir, exist_ok=True)
     written = []

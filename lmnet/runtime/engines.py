@@ -3,9 +3,12 @@
 Every exported model takes the pre-processed ``float32`` image ``[1, H, W, 3]`` and returns the raw
 network output. An engine's :meth:`Engine.run` takes a batch ``[B, H, W, 3]`` and returns
 ``[B, ...]`` (feeding one image at a time to batch-1 models). Each engine's package is imported
-only when that engine is created, so the runtime needs just the one it uses.
+only when that engine is created, so the runtime needs just the one it uses. A model file the engine
+cannot load (truncated, overwritten, another format) is an :class:`~lmnet.errors.ExperimentError` naming it.
 """
+import contextlib
 import os
+import re
 
 import numpy as np
 
@@ -16,6 +19,9 @@ from lmnet.runtime.layout import ONNX_FILE, SAVED_MODEL, TFLITE_FLOAT
 MODEL_FILES = {"tflite": TFLITE_FLOAT, "onnx": ONNX_FILE, "tensorflow": SAVED_MODEL}
 #: The pip package that provides each engine.
 ENGINE_PACKAGES = {"tflite": "ai-edge-litert", "onnx": "onnxruntime", "tensorflow": "tensorflow"}
+#: What each engine expects its model file to be.
+MODEL_FORMATS = {"tflite": "a TFLite flatbuffer file", "onnx": "an ONNX model file",
+                 "tensorflow": "a TensorFlow SavedModel folder"}
 
 
 class Engine:
@@ -39,6 +45,30 @@ def _missing_engine(name, error):
     """The error raised when an engine's package is not installed."""
     return ConfigError(f"engine '{name}' needs the package {ENGINE_PACKAGES[name]} "
                        f"(pip install {ENGINE_PACKAGES[name]}): {error}")
+
+
+def _short_reason(error):
+    """The engine's message on one line, without ONNX Runtime's ``[ONNXRuntimeError] : 7 : … failed:`` lead-in."""
+    message = " ".join(str(error).split())
+    message = re.sub(r"^\[ONNXRuntimeError\][^:]*:\s*\d+\s*:\s*", "", message)
+    message = message.rsplit(" failed:", 1)[-1].strip()
+    return message if len(message) <= 200 else message[:200] + "…"
+
+
+@contextlib.contextmanager
+def loading_model(path, engine, errors):
+    """Context in which ``engine`` loads ``path``: ``errors`` become one :class:`ExperimentError` naming the file.
+
+    Args:
+        path: the model file or folder.
+        engine: the engine's name (a key of :data:`MODEL_FORMATS`).
+        errors: the exception types the engine's package raises for a file it cannot load.
+    """
+    try:
+        yield
+    except errors as error:
+        raise ExperimentError(f"model {path} cannot be loaded by engine '{engine}' ({_short_reason(error)}): "
+                              f"expected {MODEL_FORMATS[engine]}; export the experiment again") from None
 
 
 def quantize(values, detail):
@@ -74,8 +104,9 @@ class TFLiteEngine(Engine):
             from ai_edge_litert.interpreter import Interpreter
         except ImportError as error:
             raise _missing_engine(self.name, error) from None
-        self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
-        self.interpreter.allocate_tensors()
+        with loading_model(path, self.name, (ValueError, RuntimeError)):
+            self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
+            self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
 
@@ -87,6 +118,14 @@ class TFLiteEngine(Engine):
         self.interpreter.invoke()
         output = self.interpreter.get_tensor(self.output["index"])
         return dequantize(output, self.output) if _is_quantized(self.output) else np.array(output)
+
+
+def _onnxruntime_errors():
+    """The exception types ONNX Runtime raises for a model file it cannot load."""
+    from onnxruntime.capi import onnxruntime_pybind11_state as state
+    names = ("Fail", "InvalidArgument", "NoSuchFile", "NoModel", "InvalidProtobuf", "InvalidGraph",
+             "NotImplemented", "RuntimeException")
+    return tuple(getattr(state, name) for name in names if hasattr(state, name))
 
 
 class OnnxEngine(Engine):
@@ -107,7 +146,9 @@ class OnnxEngine(Engine):
         options = onnxruntime.SessionOptions()
         if num_threads:
             options.intra_op_num_threads = int(num_threads)
-        self.session = onnxruntime.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
+        with loading_model(path, self.name, _onnxruntime_errors()):
+            self.session = onnxruntime.InferenceSession(path, sess_options=options,
+                                                        providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
 
     def run_one(self, image):
@@ -131,7 +172,8 @@ class TensorFlowEngine(Engine):
         except ImportError as error:
             raise _missing_engine(self.name, error) from None
         self.tf = tf
-        self.loaded = tf.saved_model.load(path)
+        with loading_model(path, self.name, (OSError, ValueError, IndexError, tf.errors.OpError)):
+            self.loaded = tf.saved_model.load(path)
         if "serving_default" not in self.loaded.signatures:
             raise ExperimentError(f"{path} has no serving_default signature")
         self.signature = self.loaded.signatures["serving_default"]
@@ -161,7 +203,7 @@ def create_engine(export_dir, engine="onnx", model=None, num_threads=None):
 
     Raises:
         ConfigError: unknown engine, or its package is not installed.
-        ExperimentError: the model file is missing.
+        ExperimentError: the model file is missing, or the engine cannot load it (the message names it).
     """
     if engine not in _ENGINES:
         raise ConfigError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")

@@ -50,18 +50,94 @@ def weights_digest(model):
     return digest.hexdigest()
 
 
+#: What TensorFlow's checkpoint reader raises for files that are missing, truncated or not a checkpoint:
+#: ``OpError`` and its subclasses (``DataLossError``, ``NotFoundError``, …), and ``IndexError`` ("Read less
+#: bytes than requested") for a truncated data file.
+UNREADABLE_CHECKPOINT_ERRORS = (tf.errors.OpError, IndexError)
+
+
+def _tf_reason(error):
+    """TensorFlow's message on one short line, without its ``{{function_node …}}`` and ``[Op:…]`` parts."""
+    message = getattr(error, "message", None) or str(error)
+    message = re.sub(r"\{\{[^}]*\}\}|\[Op:[^\]]*\]", "", message)
+    message = " ".join(message.split())
+    return message if len(message) <= 200 else message[:200] + "…"
+
+
+def _damage(path):
+    """What is wrong with checkpoint ``path``: its ``.index`` when that cannot be read, else its data files."""
+    try:
+        tf.train.load_checkpoint(path)
+    except UNREADABLE_CHECKPOINT_ERRORS:
+        return f"{path}.index is truncated or damaged"
+    data = sorted(glob.glob(glob.escape(path) + ".data-*"))
+    if not data:
+        return f"{path}.data-00000-of-00001 is missing"
+    return f"{' or '.join(data)} is truncated or damaged"
+
+
+def unreadable_checkpoint(path, error, way_out=""):
+    """The :class:`ExperimentError` for checkpoint ``path`` that TensorFlow failed to read with ``error``."""
+    return ExperimentError(f"checkpoint {path} is not a readable TensorFlow checkpoint: {_damage(path)} "
+                           f"({_tf_reason(error)}){way_out}")
+
+
+#: What a checkpoint path must be, for messages.
+EXPECTED_CHECKPOINT = (f"expected a checkpoint prefix such as saved/<id>/checkpoints/{CHECKPOINT_NAME}-<step> "
+                       "(the path of its .index file without '.index')")
+
+
+def check_checkpoint(path):
+    """Checks that ``path`` is the prefix of a checkpoint whose ``.index`` can be read and whose data exist.
+
+    The tensors themselves are checked (by their checksums) when they are restored.
+
+    Raises:
+        ExperimentError: the message names ``path`` and what was expected there.
+    """
+    stem = re.sub(r"\.(index|data-\d+-of-\d+)$", "", path)
+    if stem != path and os.path.isfile(stem + ".index"):
+        raise ExperimentError(f"checkpoint {path} not found: pass the checkpoint prefix {stem}, without the suffix")
+    if not os.path.isfile(path + ".index"):
+        what = "is a folder" if os.path.isdir(path) else f"not found (no {path}.index)"
+        raise ExperimentError(f"checkpoint {path} {what}; {EXPECTED_CHECKPOINT}")
+    if not glob.glob(glob.escape(path) + ".data-*"):
+        raise ExperimentError(f"checkpoint {path} has no data file (no {path}.data-00000-of-00001)")
+    try:
+        tf.train.load_checkpoint(path)
+    except UNREADABLE_CHECKPOINT_ERRORS as error:
+        raise unreadable_checkpoint(path, error) from None
+
+
+def read_checkpoint(checkpoint, path, way_out=""):
+    """``checkpoint.read(path)``, with unreadable files turned into an :class:`ExperimentError` naming them.
+
+    Args:
+        checkpoint: a ``tf.train.Checkpoint``.
+        path: the checkpoint prefix.
+        way_out: appended to the message (e.g. ``"; train with --recreate to start over"``).
+
+    Returns:
+        The load status of ``checkpoint.read``.
+    """
+    try:
+        return checkpoint.read(path)
+    except UNREADABLE_CHECKPOINT_ERRORS as error:
+        raise unreadable_checkpoint(path, error, way_out) from None
+
+
 def restore_weights(model, path, keys=None):
     """Restores the model's variables (or only ``keys``) from checkpoint prefix ``path``.
 
     Raises:
-        ExperimentError: the checkpoint is missing, or lacks one of the requested variables.
+        ExperimentError: the checkpoint is missing, not a readable checkpoint, or lacks one of the
+            requested variables.
     """
-    if not tf.io.gfile.exists(path + ".index"):
-        raise ExperimentError(f"checkpoint {path} not found (no {path}.index)")
+    check_checkpoint(path)
     weights = weight_map(model)
     if keys is not None:
         weights = {key: weights[key] for key in keys}
-    status = tf.train.Checkpoint(weights=weights).read(path)
+    status = read_checkpoint(tf.train.Checkpoint(weights=weights), path)
     try:
         status.expect_partial().assert_existing_objects_matched()
     except AssertionError as error:
@@ -107,11 +183,13 @@ class CheckpointKeeper:
         The folder is checked first (:func:`check_checkpoint_folder`): a state file that cannot be read
         or names missing files stops the run instead of silently starting again from step 0.
         """
-        check_checkpoint_folder(self.manager.directory)
+        directory = self.manager.directory
+        check_checkpoint_folder(directory)
         path = self.latest
         if path is None:
             return None
-        self.checkpoint.read(path).expect_partial().assert_existing_objects_matched()
+        status = read_checkpoint(self.checkpoint, path, _resume_way_out(directory, path))
+        status.expect_partial().assert_existing_objects_matched()
         return path
 
     def save(self, step):
@@ -144,6 +222,17 @@ def remove_partial_writes(directory, log=print):
             removed.append(path)
             log(f"removed {path}: an unfinished checkpoint write (the process was stopped during it)")
     return removed
+
+
+def _resume_way_out(directory, broken):
+    """How to resume when the newest checkpoint ``broken`` cannot be read: an older one, or ``--recreate``."""
+    older = [f"{CHECKPOINT_NAME}-{step}" for step in _steps_on_disk(directory)
+             if os.path.join(directory, f"{CHECKPOINT_NAME}-{step}") != broken]
+    state_file = os.path.join(directory, "checkpoint")
+    if not older:
+        return "; refusing to resume from it: train with --recreate to start over"
+    return (f"; refusing to resume from it: write 'model_checkpoint_path: \"{older[-1]}\"' into {state_file} to "
+            f"resume from an older checkpoint ({', '.join(older)}), or train with --recreate to start over")
 
 
 def check_checkpoint_folder(directory, log=print):
