@@ -11,13 +11,14 @@ from lmnet.evaluator import evaluate_experiment  # noqa: E402
 
 
 def run(experiment_id, restore_path=None, network=None, dataset=None, config_file=None, output_dir=None,
-        progress=True):
+        progress=True, overwrite=False):
     """Evaluates the newest (or given) checkpoint of ``experiment_id``; returns the metrics."""
     environment = Environment.from_env()
     paths = environment.experiment(experiment_id)
     config = experiment.load_experiment_config(paths, config_file, network=network, dataset=dataset)
     metrics, json_path, report = evaluate_experiment(config, paths, environment.data_dir, restore_path=restore_path,
-                                                     output_dir=output_dir, progress=progress)
+                                                     output_dir=output_dir, progress=progress, overwrite=overwrite,
+                                                     log=click.echo)
     if report:
         click.echo(report)
     for name, value in metrics.items():
@@ -33,9 +34,11 @@ def run(experiment_id, restore_path=None, network=None, dataset=None, config_fil
 @click.option("-d", "--dataset", help="override DATASET_CLASS by module name")
 @click.option("-c", "--config_file", help="config file to use instead of the experiment's config.yaml")
 @click.option("-o", "--output_dir", help="folder for evaluate.json (default <experiment>/evaluate)")
-def main(experiment_id, restore_path, network, dataset, config_file, output_dir):
+@click.option("--overwrite", is_flag=True, help="replace the results of an earlier run in --output_dir")
+def main(experiment_id, restore_path, network, dataset, config_file, output_dir, overwrite):
     """Evaluate a trained experiment."""
-    user_errors_exit_2(run)(experiment_id, restore_path, network, dataset, config_file, output_dir)
+    user_errors_exit_2(run)(experiment_id, restore_path, network, dataset, config_file, output_dir,
+                            overwrite=overwrite)
 
 
 if __name__ == "__main__":

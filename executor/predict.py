@@ -10,14 +10,15 @@ from lmnet.environment import Environment  # noqa: E402
 from lmnet.predict import predict_experiment  # noqa: E402
 
 
-def run(input_dir, output_dir, experiment_id, config_file=None, restore_path=None, save_images=True, progress=True):
+def run(input_dir, output_dir, experiment_id, config_file=None, restore_path=None, save_images=True, progress=True,
+        overwrite=False):
     """Predicts every image of ``input_dir`` with the newest (or given) checkpoint; returns the summary."""
     environment = Environment.from_env()
     paths = environment.experiment(experiment_id)
     config = experiment.load_experiment_config(paths, config_file)
     summary = predict_experiment(config, paths, environment.data_dir, input_dir, output_dir,
                                  restore_path=restore_path, save_images=save_images, progress=progress,
-                                 log=click.echo)
+                                 log=click.echo, overwrite=overwrite)
     click.echo(f"outputs written to {output_dir}")
     return summary
 
@@ -30,9 +31,11 @@ def run(input_dir, output_dir, experiment_id, config_file=None, restore_path=Non
 @click.option("--restore_path", help="checkpoint prefix, e.g. saved/experiment/checkpoints/save.ckpt-1000")
 @click.option("--save_images/--no_save_images", default=True, show_default=True,
               help="write the images with the predictions drawn")
-def main(input_dir, output_dir, experiment_id, config_file, restore_path, save_images):
+@click.option("--overwrite", is_flag=True, help="replace the results of an earlier run in --output_dir")
+def main(input_dir, output_dir, experiment_id, config_file, restore_path, save_images, overwrite):
     """Predict the images of a folder with a trained experiment."""
-    user_errors_exit_2(run)(input_dir, output_dir, experiment_id, config_file, restore_path, save_images)
+    user_errors_exit_2(run)(input_dir, output_dir, experiment_id, config_file, restore_path, save_images,
+                            overwrite=overwrite)
 
 
 if __name__ == "__main__":

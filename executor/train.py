@@ -1,4 +1,5 @@
 """Train a network on a dataset as described by one config module."""
+import contextlib
 import os
 import sys
 
@@ -10,6 +11,7 @@ quiet_tensorflow()
 
 from lmnet import config as config_module, experiment  # noqa: E402
 from lmnet.environment import Environment  # noqa: E402
+from lmnet.experiment_lock import ExperimentLock  # noqa: E402
 from lmnet.training.distribution import STRATEGIES, create_distribution  # noqa: E402
 from lmnet.training.launcher import Launcher  # noqa: E402
 from lmnet.training.trainer import Trainer  # noqa: E402
@@ -26,17 +28,23 @@ def run(config_file, experiment_id="experiment", recreate=False, network=None, d
     paths = environment.experiment(experiment_id)  # a bad id is refused before anything is read
     config = config_module.load(config_file, network=network, dataset=dataset)
     distribution = create_distribution(config, override=strategy)  # before any other TensorFlow work
-    if distribution.is_chief:
-        experiment.prepare(config, config_file, paths, recreate=recreate)
-    if distribution.distributed:
-        click.echo(distribution.describe())
-    results = Trainer(config, paths, environment.data_dir, progress=progress, distribution=distribution).run()
+    with _training_lock(paths, distribution):
+        if distribution.is_chief:
+            experiment.prepare(config, config_file, paths, recreate=recreate)
+        if distribution.distributed:
+            click.echo(distribution.describe())
+        results = Trainer(config, paths, environment.data_dir, progress=progress, distribution=distribution).run()
     if results is None:
         click.echo(f"worker {distribution.worker_index} finished")
         return None
     click.echo("final validation: " + ", ".join(f"{k} {v:.4f}" for k, v in results.items()))
     click.echo(f"experiment saved in {paths.root}")
     return results
+
+
+def _training_lock(paths, distribution):
+    """The experiment's lock, held by the chief; the other workers of a distributed run train under it."""
+    return ExperimentLock(paths, log=click.echo) if distribution.is_chief else contextlib.nullcontext()
 
 
 def launch(workers, timeout, config_file, experiment_id, recreate=False, network=None, dataset=None):

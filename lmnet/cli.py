@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from lmnet.errors import LmnetError
+from lmnet.errors import user_message
 
 
 def quiet_tensorflow():
@@ -14,12 +14,20 @@ def quiet_tensorflow():
 
 
 def user_errors_exit_2(run):
-    """Decorator: an :class:`LmnetError` becomes ``error: <message>`` on stderr and exit code 2."""
+    """Decorator: a user's or machine's error becomes ``error: <message>`` on stderr and exit code 2.
+
+    That is an :class:`~lmnet.errors.LmnetError` or a file-system ``OSError`` (see
+    :func:`lmnet.errors.user_message`); other exceptions are bugs and keep their traceback. With the
+    environment variable ``LMNET_TRACEBACK=1`` every error keeps its traceback.
+    """
     @functools.wraps(run)
     def wrapper(*args, **kwargs):
         try:
             return run(*args, **kwargs)
-        except LmnetError as error:
-            click.echo(f"error: {error}", err=True)
+        except Exception as error:
+            message = None if os.environ.get("LMNET_TRACEBACK") == "1" else user_message(error)
+            if message is None:
+                raise
+            click.echo(f"error: {message}", err=True)
             sys.exit(2)
     return wrapper

@@ -17,7 +17,7 @@ import shutil
 
 import yaml
 
-from lmnet import config_schema as schema
+from lmnet import config_schema as schema, outputs
 from lmnet.common import Tasks
 from lmnet.data_processor import Processor, processor_from_dict, processor_to_data
 from lmnet.errors import ConfigError
@@ -128,6 +128,7 @@ def validate(raw):
     config = _check_section(raw, schema.TOP_LEVEL, "")
     config.NETWORK = _check_section(raw.get("NETWORK") or {}, schema.NETWORK, "NETWORK.")
     config.DATASET = _check_section(raw.get("DATASET") or {}, schema.DATASET, "DATASET.")
+    _check_quantizer_kwargs(config.NETWORK)
     _fill_shared_keys(config)
     _fill_derived_keys(config)
     config.NETWORK_CLASS.check_image_size(config.IMAGE_SIZE)
@@ -308,6 +309,14 @@ def _check_quantizer(value):
     return value
 
 
+def _check_quantizer_kwargs(network):
+    """Checks ``ACTIVATION_QUANTIZER_KWARGS`` and ``WEIGHT_QUANTIZER_KWARGS`` against their quantizer's signature."""
+    from lmnet.quantizations import check_quantizer_kwargs
+    for key in ("ACTIVATION_QUANTIZER", "WEIGHT_QUANTIZER"):
+        if network[key] is not None:
+            check_quantizer_kwargs(network[key], network[key + "_KWARGS"] or {}, f"NETWORK.{key}_KWARGS")
+
+
 def _check_processor(value):
     if isinstance(value, Processor):
         return value
@@ -450,10 +459,9 @@ def class_path(cls):
 
 def dump_yaml(config, path):
     """Writes the config to ``path`` as YAML (atomically)."""
-    tmp_path = path + ".tmp"
-    with open(tmp_path, "w") as stream:
-        yaml.safe_dump(to_yaml_data(config), stream, sort_keys=False, default_flow_style=None)
-    os.replace(tmp_path, path)
+    data = to_yaml_data(config)
+    outputs.write_atomically(path, lambda stream: yaml.safe_dump(data, stream, sort_keys=False,
+                                                                 default_flow_style=None))
 
 
 def save_experiment_config(config, source_path, paths):

@@ -97,6 +97,16 @@ class ExperimentPaths:
         """Folder of the TensorBoard event files (``train/``, ``validation/``, ``evaluate/``)."""
         return os.path.join(self.root, "tensorboard")
 
+    @property
+    def evaluate(self):
+        """Default output folder of ``evaluate.py`` (``evaluate.json``); each evaluation replaces the last."""
+        return os.path.join(self.root, "evaluate")
+
+    @property
+    def lock_file(self):
+        """The training lock (see :mod:`lmnet.experiment_lock`); never removed, not among :meth:`lmnet_entries`."""
+        return os.path.join(self.root, ".lmnet.lock")
+
     def exists(self):
         """True when the experiment directory exists."""
         return os.path.isdir(self.root)

@@ -54,7 +54,7 @@ def remove_lmnet_entries(paths, log=print):
             continue
         removed.append(path)
     log(f"--recreate: removed from {paths.root}: {', '.join(os.path.basename(p) for p in removed) or 'nothing'}")
-    kept = sorted(set(os.listdir(paths.root)) - set(paths.lmnet_entries()))
+    kept = sorted(set(os.listdir(paths.root)) - set(paths.lmnet_entries()) - {os.path.basename(paths.lock_file)})
     if kept:
         log(f"--recreate: kept what lmnet did not write: {', '.join(kept)}")
     return removed

@@ -27,7 +27,6 @@ set being described, not a sample used to estimate another set's spread.
 import dataclasses
 import datetime
 import glob
-import json
 import math
 import os
 import platform
@@ -36,6 +35,7 @@ import time
 
 import numpy as np
 
+from lmnet import outputs
 from lmnet.errors import ConfigError, ExperimentError
 from lmnet.runtime.layout import META_FILE, ONNX_FILE, SAVED_MODEL, TFLITE_FLOAT, TFLITE_INT8
 
@@ -389,8 +389,7 @@ def measure_latency(environment, request, log=print):
     report = make_report(target, request, latency_stats(overall), latency_stats(network))
     path = request.output or default_output(environment, request)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as stream:
-        json.dump(report, stream, indent=2)
+    outputs.write_json(path, report)
     return report, path
 
 

@@ -34,7 +34,7 @@ def keras_predictor(config, network):
 
 
 def predict_experiment(config, paths, data_dir, input_dir, output_dir, restore_path=None, save_images=True,
-                       progress=True, log=print):
+                       progress=True, log=print, overwrite=False):
     """Predicts every image of ``input_dir`` with a checkpoint of an experiment.
 
     Args:
@@ -47,6 +47,7 @@ def predict_experiment(config, paths, data_dir, input_dir, output_dir, restore_p
         save_images: write the drawn images.
         progress: show a progress bar.
         log: receives the checkpoint and summary lines.
+        overwrite: replace an earlier run's results in ``output_dir``.
 
     Returns:
         The :class:`lmnet.runtime.inference.PredictionSummary`.
@@ -60,4 +61,4 @@ def predict_experiment(config, paths, data_dir, input_dir, output_dir, restore_p
     restore_weights(network.model, checkpoint)
     log(f"restored {checkpoint}")
     return predict_folder(keras_predictor(config, network), input_dir, output_dir, config.BATCH_SIZE,
-                          save_images=save_images, progress=progress, log=log)
+                          save_images=save_images, progress=progress, log=log, overwrite=overwrite)

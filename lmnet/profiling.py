@@ -40,13 +40,12 @@ listed apart); its **FLOPs** are 2 x the MACs of the convolutions and dense laye
 """
 import dataclasses
 import inspect
-import json
 import math
 import os
 
 import keras
 
-from lmnet import builders, config as config_module, experiment
+from lmnet import builders, config as config_module, experiment, outputs
 from lmnet.errors import DatasetError, LmnetError
 from lmnet.evaluator import resolve_checkpoint
 from lmnet.layers.quantized import QuantizedActivation
@@ -327,10 +326,8 @@ def write_profile(profile, output_dir):
     os.makedirs(output_dir, exist_ok=True)
     md_path = os.path.join(output_dir, f"{profile.name}_profile.md")
     json_path = os.path.join(output_dir, f"{profile.name}_profile.json")
-    with open(md_path, "w") as stream:
-        stream.write(to_markdown(profile))
-    with open(json_path, "w") as stream:
-        json.dump(profile.to_dict(), stream, indent=2)
+    outputs.write_atomically(md_path, lambda stream: stream.write(to_markdown(profile)))
+    outputs.write_json(json_path, profile.to_dict())
     return md_path, json_path
 
 

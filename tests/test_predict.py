@@ -243,9 +243,10 @@ def test_cli_options_and_errors(experiments, images_dir, tmp_path, monkeypatch):
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "broken.png").write_bytes(b"")
-    result = runner.invoke(main, ["-in", str(empty), "-o", output, "-i", paths.experiment_id])
+    result = runner.invoke(main, ["-in", str(empty), "-o", output + "_empty", "-i", paths.experiment_id])
     assert result.exit_code == 2 and "no readable image" in result.output
-    result = runner.invoke(main, ["-in", str(tmp_path / "missing"), "-o", output, "-i", paths.experiment_id])
+    result = runner.invoke(main, ["-in", str(tmp_path / "missing"), "-o", output + "_missing",
+                                  "-i", paths.experiment_id])
     assert result.exit_code == 2 and "not found" in result.output
     result = runner.invoke(main, ["-in", images_dir, "-o", output, "-i", paths.experiment_id, "--restore_path",
                                   os.path.join(paths.checkpoints, "save.ckpt-99")])

@@ -4,15 +4,22 @@ nothing outside the experiment's own folder touched (issue 12's corpus; docs/ref
 Destructive cases run on a sandbox ``OUTPUT_DIR`` that holds a sibling experiment and a sentinel file,
 both checked untouched afterwards.
 """
+import json
 import os
+import signal
+import subprocess
+import sys
+import time
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
-from executor import train as train_executor
+from executor import evaluate as evaluate_executor, predict as predict_executor, train as train_executor
 from lmnet.environment import Environment, check_experiment_id
 from lmnet.errors import ExperimentError
-from tests.conftest import write_tiny_config
+from tests.conftest import REPO, committed_step, write_tiny_config
 
 
 @pytest.fixture
@@ -123,6 +130,20 @@ def test_python_config_class_outside_the_allow_list_is_refused(sandbox, tmp_path
     assert "'NETWORK.OPTIMIZER_CLASS'" in line and "not subprocess.Popen" in line
 
 
+@pytest.mark.parametrize("extra, message", [
+    ("BATCH_SIZE = 0\n", "config key 'BATCH_SIZE' expects an integer of at least 1, got 0"),
+    ("BATCH_SIZE = -4\n", "config key 'BATCH_SIZE' expects an integer of at least 1, got -4"),
+    ("MAX_STEPS = -5\n", "config key 'MAX_STEPS' expects an integer of at least 1, got -5"),
+    ("SAVE_CHECKPOINT_STEPS = 0\n", "config key 'SAVE_CHECKPOINT_STEPS' expects an integer of at least 1, got 0"),
+    ("TEST_STEPS = 0\n", "config key 'TEST_STEPS' expects an integer of at least 1, got 0"),
+    ("SEED = -1\n", "config key 'SEED' expects an integer of at least 0, got -1"),
+])
+def test_numeric_keys_out_of_range_are_refused_before_anything_is_written(sandbox, tmp_path, extra, message):
+    path = write_tiny_config(str(tmp_path), name="ranged.py", extra=extra)
+    assert _one_error_line(_train("-c", path, "-i", "ranged")) == f"error: {message} (int)"
+    assert not (sandbox["output_dir"] / "ranged").exists()
+
+
 def test_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(sandbox, tmp_path):
     good = write_tiny_config(str(tmp_path), name="good.py", max_steps=2, save_steps=2, test_steps=2)
     assert _train("-c", good, "-i", "nan").exit_code == 0
@@ -179,3 +200,182 @@ def test_unfinished_checkpoint_write_is_removed_on_resume(sandbox, tmp_path):
     assert result.exit_code == 0, result.output
     assert f"removed {leftover}: an unfinished checkpoint write" in result.output
     assert not leftover.exists() and (leftover.parent / "save.ckpt-4.index").exists()
+
+
+# ---------------------------------------------------------------- one run per experiment
+
+HOLD_LOCK = """
+import sys, time
+from lmnet.environment import ExperimentPaths
+from lmnet.experiment_lock import ExperimentLock
+with ExperimentLock(ExperimentPaths(sys.argv[1])):
+    print("locked", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_second_run_on_a_locked_experiment_is_refused_and_a_stale_lock_taken_over(sandbox):
+    assert _train("-c", sandbox["config"], "-i", "locked").exit_code == 0
+    root = sandbox["output_dir"] / "locked"
+    before = _tree(root)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(root)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        line = _one_error_line(_train("-c", sandbox["config"], "-i", "locked", "--recreate"))
+        assert f"pid {holder.pid} on " in line and str(root) in line and "another run" in line
+        assert _tree(root) == before  # --recreate deleted nothing while the other run holds the lock
+    finally:
+        holder.kill()  # SIGKILL: the lock file stays behind, naming the dead holder
+        holder.wait()
+    assert f"pid {holder.pid}" in (root / ".lmnet.lock").read_text()
+    result = _train("-c", sandbox["config"], "-i", "locked", "--recreate")
+    assert result.exit_code == 0, result.output
+    assert f"left by a run that is no longer running (pid {holder.pid} on " in result.output
+    assert (root / ".lmnet.lock").read_text() == ""  # released at the end of the run
+
+
+# ---------------------------------------------------------------- output folders
+
+def _evaluate(*arguments):
+    return CliRunner().invoke(evaluate_executor.main, list(arguments))
+
+
+def _predict(*arguments):
+    return CliRunner().invoke(predict_executor.main, list(arguments))
+
+
+@pytest.fixture
+def trained(sandbox, tmp_path):
+    """The sandbox with experiment ``demo`` trained, and a folder of two PNG images."""
+    assert _train("-c", sandbox["config"], "-i", "demo").exit_code == 0
+    images = tmp_path / "images"
+    images.mkdir()
+    for index in range(2):
+        Image.fromarray(np.full((20, 24, 3), 60 * index, np.uint8)).save(images / f"{index}.png")
+    return dict(sandbox, images=images)
+
+
+def test_evaluate_refuses_to_mix_results_and_overwrite_removes_only_its_own(trained, tmp_path):
+    out = tmp_path / "eval_out"
+    assert _evaluate("-i", "demo", "-o", str(out)).exit_code == 0
+    (out / "notes.txt").write_text("mine")
+    line = _one_error_line(_evaluate("-i", "demo", "-o", str(out)))
+    assert f"{out} already holds results (evaluate.json)" in line and "--overwrite" in line
+    result = _evaluate("-i", "demo", "-o", str(out), "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert f"removed earlier results from {out}: evaluate.json" in result.output
+    assert (out / "notes.txt").read_text() == "mine" and json.loads((out / "evaluate.json").read_text())["metrics"]
+    assert not [name for name in os.listdir(out) if ".tmp" in name]  # no temporary file left
+    for _ in range(2):  # the experiment's own evaluate/ folder: each evaluation replaces the last
+        assert _evaluate("-i", "demo").exit_code == 0
+
+
+def test_predict_output_folder_rules(trained, tmp_path):
+    out = tmp_path / "pred_out"
+    assert _predict("-in", str(trained["images"]), "-o", str(out), "-i", "demo").exit_code == 0
+    (out / "json" / "99.json").write_text("stale file of an older, longer run")
+    line = _one_error_line(_predict("-in", str(trained["images"]), "-o", str(out), "-i", "demo", "--no_save_images"))
+    assert f"{out} already holds results (images, json, npy)" in line
+    result = _predict("-in", str(trained["images"]), "-o", str(out), "-i", "demo", "--no_save_images", "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert sorted(os.listdir(out / "json")) == ["0.json"] and not (out / "images").exists()  # nothing stale mixed in
+
+    foreign = tmp_path / "users_folder"
+    (foreign / "json").mkdir(parents=True)
+    (foreign / "json" / "labels.json").write_text("{}")
+    line = _one_error_line(_predict("-in", str(trained["images"]), "-o", str(foreign), "-i", "demo", "--overwrite"))
+    assert "json, which no lmnet run recorded writing there" in line
+    assert (foreign / "json" / "labels.json").read_text() == "{}"
+
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a folder")
+    line = _one_error_line(_predict("-in", str(trained["images"]), "-o", str(a_file), "-i", "demo"))
+    assert f"output folder {a_file} is a file" in line and a_file.read_text() == "not a folder"
+
+
+# ---------------------------------------------------------------- file-system faults
+
+def test_output_dir_that_is_a_file_is_a_one_line_error(sandbox, tmp_path, monkeypatch):
+    a_file = tmp_path / "saved_is_a_file"
+    a_file.write_text("x")
+    monkeypatch.setenv("OUTPUT_DIR", str(a_file))
+    line = _one_error_line(_train("-c", sandbox["config"], "-i", "demo"))
+    assert str(a_file) in line and "Not a directory" in line
+
+
+@pytest.fixture
+def small_file_system(tmp_path):
+    """Mounts a real tmpfs inside ``tmp_path`` (``mount(size, read_only)``); skipped where mounting is not allowed."""
+    mounted = []
+
+    def mount(size, read_only=False):
+        target = tmp_path / f"fs{len(mounted)}"
+        target.mkdir()
+        options = f"size={size}" + (",ro" if read_only else "")
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)], capture_output=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here (needs root in a container that allows it): {done.stderr!r}")
+        mounted.append(target)
+        return target
+
+    yield mount
+    for target in mounted:
+        subprocess.run(["umount", "-l", str(target)], check=False)
+
+
+def test_read_only_output_dir_is_a_one_line_error(sandbox, small_file_system, monkeypatch):
+    read_only = small_file_system("1m", read_only=True)
+    monkeypatch.setenv("OUTPUT_DIR", str(read_only / "saved"))
+    line = _one_error_line(_train("-c", sandbox["config"], "-i", "demo"))
+    assert str(read_only / "saved") in line and "Read-only file system" in line
+
+
+def test_full_disk_is_a_one_line_error_and_leaves_no_half_file(trained, small_file_system):
+    full = small_file_system("16k")
+    (full / "filler").write_bytes(b"\0" * (12 * 1024))  # one 4 KiB page left: the record fits, the metrics not
+    line = _one_error_line(_evaluate("-i", "demo", "-o", str(full / "out")))
+    assert f"cannot write {full / 'out' / 'evaluate.json'}: No space left on device" in line
+    assert os.listdir(full / "out") == [".lmnet-outputs.json"]  # no evaluate.json, whole or half, no temporary
+
+
+# ---------------------------------------------------------------- killed during a checkpoint write
+
+def _train_until_killed_inside_a_write(command, env, checkpoints, timeout=120):
+    """Starts training and, once a checkpoint is committed, SIGKILLs it the moment a ``save.ckpt-N_temp`` folder
+    appears; returns the leftovers."""
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + timeout
+    try:
+        while process.poll() is None and time.time() < deadline and committed_step(checkpoints) < 3:
+            time.sleep(0.05)
+        while process.poll() is None and time.time() < deadline:
+            if any(name.endswith("_temp") for name in os.listdir(checkpoints)):
+                break
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    return sorted(name for name in os.listdir(checkpoints) if name.endswith("_temp"))
+
+
+@pytest.mark.slow
+def test_run_killed_during_a_checkpoint_write_resumes_from_the_newest_complete_one(tmp_path):
+    config = write_tiny_config(str(tmp_path), max_steps=300, save_steps=1, keep=2, test_steps=1000)
+    env = dict(os.environ, OUTPUT_DIR=str(tmp_path / "saved"), DATA_DIR=str(tmp_path / "dataset"),
+               TF_CPP_MIN_LOG_LEVEL="3")
+    command = [sys.executable, os.path.join(REPO, "executor", "train.py"), "-c", config, "-i", "killed",
+               "--no_progress"]
+    checkpoints = str(tmp_path / "saved" / "killed" / "checkpoints")
+    for _ in range(4):  # the write lasts milliseconds: the kill may land just after it
+        leftovers = _train_until_killed_inside_a_write(command, env, checkpoints)
+        if leftovers:
+            break
+    else:
+        pytest.fail("four runs killed at the first sight of a save.ckpt-N_temp folder left none behind")
+    committed = committed_step(checkpoints)
+    resumed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    for name in leftovers:
+        assert f"removed {os.path.join(checkpoints, name)}: an unfinished checkpoint write" in resumed.stdout
+    assert f"resuming from {checkpoints}/save.ckpt-{committed} (step {committed})" in resumed.stdout
+    assert not [name for name in os.listdir(checkpoints) if name.endswith("_temp")]
+    assert committed_step(checkpoints) == 300

@@ -188,3 +188,20 @@ def test_meta_round_trip(setups):
     assert meta.task == "IMAGE.OBJECT_DETECTION" and meta.image_size == (32, 32)
     assert [type(p).__name__ for p in meta.post_processor.processors] == ["FormatYoloV2", "ExcludeLowScoreBox", "NMS"]
     assert [type(p).__name__ for p in meta.pre_processor.processors] == ["ResizeWithGtBoxes", "PerImageStandardization"]
+
+
+def test_cli_refuses_to_mix_results_unless_overwrite(setups, tmp_path, capsys):
+    from lmnet.runtime.__main__ import main
+    setup = setups["classification"]
+    output = tmp_path / "out"
+    arguments = [setup["export"], setup["images"], "-o", str(output), "--no_progress", "--no_save_images"]
+    assert main(arguments) == 0
+    (output / "json" / "41.json").write_text("stale result of an earlier, longer run")
+    capsys.readouterr()
+    assert main(arguments) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == (f"error: {output} already holds results (json, npy); pass --overwrite to replace them or "
+                     f"choose another output folder")
+    assert main(arguments + ["--overwrite"]) == 0
+    assert f"removed earlier results from {output}: json, npy" in capsys.readouterr().out
+    assert "41.json" not in os.listdir(output / "json")

@@ -18,7 +18,7 @@ import warnings
 
 import numpy as np
 
-from lmnet import builders, experiment
+from lmnet import builders, experiment, outputs
 from lmnet.environment import Environment
 from lmnet.errors import ConfigError, ExperimentError
 from lmnet.evaluator import resolve_checkpoint
@@ -157,8 +157,7 @@ def _write_graph(context, log):
         warnings.warn(message, stacklevel=2)
         log(f"warning: {message}")
     path = context.path(GRAPH_FILE)
-    with open(path, "wb") as stream:
-        stream.write(graph_def.SerializeToString())
+    _write_bytes(path, graph_def.SerializeToString())
     return {"graph": path}, unsupported, graph_def
 
 
@@ -186,8 +185,7 @@ def _write_forms(context, calibration_samples, log):
 
 
 def _write_bytes(path, data):
-    with open(path, "wb") as stream:
-        stream.write(data)
+    outputs.write_atomically(path, lambda stream: stream.write(data), mode="wb")
 
 
 def _parity(context, graph_def, export_images, metric_samples, log):

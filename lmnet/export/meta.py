@@ -4,7 +4,7 @@ import os
 
 import yaml
 
-from lmnet import config as config_module
+from lmnet import config as config_module, outputs
 from lmnet.runtime.layout import CONFIG_FILE, META_FILE
 from lmnet.runtime.meta import meta_data
 
@@ -35,8 +35,8 @@ def config_at_size(config, image_size):
 
 def write_meta(path, data):
     """Writes ``meta.yaml`` with ``yaml.safe_dump``."""
-    with open(path, "w") as stream:
-        yaml.safe_dump(data, stream, sort_keys=False, default_flow_style=None)
+    outputs.write_atomically(path, lambda stream: yaml.safe_dump(data, stream, sort_keys=False,
+                                                                 default_flow_style=None))
 
 
 def write_config_and_meta(directory, config, export_config, classes, post):

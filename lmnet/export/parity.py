@@ -1,8 +1,8 @@
 """How closely each export form reproduces the Keras model (``parity.json``)."""
-import json
 
 import numpy as np
 
+from lmnet.outputs import write_json
 from lmnet.common import Tasks
 from lmnet.metrics.classification import ClassificationMetrics
 from lmnet.metrics.detection import DetectionMetrics
@@ -88,8 +88,7 @@ def int8_task_change(task, float_run, int8_run, images, targets, dataset=None, p
 
 def write_parity(path, data):
     """Writes ``parity.json`` (NaN as ``null``)."""
-    with open(path, "w") as stream:
-        json.dump(_json_safe(data), stream, indent=2)
+    write_json(path, _json_safe(data))
 
 
 def _json_safe(value):

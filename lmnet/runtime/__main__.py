@@ -2,7 +2,7 @@
 import argparse
 import sys
 
-from lmnet.errors import LmnetError
+from lmnet.errors import user_message
 from lmnet.runtime.engines import ENGINES
 from lmnet.runtime.runtime import Runtime
 
@@ -22,6 +22,8 @@ def parse_args(argv=None):
                                                        "the export's config.yaml, else 1)")
     parser.add_argument("--no_save_images", dest="save_images", action="store_false",
                         help="do not write the drawn images")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the results of an earlier run in --output_dir")
     parser.add_argument("--no_progress", dest="progress", action="store_false", help="hide the progress bar")
     return parser.parse_args(argv)
 
@@ -32,9 +34,12 @@ def main(argv=None):
     try:
         runtime = Runtime(args.export_dir, engine=args.engine, model=args.model)
         runtime.predict_folder(args.input_dir, args.output_dir, batch_size=args.batch_size,
-                               save_images=args.save_images, progress=args.progress)
-    except LmnetError as error:
-        print(f"error: {error}", file=sys.stderr)
+                               save_images=args.save_images, progress=args.progress, overwrite=args.overwrite)
+    except Exception as error:
+        message = user_message(error)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
         return 2
     print(f"outputs written to {args.output_dir}")
     return 0

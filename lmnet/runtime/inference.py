@@ -7,7 +7,6 @@ the caller only supplies the model as a function of a pre-processed batch. NumPy
 """
 import collections
 import dataclasses
-import json
 import os
 import sys
 
@@ -17,6 +16,7 @@ from PIL import Image, ImageDraw
 from lmnet.common import Tasks
 from lmnet.errors import DatasetError
 from lmnet.image_io import load_image
+from lmnet.outputs import claim_output_folder, write_json
 from lmnet.pre_processor import resize_image
 from lmnet.runtime import results
 from lmnet.visualize import PREDICTION_COLOR, draw_boxes
@@ -178,6 +178,10 @@ class PredictionSummary:
                 f"{len(self.skipped)} unreadable files skipped")
 
 
+#: What a prediction run writes into its output folder: arrays, JSON results, drawn images.
+OUTPUT_ENTRIES = ("npy", "json", "images")
+
+
 class PredictionWriter:
     """Writes the ``npy/``, ``json/`` and ``images/`` outputs of each batch.
 
@@ -193,7 +197,7 @@ class PredictionWriter:
         self.spec = spec
         self.image_names = image_names
         self.save_images = save_images
-        for sub in ("npy", "json") + (("images",) if save_images else ()):
+        for sub in OUTPUT_ENTRIES if save_images else OUTPUT_ENTRIES[:2]:
             os.makedirs(os.path.join(output_dir, sub), exist_ok=True)
 
     def write(self, batch_index, paths, images, outputs, predictions):
@@ -202,8 +206,7 @@ class PredictionWriter:
         entries = [{"file_path": path, "prediction": prediction} for path, prediction in zip(paths, predictions)]
         document = results.result_document(self.spec.task, self.spec.classes, entries)
         json_path = os.path.join(self.output_dir, "json", f"{batch_index}.json")
-        with open(json_path, "w") as stream:
-            json.dump(document, stream, indent=2)
+        write_json(json_path, document)
         if self.save_images:
             for path, image, prediction in zip(paths, images, predictions):
                 drawn = draw_prediction(image, prediction, self.spec.task, self.spec.classes)
@@ -259,7 +262,8 @@ def _report_skip(path, error):
     print(f"skipped unreadable file {os.path.basename(path)}: {error}", file=sys.stderr)
 
 
-def predict_folder(predictor, input_dir, output_dir, batch_size, save_images=True, progress=True, log=print):
+def predict_folder(predictor, input_dir, output_dir, batch_size, save_images=True, progress=True, log=print,
+                   overwrite=False):
     """Predicts every image file of ``input_dir`` and writes the outputs into ``output_dir``.
 
     Args:
@@ -271,14 +275,18 @@ def predict_folder(predictor, input_dir, output_dir, batch_size, save_images=Tru
         save_images: write the drawn images.
         progress: show a progress bar.
         log: receives the summary line.
+        overwrite: replace an earlier run's results in ``output_dir`` (else they are refused; see
+            :func:`lmnet.outputs.claim_output_folder`).
 
     Returns:
         The :class:`PredictionSummary`.
 
     Raises:
         DatasetError: the folder has no readable image.
+        OutputError: ``output_dir`` holds an earlier run's results and ``overwrite`` is false.
     """
     paths = list_files(input_dir)
+    claim_output_folder(output_dir, "predict", OUTPUT_ENTRIES, overwrite=overwrite, log=log)
     writer = PredictionWriter(output_dir, predictor.spec, output_image_names(paths), save_images)
     summary = PredictionSummary()
     bar = _progress(len(paths), progress)

@@ -61,12 +61,14 @@ class Runtime:
         return [{"file_path": path, "prediction": prediction}
                 for path, prediction in zip(paths, self.predict_images(images))]
 
-    def predict_folder(self, input_dir, output_dir, batch_size=None, save_images=True, progress=True, log=print):
+    def predict_folder(self, input_dir, output_dir, batch_size=None, save_images=True, progress=True, log=print,
+                       overwrite=False):
         """Writes ``npy/``, ``json/`` and ``images/`` for every image of ``input_dir``, like predict.py.
 
         Args:
             batch_size: images per output file (default: ``BATCH_SIZE`` of the export's
                 ``config.yaml``, else 1).
+            overwrite: replace an earlier run's results in ``output_dir``.
 
         Returns:
             The :class:`lmnet.runtime.inference.PredictionSummary`.
@@ -78,4 +80,4 @@ class Runtime:
         if batch_size < 1:
             raise DatasetError(f"batch size must be positive, got {batch_size}")
         return predict_folder(self.predictor, input_dir, output_dir, batch_size, save_images=save_images,
-                              progress=progress, log=log)
+                              progress=progress, log=log, overwrite=overwrite)
