@@ -1,6 +1,4 @@
 """Write an experiment's TensorBoard scalars as CSV and markdown tables, one pair per event subfolder."""
-import os
-
 import click
 
 from lmnet.cli import quiet_tensorflow, user_errors_exit_2
@@ -25,7 +23,7 @@ def run(experiment_id, output_dir=None, tags=(), steps=()):
     paths = Environment.from_env().experiment(experiment_id)
     if not paths.exists():
         raise ExperimentError(f"experiment {paths.root} not found")
-    output_dir = output_dir or os.path.join(paths.root, "output_event")
+    output_dir = output_dir or paths.output_event
     written = output_events(paths.tensorboard, output_dir, tags=tags, steps=steps,
                             log=lambda line: click.echo(line, err=True))
     for path in written:

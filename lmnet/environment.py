@@ -57,9 +57,33 @@ def check_experiment_id(experiment_id):
     return experiment_id
 
 
+#: The Markdown and JSON reports of ``profile_model.py`` (``{id}``: the experiment id or config name).
+PROFILE_ENTRIES = ("{id}_profile.md", "{id}_profile.json")
+
+#: Every entry that lmnet's tools write directly inside an experiment folder, with the tool that writes it.
+#: ``{id}`` stands for the experiment id. ``--recreate`` removes exactly these (and the tools find their
+#: outputs through :class:`ExperimentPaths`, which reads this table), so a new output is one line here.
+EXPERIMENT_ENTRIES = {
+    "config.py": "train.py (a copy of a Python config module)",
+    "config.yaml": "train.py (the validated config)",
+    "checkpoints": "train.py (save.ckpt-<step> and best/)",
+    "tensorboard": "train.py and evaluate.py (event files)",
+    "evaluate": "evaluate.py (evaluate.json)",
+    "export": "export.py (<checkpoint>/<H>x<W>/ export folders)",
+    "output_event": "output_event.py (CSV and Markdown tables)",
+    "measure_latency.json": "measure_latency.py",
+    **{name: "profile_model.py" for name in PROFILE_ENTRIES},
+}
+
+#: The training lock (see :mod:`lmnet.experiment_lock`): never removed, so not an entry above.
+LOCK_FILE = ".lmnet.lock"
+
+
 @dataclasses.dataclass(frozen=True)
 class ExperimentPaths:
     """The files and folders of one experiment directory ``saved/<id>/``.
+
+    Every path below is one of :data:`EXPERIMENT_ENTRIES` (or inside one).
 
     Attributes:
         root: the experiment directory.
@@ -72,53 +96,78 @@ class ExperimentPaths:
         """The experiment id (the directory's name)."""
         return os.path.basename(os.path.normpath(self.root))
 
+    def entry(self, name):
+        """The path of entry ``name`` of :data:`EXPERIMENT_ENTRIES` (``{id}`` filled in).
+
+        Raises:
+            KeyError: ``name`` is not in the table (a tool writing an unlisted entry is a bug).
+        """
+        if name not in EXPERIMENT_ENTRIES:
+            raise KeyError(f"{name!r} is not in lmnet.environment.EXPERIMENT_ENTRIES")
+        return os.path.join(self.root, name.format(id=self.experiment_id))
+
     @property
     def config_py(self):
         """Copy of the Python config module the experiment was trained with."""
-        return os.path.join(self.root, "config.py")
+        return self.entry("config.py")
 
     @property
     def config_yaml(self):
         """The validated config as YAML; loading it gives back an equal config."""
-        return os.path.join(self.root, "config.yaml")
+        return self.entry("config.yaml")
 
     @property
     def checkpoints(self):
         """Folder of the rotating checkpoints ``save.ckpt-<step>``."""
-        return os.path.join(self.root, "checkpoints")
+        return self.entry("checkpoints")
 
     @property
     def best_checkpoints(self):
         """Folder of the best checkpoint on the ``train_validation_saving`` subset."""
-        return os.path.join(self.root, "checkpoints", "best")
+        return os.path.join(self.checkpoints, "best")
 
     @property
     def tensorboard(self):
         """Folder of the TensorBoard event files (``train/``, ``validation/``, ``evaluate/``)."""
-        return os.path.join(self.root, "tensorboard")
+        return self.entry("tensorboard")
 
     @property
     def evaluate(self):
         """Default output folder of ``evaluate.py`` (``evaluate.json``); each evaluation replaces the last."""
-        return os.path.join(self.root, "evaluate")
+        return self.entry("evaluate")
+
+    @property
+    def export(self):
+        """Folder of the exports, ``<checkpoint>/<H>x<W>/`` each."""
+        return self.entry("export")
+
+    @property
+    def output_event(self):
+        """Default output folder of ``output_event.py``."""
+        return self.entry("output_event")
+
+    @property
+    def latency_report(self):
+        """Default report of ``measure_latency.py`` for this experiment."""
+        return self.entry("measure_latency.json")
+
+    @property
+    def profile_files(self):
+        """``(Markdown, JSON)`` reports of ``profile_model.py`` for this experiment."""
+        return tuple(self.entry(name) for name in PROFILE_ENTRIES)
 
     @property
     def lock_file(self):
         """The training lock (see :mod:`lmnet.experiment_lock`); never removed, not among :meth:`lmnet_entries`."""
-        return os.path.join(self.root, ".lmnet.lock")
+        return os.path.join(self.root, LOCK_FILE)
 
     def exists(self):
         """True when the experiment directory exists."""
         return os.path.isdir(self.root)
 
     def lmnet_entries(self):
-        """Names of the entries of the experiment folder that lmnet's executors write there.
+        """Names of the entries of the experiment folder that lmnet's tools write (:data:`EXPERIMENT_ENTRIES`).
 
-        Training writes ``config.py``, ``config.yaml``, ``checkpoints/`` and ``tensorboard/``;
-        ``evaluate.py`` writes ``evaluate/``, ``export.py`` ``export/``, ``measure_latency.py``
-        ``measure_latency.json`` and ``profile_model.py`` ``<id>_profile.md`` / ``.json``. Anything
-        else in the folder is the user's.
+        Anything else in the folder is the user's.
         """
-        name = self.experiment_id
-        return ("config.py", "config.yaml", "checkpoints", "tensorboard", "evaluate", "export",
-                "measure_latency.json", f"{name}_profile.md", f"{name}_profile.json")
+        return tuple(name.format(id=self.experiment_id) for name in EXPERIMENT_ENTRIES)

@@ -5,6 +5,7 @@ import shutil
 import yaml
 
 from lmnet import config as config_module
+from lmnet.environment import LOCK_FILE
 from lmnet.errors import ExperimentError
 
 #: Keys that may change between runs of one experiment: to train longer or save more often; to move the
@@ -54,7 +55,7 @@ def remove_lmnet_entries(paths, log=print):
             continue
         removed.append(path)
     log(f"--recreate: removed from {paths.root}: {', '.join(os.path.basename(p) for p in removed) or 'nothing'}")
-    kept = sorted(set(os.listdir(paths.root)) - set(paths.lmnet_entries()) - {os.path.basename(paths.lock_file)})
+    kept = sorted(set(os.listdir(paths.root)) - set(paths.lmnet_entries()) - {LOCK_FILE})
     if kept:
         log(f"--recreate: kept what lmnet did not write: {', '.join(kept)}")
     return removed

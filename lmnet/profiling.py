@@ -46,6 +46,7 @@ import os
 import keras
 
 from lmnet import builders, config as config_module, experiment, outputs
+from lmnet.environment import PROFILE_ENTRIES
 from lmnet.errors import DatasetError, LmnetError
 from lmnet.evaluator import resolve_checkpoint
 from lmnet.layers.quantized import QuantizedActivation
@@ -324,8 +325,7 @@ def to_markdown(profile):
 def write_profile(profile, output_dir):
     """Writes ``<name>_profile.md`` and ``<name>_profile.json`` into ``output_dir``; returns both paths."""
     os.makedirs(output_dir, exist_ok=True)
-    md_path = os.path.join(output_dir, f"{profile.name}_profile.md")
-    json_path = os.path.join(output_dir, f"{profile.name}_profile.json")
+    md_path, json_path = (os.path.join(output_dir, name.format(id=profile.name)) for name in PROFILE_ENTRIES)
     outputs.write_atomically(md_path, lambda stream: stream.write(to_markdown(profile)))
     outputs.write_json(json_path, profile.to_dict())
     return md_path, json_path

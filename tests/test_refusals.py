@@ -379,3 +379,16 @@ def test_run_killed_during_a_checkpoint_write_resumes_from_the_newest_complete_o
     assert f"resuming from {checkpoints}/save.ckpt-{committed} (step {committed})" in resumed.stdout
     assert not [name for name in os.listdir(checkpoints) if name.endswith("_temp")]
     assert committed_step(checkpoints) == 300
+
+
+def test_every_tool_writes_only_entries_of_the_one_table(trained, tmp_path):
+    from executor import output_event, profile_model
+    from lmnet.environment import EXPERIMENT_ENTRIES
+    root = trained["output_dir"] / "demo"
+    assert _evaluate("-i", "demo").exit_code == 0
+    assert CliRunner().invoke(output_event.main, ["-i", "demo"]).exit_code == 0
+    assert CliRunner().invoke(profile_model.main, ["-i", "demo"]).exit_code == 0
+    written = set(os.listdir(root)) - {".lmnet.lock"}
+    assert written <= {name.format(id="demo") for name in EXPERIMENT_ENTRIES}, written
+    result = _train("-c", trained["config"], "-i", "demo", "--recreate")
+    assert "kept what lmnet did not write" not in result.output  # nothing of lmnet's own left behind
