@@ -10,9 +10,11 @@ values) and written into a temporary folder as a SavedModel, a float TFLite mode
 model by :mod:`lmnet.export.formats` (the files ``executor/export.py`` writes). Backends:
 
 * ``keras``: ``model(images, training=False)`` (eager call, as ``executor/predict.py`` does);
-* ``savedmodel``: the ``serving_default`` signature;
-* ``tflite``: the ai-edge-litert interpreter with its default delegate (XNNPACK), ``num_threads=2``;
+* ``saved_model``: the ``serving_default`` signature;
+* ``tflite_float``: the ai-edge-litert interpreter with its default delegate (XNNPACK), ``num_threads=2``;
 * ``onnx``: ONNX Runtime, CPU provider, ``intra_op_num_threads=2``.
+
+The backends other than ``keras`` are export format names of :data:`lmnet.runtime.layout.EXPORT_FORMATS`.
 
 TensorFlow's intra-op threads are set to 2 before anything else runs. Every backend first runs
 ``lmnet.latency.WARMUP_RUNS`` times untimed, then ``--runs`` timed runs on the same pre-processed
@@ -32,7 +34,7 @@ import numpy as np
 from benchmarks.common import REPO, print_table  # also quiets TensorFlow's logs
 
 THREADS = 2
-BACKENDS = ("keras", "savedmodel", "tflite", "onnx")
+BACKENDS = ("keras", "saved_model", "tflite_float", "onnx")
 MODELS = (("LmnetV1Quantize", os.path.join("configs", "example", "classification.py"), (32, 32)),
           ("LMFYoloQuantize", os.path.join("configs", "example", "object_detection.py"), (160, 160)),
           ("LMFYoloQuantize", os.path.join("configs", "example", "object_detection.py"), (224, 224)))

@@ -6,14 +6,23 @@ from lmnet.cli import quiet_tensorflow, user_errors_exit_2
 quiet_tensorflow()
 
 from lmnet.export.exporter import export_experiment  # noqa: E402
+from lmnet.runtime.layout import CONFIG_FILE, EXPORT_FORMATS, META_FILE, PARITY_FILE  # noqa: E402
 
 
 def run(experiment_id, restore_path=None, image_size=None, images=(), config_file=None, metric_samples=64,
-        calibration_samples=64):
-    """Exports the newest (or given) checkpoint of ``experiment_id``; returns the :class:`ExportResult`."""
+        calibration_samples=64, formats=None):
+    """Exports the newest (or given) checkpoint of ``experiment_id``; returns the :class:`ExportResult`.
+
+    ``formats``: export format names, a comma-separated string or a sequence (default ``None``: all).
+    """
     return export_experiment(experiment_id, restore_path=restore_path, image_size=image_size, images=images,
                              config_file=config_file, metric_samples=metric_samples,
-                             calibration_samples=calibration_samples, log=click.echo)
+                             calibration_samples=calibration_samples, formats=formats, log=click.echo)
+
+
+FORMATS_HELP = ("comma-separated export formats to write (default: all): "
+                + "; ".join(f"{item.name} ({item.file})" for item in EXPORT_FORMATS)
+                + f"; {CONFIG_FILE}, {META_FILE} and {PARITY_FILE} are always written")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,10 +38,11 @@ def run(experiment_id, restore_path=None, image_size=None, images=(), config_fil
               help="validation samples comparing the int8 model's task metric with the float model's")
 @click.option("--calibration_samples", default=64, show_default=True, type=click.IntRange(min=1),
               help="training images calibrating the int8 TFLite model")
-def main(experiment_id, restore_path, image_size, images, config_file, metric_samples, calibration_samples):
+@click.option("--formats", metavar="NAME[,NAME...]", help=FORMATS_HELP)
+def main(experiment_id, restore_path, image_size, images, config_file, metric_samples, calibration_samples, formats):
     """Export a trained experiment (frozen graph, meta, SavedModel, TFLite, ONNX, parity report)."""
     user_errors_exit_2(run)(experiment_id, restore_path, image_size or None, images, config_file, metric_samples,
-                            calibration_samples)
+                            calibration_samples, formats)
 
 
 if __name__ == "__main__":

@@ -30,15 +30,16 @@ def run(experiment_id=None, config_file=None, restore_path=None, image_size=None
               "measures the untrained network (latency does not depend on the weights)")
 @click.option("-i", "--experiment_id", help="id of a trained experiment (its config, newest checkpoint and exports)")
 @click.option("--restore_path", help="checkpoint prefix, e.g. saved/<id>/checkpoints/save.ckpt-1000 (keras engine; "
-              "for the export engines it picks that checkpoint's export)")
+              "for the export formats it picks that checkpoint's export)")
 @click.option("--image_size", nargs=2, type=int, default=None, metavar="HEIGHT WIDTH",
-              help="input size (default: the config's); for the export engines it picks the export of that size")
+              help="input size (default: the config's); for the export formats it picks the export of that size")
 @click.option("-n", "--step_size", type=click.IntRange(min=1), default=DEFAULT_STEPS, show_default=True,
               help="timed runs (samples) per section")
 @click.option("--cpu", is_flag=True, help="hide the GPUs from TensorFlow (use the CPU only)")
 @click.option("--engine", type=click.Choice(ENGINES), default=KERAS, show_default=True,
-              help="keras: the Keras model; the others run the models of an export folder")
-@click.option("--export_dir", help="export folder for the export engines (default: the experiment's newest export)")
+              help="keras: the Keras model; the others are export formats, each run from its file in an export "
+              "folder on the runtime engine that reads it")
+@click.option("--export_dir", help="export folder for the export formats (default: the experiment's newest export)")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="intra-op threads (TensorFlow / TFLite num_threads / ONNX Runtime); default: the engine's")
 @click.option("-o", "--output", help="path of the JSON report (default <experiment>/measure_latency.json)")

@@ -16,9 +16,10 @@ Engines:
 
 * ``keras``: the Keras model restored from a checkpoint (or untrained when the experiment has
   none), called as ``model(images, training=False)`` like ``executor/predict.py``;
-* ``savedmodel``, ``tflite`` (float), ``tflite_int8`` and ``onnx``: the models of an export folder
-  (``executor/export.py``), with the pre- and post-processors of its ``meta.yaml``, as the
-  standalone runtime runs them.
+* an export format that a runtime engine reads (:data:`lmnet.runtime.layout.RUNTIME_FORMATS`:
+  ``saved_model``, ``tflite_float``, ``tflite_int8`` and ``onnx``): that model file of an export
+  folder (``executor/export.py``) on its engine, with the pre- and post-processors of its
+  ``meta.yaml``, as the standalone runtime runs them.
 
 :func:`latency_stats` turns the timings into statistics; the standard deviation is the
 **population** one (divided by the number of runs, ``numpy.std``'s default): the runs are the whole
@@ -37,7 +38,7 @@ import numpy as np
 
 from lmnet import outputs
 from lmnet.errors import ConfigError, ExperimentError
-from lmnet.runtime.layout import META_FILE, ONNX_FILE, SAVED_MODEL, TFLITE_FLOAT, TFLITE_INT8
+from lmnet.runtime.layout import FORMATS, META_FILE, RUNTIME_FORMATS
 
 #: Untimed runs before each timed section.
 WARMUP_RUNS = 5
@@ -47,10 +48,8 @@ DEFAULT_STEPS = 100
 REPORT_FILE = "measure_latency.json"
 #: The engine that runs the Keras model itself.
 KERAS = "keras"
-#: Engines reading an export folder: ``name → (lmnet.runtime engine, model file)``.
-EXPORT_ENGINES = {"savedmodel": ("tensorflow", SAVED_MODEL), "tflite": ("tflite", TFLITE_FLOAT),
-                  "tflite_int8": ("tflite", TFLITE_INT8), "onnx": ("onnx", ONNX_FILE)}
-ENGINES = (KERAS, *EXPORT_ENGINES)
+#: What ``--engine`` may time: the Keras model, or an export format a runtime engine reads (its name in the table).
+ENGINES = (KERAS, *RUNTIME_FORMATS)
 
 
 # ---------------------------------------------------------------- timing and statistics (pure)
@@ -192,18 +191,20 @@ def keras_target(config, checkpoint, data_dir, threads=None):
 
 
 def create_export_engine(export_dir, engine, threads=None):
-    """``(engine object with run(images), devices)`` for an export-folder engine of :data:`EXPORT_ENGINES`.
+    """``(engine object with run(images), devices)`` for an export format of :data:`RUNTIME_FORMATS`.
+
+    Args:
+        export_dir: the export folder.
+        engine: the export format's name (e.g. ``"tflite_int8"``); its runtime engine runs its file.
+        threads: the engine's threads (``None``: its default).
 
     Raises:
         ExperimentError: the model file is missing.
         ConfigError: the engine's package is missing.
     """
     from lmnet.runtime.engines import create_engine
-    kind, model_file = EXPORT_ENGINES[engine]
-    if not os.path.exists(os.path.join(export_dir, model_file)):
-        raise ExperimentError(f"{os.path.join(export_dir, model_file)} not found for engine '{engine}'; "
-                              "export the experiment again")
-    runner = create_engine(export_dir, kind, model=model_file, num_threads=threads)
+    runner = create_engine(export_dir, num_threads=threads, export_format=engine)
+    kind = FORMATS[engine].engine
     if kind == "tflite":
         return runner, ["CPU (LiteRT interpreter, default XNNPACK delegate)"]
     if kind == "onnx":
@@ -245,7 +246,7 @@ def find_export(paths, image_size=None, checkpoint=None):
     Raises:
         ExperimentError: no matching export.
     """
-    candidates = glob.glob(os.path.join(paths.root, "export", "*", "*", META_FILE))
+    candidates = glob.glob(os.path.join(paths.export, "*", "*", META_FILE))
     if checkpoint:
         candidates = [c for c in candidates if _parts(c)[0] == os.path.basename(checkpoint)]
     if image_size:
@@ -253,7 +254,7 @@ def find_export(paths, image_size=None, checkpoint=None):
     if not candidates:
         wanted = " ".join(filter(None, [checkpoint and f"of {os.path.basename(checkpoint)}",
                                         image_size and f"at {image_size[0]}x{image_size[1]}"]))
-        raise ExperimentError(f"no export {wanted + ' ' if wanted else ''}in {os.path.join(paths.root, 'export')}; "
+        raise ExperimentError(f"no export {wanted + ' ' if wanted else ''}in {paths.export}; "
                               f"run executor/export.py -i {paths.experiment_id} first or pass --export_dir")
     return os.path.dirname(max(candidates, key=os.path.getmtime))
 
@@ -277,7 +278,7 @@ class LatencyRequest:
         image_size: ``(height, width)`` (default: the config's; for exports, selects the export).
         step_size: timed runs per section.
         engine: one of :data:`ENGINES`.
-        export_dir: the export folder of the export engines (default: the experiment's newest export).
+        export_dir: the export folder of the export formats (default: the experiment's newest export).
         threads: intra-op threads (``None``: each engine's default).
         cpu_only: hide the GPUs from TensorFlow.
         output: the JSON report's path.
@@ -309,7 +310,7 @@ def check_request(request):
         from lmnet.export.exporter import check_image_size
         check_image_size(request.image_size)
     if request.experiment_id is None and request.config_file is None and request.export_dir is None:
-        raise ConfigError("give an experiment (-i), a config file (-c) or, for an export engine, --export_dir")
+        raise ConfigError("give an experiment (-i), a config file (-c) or, for an export format, --export_dir")
     if request.engine == KERAS and request.experiment_id is None and request.config_file is None:
         raise ConfigError("engine 'keras' needs an experiment (-i) or a config file (-c)")
 
@@ -360,7 +361,7 @@ def build_target(environment, request, threads):
 def default_output(environment, request):
     """``<experiment>/measure_latency.json``, else ``<export_dir>/…``, else ``$OUTPUT_DIR/<config name>/…``."""
     if request.experiment_id is not None:
-        return os.path.join(environment.experiment(request.experiment_id).root, REPORT_FILE)
+        return environment.experiment(request.experiment_id).latency_report
     if request.export_dir:
         return os.path.join(request.export_dir, REPORT_FILE)
     name = os.path.splitext(os.path.basename(request.config_file))[0]
@@ -378,7 +379,7 @@ def measure_latency(environment, request, log=print):
     """
     check_request(request)
     threads = int(request.threads) if request.threads else None
-    if request.engine in (KERAS, "savedmodel"):
+    if request.engine == KERAS or FORMATS[request.engine].engine == "tensorflow":
         effective = configure_tensorflow(threads, request.cpu_only, log)
         threads = effective or None
     target = build_target(environment, request, threads)

@@ -19,6 +19,7 @@ from lmnet.environment import Environment
 from lmnet.export import debug_data, exporter, formats, graph, meta, samples
 from lmnet.post_processor import FormatYoloV2
 from lmnet.pre_processor import Resize
+from lmnet.runtime.layout import FORMAT_NAMES
 from lmnet.runtime.meta import META_KEYS, load_meta
 from tests.conftest import patch_output_and_data_dirs, write_tiny_config, write_tiny_detection_config
 
@@ -156,7 +157,7 @@ def _check_forms(paths, directory):
 
 def _check_parity_file(result):
     parity = result.parity
-    assert set(parity["max_abs_diff"]) == {"pb", "saved_model", "tflite_float", "tflite_int8", "onnx"}
+    assert list(parity["max_abs_diff"]) == list(FORMAT_NAMES)
     for form in ("pb", "saved_model"):
         assert parity["max_abs_diff"][form] <= 1e-5
     for form in ("tflite_float", "onnx"):
@@ -300,6 +301,8 @@ def test_detector_inference_test_data_per_image(detector, workspace):
 def test_float_network_exports_without_quantizers(float_classifier):
     paths, directory, output = float_classifier
     assert "parity.json" in output and "tflite_int8" in output
+    steps = [line.split("]")[0] + "]" for line in output.splitlines() if line.startswith("[")]
+    assert steps == [f"[{k}/7]" for k in range(1, 8)]  # config/meta, 5 formats, parity (no --images)
     _check_graph_contract(directory, [24, 24], quantized=False)
     _check_forms(paths, directory)
 
@@ -337,6 +340,48 @@ def test_bad_input_is_one_line_exit_2(classifier, arguments, message):
     assert outcome.exit_code == 2
     lines = outcome.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+
+
+def test_formats_option_writes_only_those_forms(classifier, workspace):
+    """``--formats onnx,tflite_float``: those two models, config.yaml, meta.yaml and parity.json, nothing else."""
+    from executor import export
+    paths, _ = classifier
+    arguments = ["-i", "cls", "--image_size", "24", "24", "--formats", "onnx,tflite_float",
+                 "--images", workspace["images"][0], "--metric_samples", "4"]
+    outcome = CliRunner().invoke(export.main, arguments)
+    assert outcome.exit_code == 0, outcome.output
+    directory = exporter.export_directory(paths, "save.ckpt-30", [24, 24])
+    assert sorted(os.listdir(directory)) == sorted([exporter.CONFIG_FILE, exporter.META_FILE, exporter.ONNX_FILE,
+                                                    exporter.TFLITE_FLOAT, exporter.PARITY_FILE])
+    with open(os.path.join(directory, exporter.PARITY_FILE)) as stream:
+        written = json.load(stream)
+    assert list(written["max_abs_diff"]) == ["tflite_float", "onnx"]  # table order
+    assert written["compared_on"] == "export images" and "int8_task" not in written
+    assert max(written["max_abs_diff"].values()) <= 1e-4
+    steps = [line.split("]")[0] + "]" for line in outcome.output.splitlines() if line.startswith("[")]
+    assert steps == ["[1/4]", "[2/4]", "[3/4]", "[4/4]"]
+    assert "[2/4] tflite_float: model_float.tflite" in outcome.output and "no inference_test_data/" in outcome.output
+    again = CliRunner().invoke(export.main, ["-i", "cls", "--image_size", "24", "24", "--formats", "onnx"])
+    assert again.exit_code == 0, again.output
+    assert f"kept from an earlier export (not written now, not in parity.json): {exporter.TFLITE_FLOAT}" in again.output
+    with open(os.path.join(directory, exporter.PARITY_FILE)) as stream:
+        assert list(json.load(stream)["max_abs_diff"]) == ["onnx"]
+
+
+@pytest.mark.parametrize("value, wrong", [("onnx,savedmodel", "savedmodel"), ("tflite", "tflite"), (" , ", None)])
+def test_unknown_format_is_one_line_exit_2(workspace, value, wrong):
+    from executor import export
+    outcome = CliRunner().invoke(export.main, ["-i", "nope", "--formats", value])
+    assert outcome.exit_code == 2
+    lines = outcome.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --formats: ")
+    assert lines[0].endswith("choose from pb, saved_model, tflite_float, tflite_int8, onnx")
+    assert wrong is None or f"unknown format '{wrong}'" in lines[0]
+    assert not os.path.exists(os.path.join(workspace["root"], "saved", "nope"))
+
+
+def test_every_format_has_a_writer_and_a_runner():
+    assert list(exporter.FORM_WRITERS) == list(FORMAT_NAMES)
 
 
 def test_experiment_without_checkpoint_is_one_line_exit_2(workspace):

@@ -2,6 +2,7 @@
 import json
 import math
 import os
+import shutil
 import warnings
 
 import pytest
@@ -103,7 +104,7 @@ def test_keras_engine(exported):
     assert "* overall" in text and "* network only" in text and "image size: [16, 16]" in text
 
 
-@pytest.mark.parametrize("engine", ["tflite", "onnx", "savedmodel"])
+@pytest.mark.parametrize("engine", ["tflite_float", "tflite_int8", "onnx", "saved_model"])
 def test_export_engines(exported, engine, tmp_path):
     environment, paths, _, export_dir = exported
     output = str(tmp_path / f"{engine}.json")
@@ -111,7 +112,7 @@ def test_export_engines(exported, engine, tmp_path):
                                 output=output, environment=environment, log=lambda *_: None)
     assert path == output and report["source"] == export_dir
     check_report(report, path, engine)
-    if engine != "savedmodel":
+    if engine != "saved_model":
         assert report["threads"] == 1
 
 
@@ -124,7 +125,7 @@ def test_cli_errors_exit_2(exported, tmp_path, monkeypatch):
         (["-i", paths.experiment_id, "--engine", "onnx", "--image_size", "32", "32"], "no export at 32x32"),
         (["--engine", "onnx", "--export_dir", export_dir, "--image_size", "32", "32", "-n", "1"],
          "--image_size 32 32 differs from the export's 16x16"),
-        (["-c", os.path.join(paths.root, "config.yaml"), "--engine", "tflite"], "pass --export_dir or -i"),
+        (["-c", os.path.join(paths.root, "config.yaml"), "--engine", "tflite_float"], "pass --export_dir or -i"),
         (["-i", "missing"], "not found"),
         ([], "give an experiment (-i)"),
     ]
@@ -132,6 +133,25 @@ def test_cli_errors_exit_2(exported, tmp_path, monkeypatch):
         result = runner.invoke(executor.main, args)
         assert result.exit_code == 2, (args, result.output)
         assert message in result.output and result.output.startswith("error: "), (args, result.output)
+
+
+@pytest.mark.parametrize("old_name", ["savedmodel", "tflite", "tensorflow", "pb"])
+def test_engine_choices_are_keras_and_the_runtime_formats(old_name):
+    """The old second names are gone; ``pb`` (no runtime engine reads it) is not offered."""
+    result = CliRunner().invoke(executor.main, ["--engine", old_name])
+    assert result.exit_code == 2 and "Invalid value for '--engine'" in result.output
+    for name in latency.ENGINES:
+        assert name in result.output
+
+
+def test_missing_model_of_a_partial_export_is_one_line(exported, tmp_path):
+    environment, paths, _, export_dir = exported
+    partial = tmp_path / "partial"
+    shutil.copytree(export_dir, partial, ignore=shutil.ignore_patterns("model_int8.tflite"))
+    result = CliRunner().invoke(executor.main, ["--engine", "tflite_int8", "--export_dir", str(partial), "-n", "1"])
+    assert result.exit_code == 2
+    assert result.output == (f"error: model {partial / 'model_int8.tflite'} not found for engine 'tflite'; "
+                             f"export it with executor/export.py (format 'tflite_int8')\n")
 
 
 def test_config_alone_at_another_size(exported, tmp_path):

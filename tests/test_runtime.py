@@ -146,6 +146,24 @@ def test_int8_tflite_model(setups):
     assert np.abs(probabilities - reference).mean() < 0.05  # int8 approximates the float model
 
 
+def test_format_picks_the_model_file_and_its_engine(setups, tmp_path, capsys):
+    from lmnet.runtime import Runtime
+    from lmnet.runtime.__main__ import main
+    from lmnet.runtime.engines import TFLiteEngine
+    setup = setups["classification"]
+    images = [os.path.join(setup["images"], name) for name in sorted(os.listdir(setup["images"]))][:2]
+    by_format = Runtime(setup["export"], export_format="tflite_int8")
+    assert isinstance(by_format.engine, TFLiteEngine)
+    by_engine = Runtime(setup["export"], engine="tflite", model="model_int8.tflite")
+    assert by_format.predict_files(images) == by_engine.predict_files(images)
+    arguments = [setup["export"], setup["images"], "-o", str(tmp_path / "out"), "--no_progress", "--no_save_images"]
+    assert main(arguments + ["--format", "tflite_int8"]) == 0
+    capsys.readouterr()
+    assert main(arguments + ["--format", "onnx", "--engine", "onnx", "--overwrite"]) == 2
+    assert capsys.readouterr().err == ("error: --format picks the engine and the model file: give either --format or "
+                                       "--engine/--model, not both\n")
+
+
 def test_quantize_round_trip():
     from lmnet.runtime.engines import dequantize, quantize
     detail = {"dtype": np.int8, "quantization": (0.5, -10)}

@@ -1,14 +1,15 @@
 """Exporting a trained experiment: every file of ``saved/<id>/export/<checkpoint>/<H>x<W>/``.
 
 :func:`export_experiment` restores a checkpoint into the network built at the export's image
-size and writes, in this order (each step logged):
+size and writes, in this order (each step logged as ``[k/n]``):
 
-1. ``minimal_graph_with_shape.pb`` (:mod:`lmnet.export.graph`),
-2. ``config.yaml`` and ``meta.yaml`` (:mod:`lmnet.export.meta`),
-3. ``inference_test_data/`` with ``--images`` (:mod:`lmnet.export.debug_data`),
-4. ``saved_model/``, ``model_float.tflite``, ``model_int8.tflite``, ``model.onnx``
-   (:mod:`lmnet.export.formats`),
-5. ``parity.json`` (:mod:`lmnet.export.parity`).
+1. ``config.yaml`` and ``meta.yaml`` (:mod:`lmnet.export.meta`), always;
+2. one step per selected export format of :data:`lmnet.runtime.layout.EXPORT_FORMATS`, in table
+   order (default: all): ``minimal_graph_with_shape.pb`` (:mod:`lmnet.export.graph`),
+   ``saved_model/``, ``model_float.tflite``, ``model_int8.tflite``, ``model.onnx``
+   (:mod:`lmnet.export.formats`); :data:`FORM_WRITERS` holds each format's writer and runner;
+3. ``inference_test_data/`` with ``--images`` when ``pb`` is written (:mod:`lmnet.export.debug_data`);
+4. ``parity.json`` comparing the written formats with the Keras model (:mod:`lmnet.export.parity`), always.
 """
 import dataclasses
 import os
@@ -25,8 +26,9 @@ from lmnet.evaluator import resolve_checkpoint
 from lmnet.export import debug_data, formats, graph, meta, parity, samples
 from lmnet.training.checkpoints import restore_weights
 
-from lmnet.runtime.layout import (CONFIG_FILE, GRAPH_FILE, INFERENCE_TEST_DATA, META_FILE, ONNX_FILE,  # noqa: F401
-                                  PARITY_FILE, SAVED_MODEL, TFLITE_FLOAT, TFLITE_INT8)
+from lmnet.runtime.layout import (CONFIG_FILE, EXPORT_FORMATS, FORMATS, GRAPH_FILE,  # noqa: F401
+                                  INFERENCE_TEST_DATA, META_FILE, ONNX_FILE, PARITY_FILE, SAVED_MODEL, TFLITE_FLOAT,
+                                  TFLITE_INT8, select_formats)
 
 #: Validation images compared form by form when no ``--images`` are given.
 PARITY_IMAGES = 4
@@ -40,10 +42,12 @@ class ExportResult:
         directory: ``saved/<id>/export/<checkpoint name>/<H>x<W>``.
         checkpoint: the checkpoint prefix exported.
         image_size: ``[height, width]``.
-        files: ``{"graph", "config", "meta", "saved_model", "tflite_float", "tflite_int8", "onnx",
-            "parity"}`` → path, plus ``"inference_test_data"`` with ``--images``.
+        files: path of each written export format by its name (``"pb"``, ``"saved_model"``,
+            ``"tflite_float"``, ``"tflite_int8"``, ``"onnx"``), and of ``"config"``, ``"meta"``,
+            ``"parity"``, plus ``"inference_test_data"`` with ``--images`` and ``pb``.
         parity: the content of ``parity.json``.
-        unsupported_ops: op types outside the converter's list (normally empty).
+        unsupported_ops: op types of the frozen graph outside the converter's list (normally empty;
+            empty too when ``pb`` is not written).
     """
 
     directory: str
@@ -56,7 +60,7 @@ class ExportResult:
 
 def export_directory(paths, checkpoint, image_size):
     """``<experiment>/export/<checkpoint file name>/<H>x<W>``."""
-    return os.path.join(paths.root, "export", os.path.basename(checkpoint), f"{image_size[0]}x{image_size[1]}")
+    return os.path.join(paths.export, os.path.basename(checkpoint), f"{image_size[0]}x{image_size[1]}")
 
 
 def check_image_size(image_size):
@@ -74,7 +78,11 @@ def check_image_size(image_size):
 class _Context:
     """The state shared by the export steps (config, network, data, output folder)."""
 
-    def __init__(self, experiment_id, restore_path, image_size, config_file, environment):
+    def __init__(self, experiment_id, restore_path, image_size, config_file, environment, log):
+        self.log = log
+        self.graph_def = None
+        self.unsupported_ops = []
+        self.calibration_samples = 0
         self.environment = environment or Environment.from_env()
         self.paths = self.environment.experiment(experiment_id)
         if not self.paths.exists():
@@ -101,7 +109,7 @@ class _Context:
 
 
 def export_experiment(experiment_id, restore_path=None, image_size=None, images=(), config_file=None,
-                      environment=None, metric_samples=64, calibration_samples=64, log=print):
+                      environment=None, metric_samples=64, calibration_samples=64, formats=None, log=print):
     """Exports a checkpoint of an experiment (see the module docstring for the files).
 
     Args:
@@ -113,6 +121,8 @@ def export_experiment(experiment_id, restore_path=None, image_size=None, images=
         environment: an :class:`lmnet.environment.Environment` (default: from the process environment).
         metric_samples: validation samples for the int8 task-metric comparison.
         calibration_samples: training images calibrating the int8 model.
+        formats: the export formats to write, names of :data:`lmnet.runtime.layout.EXPORT_FORMATS` as a
+            sequence or a comma-separated string (default ``None``: all).
         log: receives one line per step.
 
     Returns:
@@ -120,91 +130,164 @@ def export_experiment(experiment_id, restore_path=None, image_size=None, images=
 
     Raises:
         ExperimentError: unknown experiment, no or missing checkpoint, checkpoint not matching the network.
-        ConfigError: bad image size or config.
+        ConfigError: bad image size, config or format name.
         DatasetError: an image file is unreadable.
     """
     start = time.time()
-    context = _Context(experiment_id, restore_path, image_size, config_file, environment)
-    log(f"exporting {context.checkpoint} at {context.image_size[0]}x{context.image_size[1]} "
-        f"into {context.directory}")
-    files, unsupported, graph_def = _write_graph(context, log)
-    files.update(_write_meta(context, log))
+    selected = select_formats(formats)
+    context = _Context(experiment_id, restore_path, image_size, config_file, environment, log)
+    context.calibration_samples = calibration_samples
     export_images = samples.load_export_images(images, context.export_config.PRE_PROCESSOR, context.image_size)
-    if export_images:
-        log(f"[3/5] {INFERENCE_TEST_DATA}/ for {len(export_images)} image(s)")
-        files["inference_test_data"] = context.path(INFERENCE_TEST_DATA)
-        shutil.rmtree(files["inference_test_data"], ignore_errors=True)
-        debug_data.write_inference_test_data(files["inference_test_data"], graph_def, export_images)
-    files.update(_write_forms(context, calibration_samples, log))
-    result = _parity(context, graph_def, export_images, metric_samples, log)
+    debug = bool(export_images) and any(item.name == "pb" for item in selected)
+    steps = _StepLog(log, 2 + len(selected) + debug)
+    log(f"exporting {context.checkpoint} at {context.image_size[0]}x{context.image_size[1]} "
+        f"into {context.directory}: {', '.join(item.name for item in selected)}")
+    files = _write_meta(context, steps)
+    files.update(_write_forms(context, selected, steps))
+    if debug:
+        files["inference_test_data"] = _write_debug_data(context, export_images, steps)
+    elif export_images:
+        log(f"no {INFERENCE_TEST_DATA}/: it holds the frozen graph's node outputs and pb is not exported")
+    _note_earlier_files(context, selected, debug)
+    result = _parity(context, selected, export_images, metric_samples, steps)
     files["parity"] = context.path(PARITY_FILE)
     parity.write_parity(files["parity"], result)
     log(parity.format_table(result))
     log(f"export done in {time.time() - start:.0f} s: {context.directory}")
-    return ExportResult(context.directory, context.checkpoint, context.image_size, files, result, unsupported)
+    return ExportResult(context.directory, context.checkpoint, context.image_size, files, result,
+                        context.unsupported_ops)
 
 
-def _write_graph(context, log):
-    log(f"[1/5] {GRAPH_FILE}")
-    graph_def = graph.build_graph_def(context.network.model, context.image_size)
-    unsupported = graph.unsupported_ops(graph_def)
-    if unsupported:
-        message = (f"the exported graph uses op types outside the hardware converter's list: "
-                   f"{', '.join(unsupported)}")
-        warnings.warn(message, stacklevel=2)
-        log(f"warning: {message}")
-    for message in graph.converter_limit_warnings(graph_def):
-        warnings.warn(message, stacklevel=2)
-        log(f"warning: {message}")
-    path = context.path(GRAPH_FILE)
-    _write_bytes(path, graph_def.SerializeToString())
-    return {"graph": path}, unsupported, graph_def
+class _StepLog:
+    """Logs ``[k/n] what`` lines, counting the steps."""
+
+    def __init__(self, log, total):
+        self.log, self.total, self.done = log, total, 0
+
+    def __call__(self, what):
+        self.done += 1
+        self.log(f"[{self.done}/{self.total}] {what}")
 
 
-def _write_meta(context, log):
-    log(f"[2/5] {CONFIG_FILE}, {META_FILE}")
+def _write_meta(context, step):
+    step(f"{CONFIG_FILE}, {META_FILE}")
     config_path, meta_path = meta.write_config_and_meta(context.directory, context.config, context.export_config,
                                                         context.classes, context.post_processor)
     return {"config": config_path, "meta": meta_path}
 
 
-def _write_forms(context, calibration_samples, log):
-    model, size = context.network.model, context.image_size
-    files = {"saved_model": context.path(SAVED_MODEL), "tflite_float": context.path(TFLITE_FLOAT),
-             "tflite_int8": context.path(TFLITE_INT8), "onnx": context.path(ONNX_FILE)}
-    log(f"[4/5] {SAVED_MODEL}/, {TFLITE_FLOAT}, {TFLITE_INT8} ({calibration_samples} calibration images), "
-        f"{ONNX_FILE}")
-    shutil.rmtree(files["saved_model"], ignore_errors=True)
-    formats.save_saved_model(model, size, files["saved_model"])
-    _write_bytes(files["tflite_float"], formats.tflite_float(model, size))
-    calibration = samples.calibration_images(context.export_config, context.environment.data_dir,
-                                             calibration_samples)
-    _write_bytes(files["tflite_int8"], formats.tflite_int8(model, size, calibration))
-    formats.save_onnx(model, size, files["onnx"])
+def _write_forms(context, selected, step):
+    """Writes each selected format with its writer of :data:`FORM_WRITERS`; returns ``{name: path}``."""
+    files = {}
+    for item in selected:
+        writer = FORM_WRITERS[item.name]
+        step(f"{item.name}: {item.file}{writer.note(context)}")
+        files[item.name] = context.path(item.file)
+        writer.write(context, files[item.name])
     return files
+
+
+def _write_debug_data(context, export_images, step):
+    step(f"{INFERENCE_TEST_DATA}/ for {len(export_images)} image(s)")
+    folder = context.path(INFERENCE_TEST_DATA)
+    shutil.rmtree(folder, ignore_errors=True)
+    debug_data.write_inference_test_data(folder, context.graph_def, export_images)
+    return folder
+
+
+def _note_earlier_files(context, selected, debug):
+    """Logs the files of formats not selected (and ``inference_test_data/``) that an earlier export left."""
+    names = {item.name for item in selected}
+    left = [item.file for item in EXPORT_FORMATS if item.name not in names and os.path.exists(context.path(item.file))]
+    if not debug and os.path.exists(context.path(INFERENCE_TEST_DATA)):
+        left.append(f"{INFERENCE_TEST_DATA}/")
+    if left:
+        context.log(f"kept from an earlier export (not written now, not in {PARITY_FILE}): {', '.join(left)}")
+
+
+# ---------------------------------------------------------------- one writer and one runner per export format
+
+def _write_pb(context, path):
+    graph_def = graph.build_graph_def(context.network.model, context.image_size)
+    context.unsupported_ops = graph.unsupported_ops(graph_def)
+    messages = list(graph.converter_limit_warnings(graph_def))
+    if context.unsupported_ops:
+        messages.insert(0, f"the exported graph uses op types outside the hardware converter's list: "
+                           f"{', '.join(context.unsupported_ops)}")
+    for message in messages:
+        warnings.warn(message, stacklevel=2)
+        context.log(f"warning: {message}")
+    _write_bytes(path, graph_def.SerializeToString())
+    context.graph_def = graph_def
+
+
+def _write_saved_model(context, path):
+    shutil.rmtree(path, ignore_errors=True)
+    formats.save_saved_model(context.network.model, context.image_size, path)
+
+
+def _write_tflite_float(context, path):
+    _write_bytes(path, formats.tflite_float(context.network.model, context.image_size))
+
+
+def _write_tflite_int8(context, path):
+    calibration = samples.calibration_images(context.export_config, context.environment.data_dir,
+                                             context.calibration_samples)
+    _write_bytes(path, formats.tflite_int8(context.network.model, context.image_size, calibration))
+
+
+def _write_onnx(context, path):
+    formats.save_onnx(context.network.model, context.image_size, path)
 
 
 def _write_bytes(path, data):
     outputs.write_atomically(path, lambda stream: stream.write(data), mode="wb")
 
 
-def _parity(context, graph_def, export_images, metric_samples, log):
-    log(f"[5/5] {PARITY_FILE}: comparing every form with the Keras model")
+@dataclasses.dataclass(frozen=True)
+class FormWriter:
+    """How the exporter writes one export format and runs it for the parity check.
+
+    Attributes:
+        write: ``write(context, path)`` writes the format's file.
+        runner: ``runner(context, path)`` returns ``f(image [1, H, W, 3]) -> raw output`` of the written file.
+        note: ``note(context)`` returns text added to the step's log line (default: none).
+    """
+
+    write: object
+    runner: object
+    note: object = lambda context: ""
+
+
+#: The writer and runner of every format of :data:`lmnet.runtime.layout.EXPORT_FORMATS`, by its name.
+FORM_WRITERS = {
+    "pb": FormWriter(_write_pb, lambda context, path: graph.graph_runner(context.graph_def)),
+    "saved_model": FormWriter(_write_saved_model, lambda context, path: formats.saved_model_runner(path)),
+    "tflite_float": FormWriter(_write_tflite_float, lambda context, path: formats.tflite_runner(path)),
+    "tflite_int8": FormWriter(_write_tflite_int8, lambda context, path: formats.tflite_runner(path),
+                              note=lambda context: f" ({context.calibration_samples} calibration images)"),
+    "onnx": FormWriter(_write_onnx, lambda context, path: formats.onnx_runner(path)),
+}
+
+
+# ---------------------------------------------------------------- parity
+
+def _parity(context, selected, export_images, metric_samples, step):
+    """``parity.json``'s content: every written format against the Keras model, and the int8 task metric."""
+    step(f"{PARITY_FILE}: comparing {', '.join(item.name for item in selected)} with the Keras model")
     if export_images:
         images, source = np.concatenate([image.preprocessed for image in export_images]), "export images"
     else:
         images, _ = samples.dataset_samples(context.export_config, context.validation, PARITY_IMAGES)
         source = "validation images"
-    runners = {"pb": graph.graph_runner(graph_def),
-               "saved_model": formats.saved_model_runner(context.path(SAVED_MODEL)),
-               "tflite_float": formats.tflite_runner(context.path(TFLITE_FLOAT)),
-               "tflite_int8": formats.tflite_runner(context.path(TFLITE_INT8)),
-               "onnx": formats.onnx_runner(context.path(ONNX_FILE))}
-    diffs = parity.max_abs_diffs(context.keras_run, runners, images)
-    metric_images, targets = samples.dataset_samples(context.export_config, context.validation, metric_samples)
-    task = parity.int8_task_change(context.export_config.TASK, context.keras_run, runners["tflite_int8"],
-                                   metric_images, targets, dataset=context.validation,
-                                   post_processor=context.post_processor, classes=context.classes,
-                                   image_size=context.image_size)
-    return {"compared_on": source, "num_images": int(len(images)), "max_abs_diff": diffs,
-            "int8_task": task, "int8_float_ops": formats.tflite_float_ops(context.path(TFLITE_INT8))}
+    runners = {item.name: FORM_WRITERS[item.name].runner(context, context.path(item.file)) for item in selected}
+    result = {"compared_on": source, "num_images": int(len(images)),
+              "max_abs_diff": parity.max_abs_diffs(context.keras_run, runners, images)}
+    if parity.INT8_FORM in runners:
+        metric_images, targets = samples.dataset_samples(context.export_config, context.validation, metric_samples)
+        result["int8_task"] = parity.int8_task_change(
+            context.export_config.TASK, context.keras_run, runners[parity.INT8_FORM], metric_images, targets,
+            dataset=context.validation, post_processor=context.post_processor, classes=context.classes,
+            image_size=context.image_size)
+        result["int8_float_ops"] = formats.tflite_float_ops(context.path(FORMATS[parity.INT8_FORM].file))
+    return result

@@ -1,4 +1,8 @@
-"""How closely each export form reproduces the Keras model (``parity.json``)."""
+"""How closely each export form reproduces the Keras model (``parity.json``).
+
+The forms are the export formats of :data:`lmnet.runtime.layout.EXPORT_FORMATS`, by their names;
+``parity.json`` lists those the export wrote.
+"""
 
 import numpy as np
 
@@ -6,9 +10,12 @@ from lmnet.outputs import write_json
 from lmnet.common import Tasks
 from lmnet.metrics.classification import ClassificationMetrics
 from lmnet.metrics.detection import DetectionMetrics
+from lmnet.runtime.layout import FORMAT_NAMES
 
-#: The forms, in the order ``parity.json`` and the printed table list them.
-FORMS = ("pb", "saved_model", "tflite_float", "tflite_int8", "onnx")
+#: The forms, in the order ``parity.json`` and the printed table list them: the export format names.
+FORMS = FORMAT_NAMES
+#: The form whose task metric is compared with the Keras model's (``int8_task``, ``int8_float_ops``).
+INT8_FORM = "tflite_int8"
 
 
 def run_batch(run, images):
@@ -102,10 +109,10 @@ def _json_safe(value):
 
 
 def format_table(parity):
-    """A short text table: one line per form with its max abs difference, then the int8 task metrics."""
+    """A short text table: one line per compared form with its max abs difference, then the int8 task metrics."""
     lines = [f"{'form':<14}{'max |diff| vs Keras':>22}"]
-    for form in FORMS:
-        value = parity["max_abs_diff"].get(form)
+    for form in (form for form in FORMS if form in parity["max_abs_diff"]):
+        value = parity["max_abs_diff"][form]
         text = "skipped" if value is None else f"{value:.3g}"
         lines.append(f"{form:<14}{text:>22}")
     for key, value in parity.get("int8_task", {}).items():

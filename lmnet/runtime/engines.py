@@ -13,15 +13,15 @@ import re
 import numpy as np
 
 from lmnet.errors import ConfigError, ExperimentError
-from lmnet.runtime.layout import ONNX_FILE, SAVED_MODEL, TFLITE_FLOAT
+from lmnet.runtime.layout import EXPORT_FORMATS, RUNTIME_FORMATS, default_format, get_format
 
-#: Default model file of each engine inside an export folder.
-MODEL_FILES = {"tflite": TFLITE_FLOAT, "onnx": ONNX_FILE, "tensorflow": SAVED_MODEL}
+#: The engine used when neither an engine nor a format is given.
+DEFAULT_ENGINE = "onnx"
 #: The pip package that provides each engine.
 ENGINE_PACKAGES = {"tflite": "ai-edge-litert", "onnx": "onnxruntime", "tensorflow": "tensorflow"}
-#: What each engine expects its model file to be.
-MODEL_FORMATS = {"tflite": "a TFLite flatbuffer file", "onnx": "an ONNX model file",
-                 "tensorflow": "a TensorFlow SavedModel folder"}
+#: What each engine expects its model file to be (the file kind, in error messages; not an export format name).
+MODEL_KINDS = {"tflite": "a TFLite flatbuffer file", "onnx": "an ONNX model file",
+               "tensorflow": "a TensorFlow SavedModel folder"}
 
 
 class Engine:
@@ -61,14 +61,14 @@ def loading_model(path, engine, errors):
 
     Args:
         path: the model file or folder.
-        engine: the engine's name (a key of :data:`MODEL_FORMATS`).
+        engine: the engine's name (a key of :data:`MODEL_KINDS`).
         errors: the exception types the engine's package raises for a file it cannot load.
     """
     try:
         yield
     except errors as error:
         raise ExperimentError(f"model {path} cannot be loaded by engine '{engine}' ({_short_reason(error)}): "
-                              f"expected {MODEL_FORMATS[engine]}; export the experiment again") from None
+                              f"expected {MODEL_KINDS[engine]}; export the experiment again") from None
 
 
 def quantize(values, detail):
@@ -189,25 +189,59 @@ class TensorFlowEngine(Engine):
 
 _ENGINES = {"tflite": TFLiteEngine, "onnx": OnnxEngine, "tensorflow": TensorFlowEngine}
 ENGINES = tuple(_ENGINES)
+#: Default model file of each engine inside an export folder: its :func:`~lmnet.runtime.layout.default_format`.
+MODEL_FILES = {engine: default_format(engine).file for engine in ENGINES}
 
 
-def create_engine(export_dir, engine="onnx", model=None, num_threads=None):
+def resolve_model(engine=None, model=None, export_format=None):
+    """``(engine, model file)`` from an engine and model, or from an export format name.
+
+    Args:
+        engine: ``"tflite"``, ``"onnx"`` or ``"tensorflow"`` (default :data:`DEFAULT_ENGINE`).
+        model: a file name inside the export folder (default :data:`MODEL_FILES` of the engine).
+        export_format: a name of :data:`~lmnet.runtime.layout.RUNTIME_FORMATS` (e.g. ``"tflite_int8"``):
+            its file and the engine that reads it; excludes ``engine`` and ``model``.
+
+    Raises:
+        ConfigError: unknown engine or format, or a format together with an engine or a model.
+    """
+    if export_format is not None:
+        if engine is not None or model is not None:
+            raise ConfigError("--format picks the engine and the model file: give either --format or "
+                              "--engine/--model, not both")
+        chosen = get_format(export_format, "--format", RUNTIME_FORMATS)
+        return chosen.engine, chosen.file
+    engine = engine or DEFAULT_ENGINE
+    if engine not in _ENGINES:
+        raise ConfigError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
+    return engine, model or MODEL_FILES[engine]
+
+
+def _missing_model(path, engine, model):
+    """The error for a model file that is not there (naming the export format it belongs to)."""
+    names = [item.name for item in EXPORT_FORMATS if item.file == model]
+    hint = f"; export it with executor/export.py (format '{names[0]}')" if names else ""
+    return ExperimentError(f"model {path} not found for engine '{engine}'{hint}")
+
+
+def create_engine(export_dir, engine=None, model=None, num_threads=None, export_format=None):
     """The engine ``engine`` on ``model`` (a file or folder name inside ``export_dir``, default per engine).
 
     Args:
         export_dir: the export folder.
-        engine: ``"tflite"``, ``"onnx"`` or ``"tensorflow"``.
+        engine: ``"tflite"``, ``"onnx"`` or ``"tensorflow"`` (default :data:`DEFAULT_ENGINE`).
         model: e.g. ``"model_int8.tflite"``; default :data:`MODEL_FILES` of the engine. An absolute
             path is used as is.
         num_threads: threads of the TFLite interpreter or the ONNX Runtime session (``None``: default).
+        export_format: instead of ``engine`` and ``model``, an export format name (``"tflite_int8"``):
+            see :func:`resolve_model`.
 
     Raises:
-        ConfigError: unknown engine, or its package is not installed.
+        ConfigError: unknown engine or format, or its package is not installed.
         ExperimentError: the model file is missing, or the engine cannot load it (the message names it).
     """
-    if engine not in _ENGINES:
-        raise ConfigError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
-    path = os.path.join(export_dir, model or MODEL_FILES[engine])
+    engine, model = resolve_model(engine, model, export_format)
+    path = os.path.join(export_dir, model)
     if not os.path.exists(path):
-        raise ExperimentError(f"model {path} not found for engine '{engine}'")
+        raise _missing_model(path, engine, model)
     return _ENGINES[engine](path, num_threads=num_threads)

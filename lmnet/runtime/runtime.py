@@ -13,19 +13,22 @@ class Runtime:
 
     Args:
         export_dir: the export folder (``meta.yaml`` and the model files).
-        engine: ``"onnx"``, ``"tflite"`` or ``"tensorflow"``.
+        engine: ``"onnx"`` (default), ``"tflite"`` or ``"tensorflow"``.
         model: model file inside ``export_dir`` (default per engine, e.g. ``model.onnx``;
             ``"model_int8.tflite"`` for the quantized TFLite model).
+        export_format: instead of ``engine`` and ``model``, an export format name of
+            :data:`lmnet.runtime.layout.RUNTIME_FORMATS` (``"tflite_int8"``): its file and engine.
 
     Raises:
-        ConfigError: bad ``meta.yaml``, unknown engine or engine package missing.
+        ConfigError: bad ``meta.yaml``, unknown engine or format, a format with an engine or model,
+            or the engine's package missing.
         ExperimentError: the model file is missing.
     """
 
-    def __init__(self, export_dir, engine="onnx", model=None):
+    def __init__(self, export_dir, engine=None, model=None, export_format=None):
         self.export_dir = export_dir
         self.meta = load_meta(export_dir)
-        self.engine = create_engine(export_dir, engine, model)
+        self.engine = create_engine(export_dir, engine, model, export_format=export_format)
         spec = ModelSpec(task=self.meta.task, classes=self.meta.classes, image_size=self.meta.image_size,
                          pre_processor=self.meta.pre_processor, post_processor=self.meta.post_processor)
         self.predictor = BatchPredictor(spec, self.engine.run)
