@@ -19,10 +19,8 @@ from benchmarks.common import print_table  # also quiets TensorFlow's logs
 from lmnet import builders, experiment, pipeline
 from lmnet.datasets.detection_base import Annotation
 from lmnet.environment import Environment
-from lmnet.evaluator import resolve_checkpoint
 from lmnet.metrics.voc import voc_evaluate
 from lmnet.post_processor import NMS
-from lmnet.training.checkpoints import restore_weights
 from lmnet.training.evaluation import evaluate
 
 
@@ -75,12 +73,14 @@ def main():
     parser.add_argument("--restore_path", help="checkpoint prefix (default: the newest)")
     parser.add_argument("--subset", default="validation", choices=["train", "validation"])
     args = parser.parse_args()
-    environment = Environment.from_env()
-    paths = environment.experiment(args.experiment_id)
-    config = experiment.load_experiment_config(paths)
-    dataset = builders.build_dataset(config, environment.data_dir, args.subset)
-    network = builders.build_network(config, builders.dataset_classes(config, dataset))
-    restore_weights(network.model, resolve_checkpoint(paths, args.restore_path))
+
+    def subset_classes(config, data_dir):
+        dataset = builders.build_dataset(config, data_dir, args.subset)
+        return builders.dataset_classes(config, dataset), dataset
+
+    opened = experiment.open_experiment(Environment.from_env(), args.experiment_id, restore_path=args.restore_path,
+                                        classes=subset_classes)
+    config, dataset, network = opened.config, opened.dataset, opened.network
     processor = builders.build_processor(config, dataset, training=False)
     metrics = network.create_metrics(dataset)
     evaluate(network, pipeline.eval_dataset(processor, config.BATCH_SIZE), progress=False, source=dataset,

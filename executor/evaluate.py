@@ -5,7 +5,6 @@ from lmnet.cli import quiet_tensorflow, user_errors_exit_2
 
 quiet_tensorflow()
 
-from lmnet import experiment  # noqa: E402
 from lmnet.environment import Environment  # noqa: E402
 from lmnet.evaluator import evaluate_experiment  # noqa: E402
 
@@ -13,10 +12,8 @@ from lmnet.evaluator import evaluate_experiment  # noqa: E402
 def run(experiment_id, restore_path=None, network=None, dataset=None, config_file=None, output_dir=None,
         progress=True, overwrite=False):
     """Evaluates the newest (or given) checkpoint of ``experiment_id``; returns the metrics."""
-    environment = Environment.from_env()
-    paths = environment.experiment(experiment_id)
-    config = experiment.load_experiment_config(paths, config_file, network=network, dataset=dataset)
-    metrics, json_path, report = evaluate_experiment(config, paths, environment.data_dir, restore_path=restore_path,
+    metrics, json_path, report = evaluate_experiment(Environment.from_env(), experiment_id, restore_path=restore_path,
+                                                     config_file=config_file, network=network, dataset=dataset,
                                                      output_dir=output_dir, progress=progress, overwrite=overwrite,
                                                      log=click.echo)
     if report:

@@ -5,7 +5,6 @@ from lmnet.cli import quiet_tensorflow, user_errors_exit_2
 
 quiet_tensorflow()
 
-from lmnet import experiment  # noqa: E402
 from lmnet.environment import Environment  # noqa: E402
 from lmnet.predict import predict_experiment  # noqa: E402
 
@@ -13,10 +12,7 @@ from lmnet.predict import predict_experiment  # noqa: E402
 def run(input_dir, output_dir, experiment_id, config_file=None, restore_path=None, save_images=True, progress=True,
         overwrite=False):
     """Predicts every image of ``input_dir`` with the newest (or given) checkpoint; returns the summary."""
-    environment = Environment.from_env()
-    paths = environment.experiment(experiment_id)
-    config = experiment.load_experiment_config(paths, config_file)
-    summary = predict_experiment(config, paths, environment.data_dir, input_dir, output_dir,
+    summary = predict_experiment(Environment.from_env(), experiment_id, input_dir, output_dir, config_file=config_file,
                                  restore_path=restore_path, save_images=save_images, progress=progress,
                                  log=click.echo, overwrite=overwrite)
     click.echo(f"outputs written to {output_dir}")

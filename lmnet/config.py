@@ -337,9 +337,8 @@ def _check_mixed_precision(value):
 
 
 def _check_distribution_strategy(value):
-    from lmnet.training.distribution import STRATEGIES  # TensorFlow is imported only when a strategy is made
-    if value not in STRATEGIES:
-        raise _WrongKind(f"one of {', '.join(repr(name) for name in STRATEGIES)}")
+    if value not in schema.STRATEGIES:
+        raise _WrongKind(f"one of {', '.join(repr(name) for name in schema.STRATEGIES)}")
     return value
 
 

@@ -33,6 +33,9 @@ class Field:
 
 REQUIRED = _NO_DEFAULT
 
+#: The values of ``DISTRIBUTION_STRATEGY`` (:mod:`lmnet.training.distribution` makes them).
+STRATEGIES = ("auto", "mirrored", "multi_worker")
+
 TOP_LEVEL = {
     "NETWORK_CLASS": Field("network_class", REQUIRED, optional=False),
     "DATASET_CLASS": Field("dataset_class", REQUIRED, optional=False),

@@ -32,7 +32,7 @@ Two known differences remain (fine-tuning absorbs them): Darknet normalizes with
 ``conv22``'s weights on the first 256 input channels (the passthrough) see their inputs in another
 order than in Darknet.
 
-The result is written in the format of :mod:`lmnet.training.checkpoints` (variables keyed by
+The result is written in the format of :mod:`lmnet.checkpoint_io` (variables keyed by
 ``<layer>/<variable>``), so ``IS_PRETRAIN`` with ``PRETRAIN_DIR`` / ``PRETRAIN_FILE`` (and
 ``PRETRAIN_VARS`` to keep the layers that do not depend on the classes) loads it.
 """
@@ -266,7 +266,7 @@ def assign_weights(keras_model, values, complete=False):
         DarknetWeightsError: a key is not a variable of the model, shapes differ, or (``complete``)
             a variable gets no value.
     """
-    from lmnet.training.checkpoints import weight_map
+    from lmnet.checkpoint_io import weight_map
     weights = weight_map(keras_model)
     unset = [key for key in weights if key not in values]
     if complete and unset:
@@ -284,7 +284,7 @@ def write_checkpoint(keras_model, output_dir, name=CHECKPOINT_FILE):
     """Writes every variable of ``keras_model`` as checkpoint ``<output_dir>/<name>`` (lmnet's format); returns it."""
     import tensorflow as tf
 
-    from lmnet.training.checkpoints import weight_map
+    from lmnet.checkpoint_io import weight_map
     os.makedirs(output_dir, exist_ok=True)
     prefix = os.path.join(output_dir, name)
     return tf.train.Checkpoint(weights=weight_map(keras_model)).write(prefix)

@@ -4,8 +4,8 @@ import math
 import os
 
 from lmnet import builders, outputs, pipeline
-from lmnet.errors import ExperimentError
-from lmnet.training.checkpoints import check_checkpoint, latest_checkpoint, restore_weights
+from lmnet.checkpoint_io import checkpoint_step
+from lmnet.experiment import open_experiment
 from lmnet.training.evaluation import evaluate
 from lmnet.training.summaries import SummaryWriters
 
@@ -19,30 +19,21 @@ def _json_number(value):
     return None if math.isnan(value) else value
 
 
-def checkpoint_step(path):
-    """The step number at the end of a ``save.ckpt-<step>`` path (0 when there is none)."""
-    suffix = os.path.basename(path).rsplit("-", 1)[-1]
-    return int(suffix) if suffix.isdigit() else 0
+def _claim_output_folder(paths, output_dir, overwrite, log):
+    """Claims ``output_dir`` (default ``<experiment>/evaluate``, where each evaluation replaces the last)."""
+    output_dir = output_dir or paths.evaluate
+    default = os.path.abspath(output_dir) == os.path.abspath(paths.evaluate)
+    outputs.claim_output_folder(output_dir, "evaluate", (EVALUATE_JSON,), overwrite=overwrite or default,
+                                owned=default, log=log)
+    return output_dir
 
 
-def resolve_checkpoint(paths, restore_path=None):
-    """``restore_path`` or the experiment's newest checkpoint, checked to be a readable checkpoint.
-
-    Raises:
-        ExperimentError: there is no checkpoint, or ``restore_path`` (or the newest one) is missing, a
-            folder, or not a readable TensorFlow checkpoint
-            (see :func:`lmnet.training.checkpoints.check_checkpoint`).
-    """
-    path = restore_path or latest_checkpoint(paths.checkpoints)
-    if path is None:
-        raise ExperimentError(f"no checkpoint in {paths.checkpoints}; train first or pass --restore_path")
-    check_checkpoint(path)
-    return path
-
-
-def evaluate_experiment(config, paths, data_dir, restore_path=None, output_dir=None, progress=True, overwrite=False,
-                        log=print):
+def evaluate_experiment(environment, experiment_id, restore_path=None, config_file=None, network=None, dataset=None,
+                        output_dir=None, progress=True, overwrite=False, log=print):
     """Evaluates a checkpoint of an experiment on the validation subset.
+
+    The experiment is opened by :func:`lmnet.experiment.open_experiment` (``config_file``, ``network``
+    and ``dataset`` as there; ``restore_path`` default: the newest checkpoint).
 
     Writes ``evaluate.json`` (metrics, checkpoint, date) into ``output_dir`` (default
     ``<experiment>/evaluate``, where each evaluation replaces the last) and the metrics to TensorBoard
@@ -55,14 +46,10 @@ def evaluate_experiment(config, paths, data_dir, restore_path=None, output_dir=N
     Returns:
         ``(metrics dict, path of the JSON file, report text or None)``.
     """
-    checkpoint = resolve_checkpoint(paths, restore_path)
-    output_dir = output_dir or paths.evaluate
-    default = os.path.abspath(output_dir) == os.path.abspath(paths.evaluate)  # each evaluation replaces the last
-    outputs.claim_output_folder(output_dir, "evaluate", (EVALUATE_JSON,), overwrite=overwrite or default,
-                                owned=default, log=log)
-    dataset = builders.build_dataset(config, data_dir, "validation")
-    network = builders.build_network(config, builders.dataset_classes(config, dataset))
-    restore_weights(network.model, checkpoint)
+    opened = open_experiment(environment, experiment_id, config_file, restore_path, network=network, dataset=dataset)
+    paths = opened.paths
+    output_dir = _claim_output_folder(paths, output_dir, overwrite, log)  # before the long evaluation
+    config, network, dataset, checkpoint = opened.config, opened.network, opened.dataset, opened.checkpoint
     processor = builders.build_processor(config, dataset, training=False)
     batched = pipeline.eval_dataset(processor, config.BATCH_SIZE, prefetch=config.DATASET.ENABLE_PREFETCH)
     accumulator = network.create_metrics(dataset)

@@ -1,10 +1,17 @@
-"""Preparing an experiment directory: create, resume or recreate, never silently overwrite."""
+"""Experiments: preparing a directory (create, resume or recreate, never silently overwrite) and opening one.
+
+:func:`open_experiment` is the one place where a tool that uses a trained experiment loads its config,
+chooses its checkpoint, builds its network and restores the weights (evaluate, export, predict,
+profile, measure latency).
+"""
+import dataclasses
 import os
 import shutil
 
 import yaml
 
-from lmnet import config as config_module
+from lmnet import builders, config as config_module
+from lmnet.checkpoint_io import latest_checkpoint, resolve_checkpoint, restore_weights
 from lmnet.environment import LOCK_FILE
 from lmnet.errors import ExperimentError
 
@@ -92,3 +99,125 @@ def load_experiment_config(paths, config_file=None, network=None, dataset=None):
             raise ExperimentError(f"experiment {paths.root} has no config.yaml; train it first or pass -c")
         config_file = paths.config_yaml
     return config_module.load(config_file, network=network, dataset=dataset)
+
+
+# ---------------------------------------------------------------- opening an experiment
+
+@dataclasses.dataclass(frozen=True)
+class OpenExperiment:
+    """An experiment (or a config alone) with its network built and its checkpoint restored.
+
+    Attributes:
+        paths: the :class:`lmnet.environment.ExperimentPaths`, ``None`` for a config opened alone.
+        config: the config the network was built from (after ``configure``).
+        classes: the class names the network was built with.
+        network: the network; its Keras model is ``network.model``.
+        checkpoint: the restored checkpoint prefix, or ``None`` (random initial weights).
+        loaded_config: the config as loaded, before ``configure`` (``config`` itself without it).
+        dataset: the dataset the class names were read from, or ``None`` when none was read.
+    """
+
+    paths: object
+    config: object
+    classes: list
+    network: object
+    checkpoint: object
+    loaded_config: object
+    dataset: object = None
+
+
+def validation_classes(config, data_dir):
+    """Class source: the validation subset's dataset and its class names, checked against ``CLASSES``.
+
+    A class source is called as ``source(config, data_dir)`` and returns ``(classes, dataset or None)``.
+
+    Raises:
+        DatasetError: the dataset cannot be read, or its classes differ from ``CLASSES``.
+        ConfigError: the dataset class rejects an option.
+    """
+    dataset = builders.build_dataset(config, data_dir, "validation")
+    return builders.dataset_classes(config, dataset), dataset
+
+
+def config_or_validation_classes(config, data_dir):
+    """Class source: the config's ``CLASSES``, else the validation subset's (no data read when they are set)."""
+    if config.CLASSES:
+        return list(config.CLASSES), None
+    return validation_classes(config, data_dir)
+
+
+def optional_checkpoint(paths, restore_path=None):
+    """``restore_path``, else the experiment's newest checkpoint, else ``None`` (for tools that need no weights).
+
+    Raises:
+        ExperimentError: ``restore_path`` or the newest checkpoint is not a readable checkpoint.
+    """
+    if restore_path is not None or latest_checkpoint(paths.checkpoints) is not None:
+        return resolve_checkpoint(paths, restore_path)
+    return None
+
+
+def open_config(config, data_dir, checkpoint=None, classes=validation_classes, mixed_precision=True, paths=None,
+                loaded_config=None):
+    """Builds the network of a validated ``config`` and restores ``checkpoint`` into it (unless ``None``).
+
+    Args:
+        config: the validated config.
+        data_dir: the data root, for class sources that read a dataset.
+        checkpoint: a checkpoint prefix, or ``None`` to keep the initial weights.
+        classes: a class source (see :func:`validation_classes`).
+        mixed_precision: passed to :func:`lmnet.builders.build_network` (export builds float32).
+        paths: the experiment's paths, recorded in the result.
+        loaded_config: the config as loaded when ``config`` was derived from it (default ``config``).
+
+    Returns:
+        An :class:`OpenExperiment`.
+
+    Raises:
+        ExperimentError: the checkpoint is missing, unreadable or does not fit the network.
+    """
+    names, dataset = classes(config, data_dir)
+    network = builders.build_network(config, names, mixed_precision=mixed_precision)
+    if checkpoint is not None:
+        restore_weights(network.model, checkpoint)
+    return OpenExperiment(paths=paths, config=config, classes=names, network=network, checkpoint=checkpoint,
+                          loaded_config=config if loaded_config is None else loaded_config, dataset=dataset)
+
+
+def open_experiment(environment, experiment_id, config_file=None, restore_path=None, network=None, dataset=None,
+                    classes=validation_classes, require_checkpoint=True, configure=None, mixed_precision=True):
+    """Opens a trained experiment: loads its config, chooses the checkpoint, builds the network, restores it.
+
+    In this order: the config (``config_file``, else the experiment's ``config.yaml``, with the ``-n`` /
+    ``-d`` overrides ``network`` and ``dataset``); the checkpoint (``restore_path``, else the newest
+    one, checked to be readable); ``configure(config)`` when given (e.g. another image size); the class
+    names from ``classes``; the network; the restore.
+
+    Args:
+        environment: the :class:`lmnet.environment.Environment`.
+        experiment_id: the experiment under ``environment.output_dir``.
+        config_file: a config to use instead of the experiment's ``config.yaml``.
+        restore_path: checkpoint prefix (default: the experiment's newest checkpoint).
+        network: ``NETWORK_CLASS`` override by module name.
+        dataset: ``DATASET_CLASS`` override by module name.
+        classes: a class source (default :func:`validation_classes`).
+        require_checkpoint: without a checkpoint, raise (``True``) or keep the initial weights
+            (``False``, for tools such as profiling that can work on an untrained network).
+        configure: a function from the loaded config to the config the network is built from.
+        mixed_precision: passed to :func:`lmnet.builders.build_network`.
+
+    Returns:
+        An :class:`OpenExperiment`.
+
+    Raises:
+        ExperimentError: bad experiment id, no config, no checkpoint (when required), or a checkpoint that
+            is unreadable or does not fit the network.
+        ConfigError: the config is invalid.
+        DatasetError: the class source cannot read the dataset.
+    """
+    paths = environment.experiment(experiment_id)
+    loaded = load_experiment_config(paths, config_file, network=network, dataset=dataset)
+    checkpoint = (resolve_checkpoint if require_checkpoint else optional_checkpoint)(paths, restore_path)
+    config = loaded if configure is None else configure(loaded)
+    return open_config(config, environment.data_dir, checkpoint, classes=classes, mixed_precision=mixed_precision,
+                       paths=paths, loaded_config=loaded)

@@ -173,16 +173,11 @@ def _callables(predictor, image):
     return (lambda: predictor([image])), (lambda: predictor.run_network(batch))
 
 
-def keras_target(config, checkpoint, data_dir, threads=None):
-    """The Keras model of ``config`` (restored from ``checkpoint`` unless ``None``) as a :class:`LatencyTarget`."""
-    from lmnet import builders
+def keras_target(opened, threads=None):
+    """The Keras model of an :class:`lmnet.experiment.OpenExperiment` as a :class:`LatencyTarget`."""
     from lmnet.predict import keras_predictor
-    from lmnet.profiling import config_classes
-    from lmnet.training.checkpoints import restore_weights
-    network = builders.build_network(config, config_classes(config, data_dir))
-    if checkpoint is not None:
-        restore_weights(network.model, checkpoint)
-    predictor = keras_predictor(config, network)
+    config, checkpoint = opened.config, opened.checkpoint
+    predictor = keras_predictor(config, opened.network)
     overall, network_only = _callables(predictor, raw_image(config.IMAGE_SIZE))
     return LatencyTarget(engine=KERAS, network=config.NETWORK_CLASS.__name__, task=config.TASK,
                          image_size=tuple(config.IMAGE_SIZE), overall=overall, network_only=network_only,
@@ -324,27 +319,28 @@ def _experiment_paths(environment, request):
     return paths
 
 
-def _keras_config(request, paths):
-    """``(config at the requested size, checkpoint or None)``."""
+def _open_keras(environment, request, paths):
+    """The :class:`lmnet.experiment.OpenExperiment` of the request, at the requested size."""
     from lmnet import config as config_module, experiment
     from lmnet.export.meta import config_at_size
-    from lmnet.profiling import experiment_checkpoint
+    from lmnet.profiling import config_classes
+
+    def at_size(config):
+        return config_at_size(config, request.image_size) if request.image_size else config
+
     if paths is not None:
-        config = experiment.load_experiment_config(paths, request.config_file)
-        checkpoint = experiment_checkpoint(paths, request.restore_path)
-    else:
-        config, checkpoint = config_module.load(request.config_file), request.restore_path
-    if request.image_size:
-        config = config_at_size(config, request.image_size)
-    return config, checkpoint
+        return experiment.open_experiment(environment, request.experiment_id, request.config_file,
+                                          request.restore_path, classes=config_classes, require_checkpoint=False,
+                                          configure=at_size)
+    config = at_size(config_module.load(request.config_file))
+    return experiment.open_config(config, environment.data_dir, request.restore_path, classes=config_classes)
 
 
 def build_target(environment, request, threads):
     """The :class:`LatencyTarget` of a checked request."""
     paths = _experiment_paths(environment, request)
     if request.engine == KERAS:
-        config, checkpoint = _keras_config(request, paths)
-        return keras_target(config, checkpoint, environment.data_dir, threads)
+        return keras_target(_open_keras(environment, request, paths), threads)
     if request.export_dir:
         export_dir = request.export_dir
     elif paths is not None:

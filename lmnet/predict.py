@@ -5,20 +5,12 @@ The loop, the JSON and the drawn images come from :mod:`lmnet.runtime.inference`
 (here the Keras model restored from a checkpoint, called with ``training=False``).
 """
 from lmnet import builders
-from lmnet.evaluator import resolve_checkpoint
+from lmnet.experiment import config_or_validation_classes, open_experiment
 from lmnet.runtime.inference import BatchPredictor, ModelSpec, predict_folder
 from lmnet.runtime.results import CLASSIFICATION_SCHEMA, DETECTION_SCHEMA, RESULT_SCHEMA, validate_document
-from lmnet.training.checkpoints import restore_weights
 
-__all__ = ["CLASSIFICATION_SCHEMA", "DETECTION_SCHEMA", "RESULT_SCHEMA", "experiment_classes", "keras_predictor",
-           "predict_experiment", "validate_document"]
-
-
-def experiment_classes(config, data_dir):
-    """The class names: the config's ``CLASSES``, else those of the validation subset's dataset."""
-    if config.CLASSES:
-        return list(config.CLASSES)
-    return builders.dataset_classes(config, builders.build_dataset(config, data_dir, "validation"))
+__all__ = ["CLASSIFICATION_SCHEMA", "DETECTION_SCHEMA", "RESULT_SCHEMA", "keras_predictor", "predict_experiment",
+           "validate_document"]
 
 
 def keras_predictor(config, network):
@@ -33,16 +25,17 @@ def keras_predictor(config, network):
     return BatchPredictor(spec, run_network)
 
 
-def predict_experiment(config, paths, data_dir, input_dir, output_dir, restore_path=None, save_images=True,
-                       progress=True, log=print, overwrite=False):
+def predict_experiment(environment, experiment_id, input_dir, output_dir, config_file=None, restore_path=None,
+                       save_images=True, progress=True, log=print, overwrite=False):
     """Predicts every image of ``input_dir`` with a checkpoint of an experiment.
 
     Args:
-        config: the experiment's validated config.
-        paths: its :class:`lmnet.environment.ExperimentPaths`.
-        data_dir: the data root (read only when the config has no ``CLASSES``).
+        environment: the :class:`lmnet.environment.Environment` (its data root is read only when the
+            config has no ``CLASSES``).
+        experiment_id: the trained experiment.
         input_dir: folder of image files.
         output_dir: receives ``npy/``, ``json/`` and (with ``save_images``) ``images/``.
+        config_file: a config to use instead of the experiment's ``config.yaml``.
         restore_path: checkpoint prefix (default: the newest checkpoint).
         save_images: write the drawn images.
         progress: show a progress bar.
@@ -56,9 +49,9 @@ def predict_experiment(config, paths, data_dir, input_dir, output_dir, restore_p
         ExperimentError: no checkpoint, or it does not fit the network.
         DatasetError: no readable image in ``input_dir``.
     """
-    checkpoint = resolve_checkpoint(paths, restore_path)
-    network = builders.build_network(config, experiment_classes(config, data_dir))
-    restore_weights(network.model, checkpoint)
-    log(f"restored {checkpoint}")
-    return predict_folder(keras_predictor(config, network), input_dir, output_dir, config.BATCH_SIZE,
+    opened = open_experiment(environment, experiment_id, config_file, restore_path,
+                             classes=config_or_validation_classes)
+    log(f"restored {opened.checkpoint}")
+    config = opened.config
+    return predict_folder(keras_predictor(config, opened.network), input_dir, output_dir, config.BATCH_SIZE,
                           save_images=save_images, progress=progress, log=log, overwrite=overwrite)

@@ -48,10 +48,8 @@ import keras
 from lmnet import builders, config as config_module, experiment, outputs
 from lmnet.environment import PROFILE_ENTRIES
 from lmnet.errors import DatasetError, LmnetError
-from lmnet.evaluator import resolve_checkpoint
 from lmnet.layers.quantized import QuantizedActivation
 from lmnet.quantizations import get_quantizer
-from lmnet.training.checkpoints import latest_checkpoint, restore_weights
 
 FLOAT_BITS = 32
 
@@ -334,42 +332,32 @@ def write_profile(profile, output_dir):
 # ---------------------------------------------------------------- from a config or an experiment
 
 def config_classes(config, data_dir):
-    """Class names for building the network: ``CLASSES`` if known, else read from the training dataset.
+    """Class source (see :func:`lmnet.experiment.validation_classes`) for profiling and latency: ``CLASSES``
+    if known, else read from the training dataset.
 
     Raises:
         ProfileError: the config has no classes and the dataset cannot be read.
     """
     if config.CLASSES:
-        return list(config.CLASSES)
+        return list(config.CLASSES), None
     try:
         dataset = builders.build_dataset(config, data_dir, "train")
     except (DatasetError, OSError) as error:
         raise ProfileError(f"the config sets no CLASSES and the dataset cannot tell them ({error}); "
                            f"set CLASSES in the config to profile without the data") from None
-    return builders.dataset_classes(config, dataset)
+    return builders.dataset_classes(config, dataset), dataset
 
 
-def build_profiled_model(config, data_dir, checkpoint=None):
-    """Builds the network's Keras model (batch size 1) and restores ``checkpoint`` when given."""
-    network = builders.build_network(config, config_classes(config, data_dir))
-    model = network.model
-    if checkpoint is not None:
-        restore_weights(model, checkpoint)
-    return model
-
-
-def experiment_checkpoint(paths, restore_path=None):
-    """``restore_path``, else the experiment's newest checkpoint, else ``None`` (profiling needs no weights)."""
-    if restore_path is not None or latest_checkpoint(paths.checkpoints) is not None:
-        return resolve_checkpoint(paths, restore_path)
-    return None
+def profile_opened(opened, name, default_bit=1, unquant_layers=()):
+    """Profiles the network of an :class:`lmnet.experiment.OpenExperiment`."""
+    return profile_keras_model(opened.network.model, name, default_bit=default_bit, unquant_layers=unquant_layers,
+                               checkpoint=opened.checkpoint)
 
 
 def profile_config(config, name, data_dir, default_bit=1, unquant_layers=(), checkpoint=None):
     """Profiles the network of a validated config (restoring ``checkpoint`` first when given)."""
-    model = build_profiled_model(config, data_dir, checkpoint)
-    return profile_keras_model(model, name, default_bit=default_bit, unquant_layers=unquant_layers,
-                               checkpoint=checkpoint)
+    opened = experiment.open_config(config, data_dir, checkpoint, classes=config_classes)
+    return profile_opened(opened, name, default_bit, unquant_layers)
 
 
 def profile_experiment(environment, experiment_id=None, config_file=None, restore_path=None, default_bit=1,
@@ -388,12 +376,13 @@ def profile_experiment(environment, experiment_id=None, config_file=None, restor
     if experiment_id is None and config_file is None:
         raise ProfileError("give an experiment (-i) or a config file (-c)")
     if experiment_id is not None:
-        paths = environment.experiment(experiment_id)
-        config = experiment.load_experiment_config(paths, config_file)
-        name, checkpoint = experiment_id, experiment_checkpoint(paths, restore_path)
+        opened = experiment.open_experiment(environment, experiment_id, config_file, restore_path,
+                                            classes=config_classes, require_checkpoint=False)
+        name = experiment_id
     else:
         config = config_module.load(config_file)
-        name, checkpoint = os.path.splitext(os.path.basename(config_file))[0], restore_path
-    profile = profile_config(config, name, environment.data_dir, default_bit, unquant_layers, checkpoint)
+        name = os.path.splitext(os.path.basename(config_file))[0]
+        opened = experiment.open_config(config, environment.data_dir, restore_path, classes=config_classes)
+    profile = profile_opened(opened, name, default_bit, unquant_layers)
     md_path, json_path = write_profile(profile, output_dir or os.path.join(environment.output_dir, name))
     return profile, md_path, json_path

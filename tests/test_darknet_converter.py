@@ -16,8 +16,8 @@ from click.testing import CliRunner
 
 from executor import convert_weight_from_darknet as converter
 from lmnet import darknet
+from lmnet.checkpoint_io import restore_weights, weight_map
 from lmnet.layers import darknet_block
-from lmnet.training.checkpoints import restore_weights, weight_map
 from lmnet.training.pretrain import restore_pretrained
 
 # Published Darknet-19 / YOLOv2 layer tables: (filters, input channels, kernel size, batch norm).

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from executor import evaluate as evaluate_executor, train as train_executor
 from lmnet import config as config_module, experiment
-from lmnet.training.checkpoints import weight_map
+from lmnet.checkpoint_io import weight_map
 from lmnet.training.trainer import Trainer
 from tests.conftest import REPO, train_experiment as train, write_tiny_detection_config
 

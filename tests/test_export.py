@@ -104,7 +104,7 @@ def _graph_def(directory):
 
 def _keras_model(paths, directory):
     """The Keras model of an export, rebuilt from its config.yaml / meta.yaml and checkpoint."""
-    from lmnet.training.checkpoints import restore_weights
+    from lmnet.checkpoint_io import restore_weights
     config = config_module.load(os.path.join(directory, "config.yaml"))
     image_size = list(load_meta(directory).image_size)
     export_config = meta.config_at_size(config, image_size)

@@ -8,10 +8,10 @@ import pytest
 import tensorflow as tf
 
 from lmnet import builders, config as config_module, mixed_precision
+from lmnet.checkpoint_io import restore_weights, weight_map
 from lmnet.errors import ConfigError
 from lmnet.export import exporter
 from lmnet.quantizations import get_quantizer
-from lmnet.training.checkpoints import restore_weights, weight_map
 from tests.conftest import (patch_output_and_data_dirs, train_experiment, write_tiny_config,
                             write_tiny_detection_config)
 

@@ -64,7 +64,7 @@ def make_experiment(root, task, experiment_id=None):
     from lmnet import builders
     from lmnet import config as config_module
     from lmnet.environment import Environment
-    from lmnet.training.checkpoints import CHECKPOINT_NAME, weight_map
+    from lmnet.checkpoint_io import CHECKPOINT_NAME, weight_map
     environment = Environment(output_dir=os.path.join(root, "saved"), data_dir=os.path.join(root, "dataset"))
     paths = environment.experiment(experiment_id or task)
     source = write_config(root, task)

@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 
 from lmnet import config as config_module, experiment
+from lmnet.checkpoint_io import weight_map
 from lmnet.errors import ConfigError, ExperimentError
-from lmnet.training.checkpoints import weight_map
 from lmnet.training.trainer import Trainer
 from tests.conftest import checkpoint_steps, write_tiny_config
 

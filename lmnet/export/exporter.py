@@ -22,9 +22,7 @@ import numpy as np
 from lmnet import builders, experiment, outputs
 from lmnet.environment import Environment
 from lmnet.errors import ConfigError, ExperimentError
-from lmnet.evaluator import resolve_checkpoint
 from lmnet.export import debug_data, formats, graph, meta, parity, samples
-from lmnet.training.checkpoints import restore_weights
 
 from lmnet.runtime.layout import (CONFIG_FILE, EXPORT_FORMATS, FORMATS, GRAPH_FILE,  # noqa: F401
                                   INFERENCE_TEST_DATA, META_FILE, ONNX_FILE, PARITY_FILE, SAVED_MODEL, TFLITE_FLOAT,
@@ -87,14 +85,16 @@ class _Context:
         self.paths = self.environment.experiment(experiment_id)
         if not self.paths.exists():
             raise ExperimentError(f"experiment {self.paths.root} not found")
-        self.config = experiment.load_experiment_config(self.paths, config_file)
-        self.checkpoint = resolve_checkpoint(self.paths, restore_path)
-        self.image_size = check_image_size(image_size) if image_size else list(self.config.IMAGE_SIZE)
-        self.export_config = meta.config_at_size(self.config, self.image_size)
-        self.validation = builders.build_dataset(self.export_config, self.environment.data_dir, "validation")
-        self.classes = builders.dataset_classes(self.export_config, self.validation)
-        self.network = builders.build_network(self.export_config, self.classes, mixed_precision=False)
-        restore_weights(self.network.model, self.checkpoint)
+
+        def at_export_size(config):
+            self.image_size = check_image_size(image_size) if image_size else list(config.IMAGE_SIZE)
+            return meta.config_at_size(config, self.image_size)
+
+        opened = experiment.open_experiment(self.environment, experiment_id, config_file, restore_path,
+                                            configure=at_export_size, mixed_precision=False)
+        self.config, self.export_config = opened.loaded_config, opened.config
+        self.checkpoint, self.validation, self.classes = opened.checkpoint, opened.dataset, opened.classes
+        self.network = opened.network
         self.post_processor = builders.build_post_processor(self.export_config, self.network)
         self.directory = export_directory(self.paths, self.checkpoint, self.image_size)
         os.makedirs(self.directory, exist_ok=True)

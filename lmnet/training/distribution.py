@@ -18,9 +18,8 @@ import dataclasses
 import json
 import os
 
+from lmnet.config_schema import STRATEGIES
 from lmnet.errors import ConfigError, ExperimentError
-
-STRATEGIES = ("auto", "mirrored", "multi_worker")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +67,8 @@ def resolve_strategy_name(config, override=None):
 
     Args:
         config: the validated config (``IS_DISTRIBUTION``, ``DISTRIBUTION_STRATEGY``).
-        override: a name from the command line (``"none"`` or one of :data:`STRATEGIES`), or ``None``.
+        override: a name from the command line (``"none"`` or one of
+            :data:`lmnet.config_schema.STRATEGIES`), or ``None``.
 
     Raises:
         ConfigError: an unknown name, or ``"multi_worker"`` without ``TF_CONFIG``.

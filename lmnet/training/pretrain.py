@@ -2,8 +2,8 @@
 import fnmatch
 import os
 
+from lmnet.checkpoint_io import restore_weights, weight_map
 from lmnet.errors import ConfigError, ExperimentError
-from lmnet.training.checkpoints import restore_weights, weight_map
 
 
 def restore_pretrained(model, config):

@@ -20,8 +20,9 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from lmnet import builders, pipeline
+from lmnet.checkpoint_io import weights_digest
 from lmnet.errors import DistributionError, TrainingError
-from lmnet.training.checkpoints import CheckpointKeeper, weights_digest
+from lmnet.training.checkpoints import CheckpointKeeper
 from lmnet.training.distribution import Distribution, check_same_step
 from lmnet.training.evaluation import batches, evaluate, make_eval_step
 from lmnet.training.pretrain import restore_pretrained
