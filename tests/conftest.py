@@ -161,3 +161,12 @@ def darknet_to_network_layout(raw):
     raw = np.asarray(raw, np.float32)
     reordered = np.concatenate([raw[..., 5:], raw[..., 4:5], raw[..., :4]], axis=-1)
     return reordered.reshape(*raw.shape[:-2], -1)
+
+
+def one_error_line(exit_code, output):
+    """The single ``error: …`` line of an executor's output, asserting exit code 2 and no traceback."""
+    assert exit_code == 2, output
+    errors = [line for line in output.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, output  # progress lines may surround it
+    assert "Traceback" not in output
+    return errors[0]

@@ -19,7 +19,7 @@ from PIL import Image
 from executor import evaluate as evaluate_executor, predict as predict_executor, train as train_executor
 from lmnet.environment import Environment, check_experiment_id
 from lmnet.errors import ExperimentError
-from tests.conftest import REPO, committed_step, write_tiny_config
+from tests.conftest import REPO, committed_step, one_error_line, write_tiny_config
 
 
 @pytest.fixture
@@ -50,12 +50,7 @@ def _train(*arguments):
 
 
 def _one_error_line(result):
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.output.strip().splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("error: ")]
-    assert len(errors) == 1, result.output  # progress lines on stdout may surround it
-    assert "Traceback" not in result.output
-    return errors[0]
+    return one_error_line(result.exit_code, result.output)
 
 
 @pytest.mark.parametrize("experiment_id", ["", " ", ".", "..", "../x", "a/b", "/tmp/abs", "x\0y"])

@@ -29,7 +29,7 @@ from lmnet.datasets.yolo_txt import YoloTxt
 from lmnet.errors import DatasetError
 from lmnet.pipeline import SampleProcessor, eval_dataset, train_dataset
 from lmnet.pre_processor import DivideBy255
-from tests.conftest import TINY_DETECTION_CONFIG, write_tiny_config
+from tests.conftest import TINY_DETECTION_CONFIG, one_error_line, write_tiny_config
 
 
 # ------------------------------------------------------------------------------------------------- helpers
@@ -47,11 +47,7 @@ def _train(config):
 
 
 def _one_error_line(result):
-    assert result.exit_code == 2, result.output
-    errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1, result.output
-    assert "Traceback" not in result.output
-    return errors[0]
+    return one_error_line(result.exit_code, result.output)
 
 
 def _tree(root):

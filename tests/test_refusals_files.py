@@ -22,7 +22,7 @@ from PIL import Image
 from executor import evaluate as evaluate_executor, export as export_executor
 from executor import output_event as output_event_executor, train as train_executor
 from lmnet.runtime import __main__ as runtime_main
-from tests.conftest import REPO, write_tiny_config
+from tests.conftest import REPO, one_error_line, write_tiny_config
 
 EXPERIMENT = "demo"
 DATA_FILE = ".data-00000-of-00001"
@@ -76,15 +76,7 @@ def _flip_byte(path, offset):
 
 def _one_error_line(result):
     """The single ``error:`` line of a click result with exit code 2 and no traceback."""
-    return _one_error_line_of(result.exit_code, result.output)
-
-
-def _one_error_line_of(exit_code, output):
-    assert exit_code == 2, output
-    errors = [line for line in output.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1, output
-    assert "Traceback" not in output
-    return errors[0]
+    return one_error_line(result.exit_code, result.output)
 
 
 def _files(folder):
@@ -242,7 +234,7 @@ def test_runtime_refuses_a_damaged_model_file(export_dir, tmp_path, capsys, engi
     exit_code = runtime_main.main(arguments + ["--no_progress"])
     captured = capsys.readouterr()
     loaded = export_dir / (model if engine != "tensorflow" else "saved_model")
-    line = _one_error_line_of(exit_code, captured.out + captured.err)
+    line = one_error_line(exit_code, captured.out + captured.err)
     assert line.startswith(f"error: model {loaded} cannot be loaded by engine '{engine}' (")
     assert not (tmp_path / "out").exists()
 
@@ -252,7 +244,7 @@ def test_runtime_command_exits_2_on_a_damaged_onnx_file(export_dir, tmp_path):
     command = [sys.executable, "-m", "lmnet.runtime", str(export_dir), str(tmp_path / "images"),
                "-o", str(tmp_path / "out"), "--no_progress"]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
-    line = _one_error_line_of(result.returncode, result.stdout + result.stderr)
+    line = one_error_line(result.returncode, result.stdout + result.stderr)
     assert line == (f"error: model {export_dir / 'model.onnx'} cannot be loaded by engine 'onnx' (Protobuf parsing "
                     f"failed.): expected an ONNX model file; export the experiment again")
 
