@@ -9,7 +9,7 @@ from lmnet.environment import Environment  # noqa: E402
 from lmnet.profiling import profile_experiment, to_markdown  # noqa: E402
 
 
-def run(experiment_id=None, restore_path=None, config_file=None, bit=1, unquant_layers=(), output_dir=None):
+def run(experiment_id=None, restore_path=None, config_file=None, unquant_layers=(), output_dir=None):
     """Profiles an experiment or a config alone, writes ``<name>_profile.{md,json}`` and prints the table.
 
     Returns:
@@ -17,7 +17,7 @@ def run(experiment_id=None, restore_path=None, config_file=None, bit=1, unquant_
     """
     profile, md_path, json_path = profile_experiment(Environment.from_env(), experiment_id=experiment_id,
                                                      config_file=config_file, restore_path=restore_path,
-                                                     default_bit=bit, unquant_layers=unquant_layers,
+                                                     unquant_layers=unquant_layers,
                                                      output_dir=output_dir)
     click.echo(to_markdown(profile))
     click.echo(f"profile written to {md_path} and {json_path}")
@@ -28,14 +28,12 @@ def run(experiment_id=None, restore_path=None, config_file=None, bit=1, unquant_
 @click.option("-i", "--experiment_id", help="id of a trained experiment (its config.yaml and newest checkpoint)")
 @click.option("--restore_path", help="checkpoint prefix to restore, e.g. saved/<id>/checkpoints/save.ckpt-1000")
 @click.option("-c", "--config_file", help="config file; alone (without -i) it needs no trained experiment")
-@click.option("-b", "--bit", type=click.IntRange(min=1), default=1, show_default=True,
-              help="weight bit width of quantized layers whose quantizer defines none")
 @click.option("-uql", "--unquant_layers", multiple=True,
               help="layer whose weights count as float 32-bit (repeatable)")
 @click.option("-o", "--output_dir", help="folder of the reports (default $OUTPUT_DIR/<experiment id or config name>)")
-def main(experiment_id, restore_path, config_file, bit, unquant_layers, output_dir):
+def main(experiment_id, restore_path, config_file, unquant_layers, output_dir):
     """Profile the network of an experiment (-i) or of a config (-c)."""
-    user_errors_exit_2(run)(experiment_id, restore_path, config_file, bit, unquant_layers, output_dir)
+    user_errors_exit_2(run)(experiment_id, restore_path, config_file, unquant_layers, output_dir)
 
 
 if __name__ == "__main__":

@@ -300,21 +300,20 @@ def _subclass_checker(base_module, base_name):
 
 
 def _check_quantizer(value):
-    from lmnet.quantizations import get_quantizer, quantizer_name
+    from lmnet.quantizations import Quantizer, get_quantizer, quantizer_name
     if isinstance(value, str):
         return get_quantizer(value)
-    if not callable(value):
-        raise _WrongKind("a registered quantizer function or its name")
+    if not isinstance(value, Quantizer):
+        raise _WrongKind("a registered quantizer or its name")
     quantizer_name(value)
     return value
 
 
 def _check_quantizer_kwargs(network):
-    """Checks ``ACTIVATION_QUANTIZER_KWARGS`` and ``WEIGHT_QUANTIZER_KWARGS`` against their quantizer's signature."""
-    from lmnet.quantizations import check_quantizer_kwargs
+    """Checks ``ACTIVATION_QUANTIZER_KWARGS`` and ``WEIGHT_QUANTIZER_KWARGS`` against their quantizer's parameters."""
     for key in ("ACTIVATION_QUANTIZER", "WEIGHT_QUANTIZER"):
         if network[key] is not None:
-            check_quantizer_kwargs(network[key], network[key + "_KWARGS"] or {}, f"NETWORK.{key}_KWARGS")
+            network[key].arguments(network[key + "_KWARGS"] or {}, f"NETWORK.{key}_KWARGS")
 
 
 def _check_processor(value):

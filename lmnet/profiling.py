@@ -18,10 +18,10 @@ Counting rules (batch size 1, every count is for one image):
 
 Bit widths:
 
-* A layer's **weight bits** are those of its kernel quantizer: 1 for the binary quantizers, 2 for
-  ``ternary``, the ``bit`` argument for quantizers that take one (``linear_mid_tread_half``; its
-  default when the config does not set it), else the ``default_bit`` given to :func:`profile_model`
-  (``-b``). Layers without a quantizer, and layers named in ``unquant_layers``, are 32-bit floats.
+* A layer's **weight bits** are those its weight quantizer states
+  (:meth:`lmnet.quantizations.Quantizer.bits`: 1 for the binary quantizers, 2 for ``ternary``, the
+  ``bit`` argument of ``linear_mid_tread_half``). Layers without a quantizer, and layers named in
+  ``unquant_layers``, are 32-bit floats.
 * **Weight bytes** = weight bits x kernel elements / 8, plus 4 bytes for every other parameter:
   biases and batch-norm parameters always stay 32-bit.
 * **Activation bytes** = output elements x activation bits / 8, where the activation bits are those
@@ -39,7 +39,6 @@ listed apart); its **FLOPs** are 2 x the MACs of the convolutions and dense laye
 (``conv_flops``).
 """
 import dataclasses
-import inspect
 import math
 import os
 
@@ -52,9 +51,6 @@ from lmnet.layers.quantized import QuantizedActivation
 from lmnet.quantizations import get_quantizer
 
 FLOAT_BITS = 32
-
-#: Bit widths of quantizers whose output has a fixed number of levels.
-FIXED_QUANTIZER_BITS = {"binary_mean_scaling": 1, "binary_channel_wise_mean_scaling": 1, "ternary": 2}
 
 _BATCH_NORM = (keras.layers.BatchNormalization,)
 _ACTIVATIONS = (keras.layers.ReLU, keras.layers.LeakyReLU, keras.layers.ELU, keras.layers.PReLU,
@@ -146,20 +142,10 @@ class ModelProfile:
                 "layers": [dataclasses.asdict(layer) for layer in self.layers], "totals": self.totals()}
 
 
-def quantizer_bits(name, kwargs, default_bit):
-    """Bit width of quantizer ``name`` called with ``kwargs``.
-
-    Fixed for the binary (1) and ternary (2) quantizers; else the ``bit`` argument (given, or the
-    function's default); else ``default_bit``.
-    """
-    if name in FIXED_QUANTIZER_BITS:
-        return FIXED_QUANTIZER_BITS[name]
-    if "bit" in (kwargs or {}):
-        return int(kwargs["bit"])
-    parameter = inspect.signature(get_quantizer(name)).parameters.get("bit")
-    if parameter is not None and parameter.default is not inspect.Parameter.empty:
-        return int(parameter.default)
-    return int(default_bit)
+def quantizer_bits(name, kwargs):
+    """Bits per value of quantizer ``name`` called with ``kwargs`` (:meth:`~lmnet.quantizations.Quantizer.bits`)."""
+    quantizer = get_quantizer(name)
+    return quantizer.bits(**quantizer.arguments(kwargs))
 
 
 def _bytes_value(bits):
@@ -205,30 +191,30 @@ def count_ops(layer, output_shape):
     return 0, 0
 
 
-def weight_bits(layer, default_bit, unquant_layers=()):
+def weight_bits(layer, unquant_layers=()):
     """Bit width of the layer's kernel: its quantizer's, 32 when float or named in ``unquant_layers``."""
-    name = getattr(layer, "kernel_quantizer", None)
+    name = getattr(layer, "weight_quantizer", None)
     if not name or layer.name in unquant_layers:
         return FLOAT_BITS
-    return quantizer_bits(name, getattr(layer, "kernel_quantizer_kwargs", {}), default_bit)
+    return quantizer_bits(name, layer.weight_quantizer_kwargs)
 
 
-def activation_bits(layer, default_bit):
+def activation_bits(layer):
     """Bit width of the layer's output: its activation quantizer's, else 32."""
     if not isinstance(layer, QuantizedActivation):
         return FLOAT_BITS
-    return quantizer_bits(layer.quantizer, layer.quantizer_kwargs, default_bit)
+    return quantizer_bits(layer.activation_quantizer, layer.activation_quantizer_kwargs)
 
 
-def profile_layer(layer, default_bit=1, unquant_layers=()):
+def profile_layer(layer, unquant_layers=()):
     """Returns the :class:`LayerProfile` of one built Keras layer."""
     shape = _output_shape(layer)
     macs, flops = count_ops(layer, shape)
     params = int(layer.count_params())
     kernel = _kernel(layer)
     kernel_size = math.prod(kernel.shape) if kernel is not None else 0
-    bits = weight_bits(layer, default_bit, unquant_layers) if kernel is not None else FLOAT_BITS
-    act_bits = activation_bits(layer, default_bit)
+    bits = weight_bits(layer, unquant_layers) if kernel is not None else FLOAT_BITS
+    act_bits = activation_bits(layer)
     return LayerProfile(name=layer.name, type=type(layer).__name__, output_shape=shape, params=params,
                         macs=macs, flops=flops, weight_bits=bits,
                         weight_bytes=_bytes_value(bits * kernel_size + FLOAT_BITS * (params - kernel_size)),
@@ -253,13 +239,12 @@ def check_unquant_layers(model, unquant_layers):
                            f"layers with weights: {', '.join(weighted)}")
 
 
-def profile_keras_model(model, name, default_bit=1, unquant_layers=(), checkpoint=None):
+def profile_keras_model(model, name, unquant_layers=(), checkpoint=None):
     """Profiles every layer of a built Keras functional model.
 
     Args:
         model: the Keras model.
         name: name of the profile (experiment id or config name).
-        default_bit: weight bit width of quantizers that define none.
         unquant_layers: names of layers whose weights count as 32-bit floats.
         checkpoint: path of the restored checkpoint, recorded in the profile.
 
@@ -271,7 +256,7 @@ def profile_keras_model(model, name, default_bit=1, unquant_layers=(), checkpoin
     """
     unquant_layers = tuple(unquant_layers or ())
     check_unquant_layers(model, unquant_layers)
-    layers = [profile_layer(layer, default_bit, unquant_layers) for layer in model.layers]
+    layers = [profile_layer(layer, unquant_layers) for layer in model.layers]
     return ModelProfile(name=name, layers=layers, checkpoint=checkpoint)
 
 
@@ -348,20 +333,19 @@ def config_classes(config, data_dir):
     return builders.dataset_classes(config, dataset), dataset
 
 
-def profile_opened(opened, name, default_bit=1, unquant_layers=()):
+def profile_opened(opened, name, unquant_layers=()):
     """Profiles the network of an :class:`lmnet.experiment.OpenExperiment`."""
-    return profile_keras_model(opened.network.model, name, default_bit=default_bit, unquant_layers=unquant_layers,
-                               checkpoint=opened.checkpoint)
+    return profile_keras_model(opened.network.model, name, unquant_layers=unquant_layers, checkpoint=opened.checkpoint)
 
 
-def profile_config(config, name, data_dir, default_bit=1, unquant_layers=(), checkpoint=None):
+def profile_config(config, name, data_dir, unquant_layers=(), checkpoint=None):
     """Profiles the network of a validated config (restoring ``checkpoint`` first when given)."""
     opened = experiment.open_config(config, data_dir, checkpoint, classes=config_classes)
-    return profile_opened(opened, name, default_bit, unquant_layers)
+    return profile_opened(opened, name, unquant_layers)
 
 
-def profile_experiment(environment, experiment_id=None, config_file=None, restore_path=None, default_bit=1,
-                       unquant_layers=(), output_dir=None):
+def profile_experiment(environment, experiment_id=None, config_file=None, restore_path=None, unquant_layers=(),
+                       output_dir=None):
     """Profiles an experiment (``experiment_id``) or a config alone (``config_file``) and writes the reports.
 
     The name of the reports is the experiment id, else the config module's file name without extension.
@@ -383,6 +367,6 @@ def profile_experiment(environment, experiment_id=None, config_file=None, restor
         config = config_module.load(config_file)
         name = os.path.splitext(os.path.basename(config_file))[0]
         opened = experiment.open_config(config, environment.data_dir, restore_path, classes=config_classes)
-    profile = profile_opened(opened, name, default_bit, unquant_layers)
+    profile = profile_opened(opened, name, unquant_layers)
     md_path, json_path = write_profile(profile, output_dir or os.path.join(environment.output_dir, name))
     return profile, md_path, json_path

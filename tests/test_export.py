@@ -415,7 +415,7 @@ def test_ternary_quantizer_node_matches_keras():
     import keras
     from lmnet.layers import QuantizedConv2D
     inputs = keras.Input((8, 8, 3))
-    outputs = QuantizedConv2D(4, 3, padding="same", kernel_quantizer="ternary", name="conv")(inputs)
+    outputs = QuantizedConv2D(4, 3, padding="same", weight_quantizer="ternary", name="conv")(inputs)
     model = keras.Model(inputs, outputs)
     graph_def = graph.build_graph_def(model, [8, 8])
     assert graph.quantizer_nodes(graph_def) == {"conv/QTZ_ternary": "QTZ_ternary"}

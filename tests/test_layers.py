@@ -42,7 +42,7 @@ def test_space_to_depth_shape_and_config():
 
 def build_conv(quantizer, filters=5, kernel_size=3, seed=0):
     """A built ``QuantizedConv2D`` on 4 input channels, with a random kernel containing zeros."""
-    layer = QuantizedConv2D(filters, kernel_size, padding="same", use_bias=False, kernel_quantizer=quantizer,
+    layer = QuantizedConv2D(filters, kernel_size, padding="same", use_bias=False, weight_quantizer=quantizer,
                             name="qconv")
     layer.build((None, 6, 6, 4))
     kernel = np.random.default_rng(seed).normal(size=layer.kernel.shape).astype(np.float32)
@@ -95,14 +95,14 @@ def test_float_quantized_conv_is_a_conv():
 
 
 def test_quantized_conv_config_round_trip():
-    layer = QuantizedConv2D(8, 3, kernel_quantizer="linear_mid_tread_half",
-                            kernel_quantizer_kwargs={"bit": 3, "max_value": 4.0}, name="qconv")
+    layer = QuantizedConv2D(8, 3, weight_quantizer="linear_mid_tread_half",
+                            weight_quantizer_kwargs={"bit": 3, "max_value": 4.0}, name="qconv")
     config = layer.get_config()
-    assert config["kernel_quantizer"] == "linear_mid_tread_half"
-    assert config["kernel_quantizer_kwargs"] == {"bit": 3, "max_value": 4.0}
+    assert config["weight_quantizer"] == "linear_mid_tread_half"
+    assert config["weight_quantizer_kwargs"] == {"bit": 3, "max_value": 4.0}
     restored = QuantizedConv2D.from_config(config)
-    assert restored.kernel_quantizer == "linear_mid_tread_half"
-    assert restored.kernel_quantizer_kwargs == {"bit": 3, "max_value": 4.0}
+    assert restored.weight_quantizer == "linear_mid_tread_half"
+    assert restored.weight_quantizer_kwargs == {"bit": 3, "max_value": 4.0}
 
 
 # QuantizedActivation ---------------------------------------------------------------------------------------------
@@ -120,7 +120,8 @@ def test_quantized_activation_equals_quantizer():
     np.testing.assert_allclose(output.numpy(), linear_reference(x, 2, 2.0), rtol=1e-6)
     np.testing.assert_array_equal(tape.gradient(objective, source).numpy(), linear_gradient_reference(x, upstream))
     assert layer.compute_output_shape((None, 4, 4, 3)) == (None, 4, 4, 3)
-    assert QuantizedActivation.from_config(layer.get_config()).quantizer_kwargs == {"bit": 2, "max_value": 2.0}
+    restored = QuantizedActivation.from_config(layer.get_config())
+    assert restored.activation_quantizer_kwargs == {"bit": 2, "max_value": 2.0}
 
 
 def test_quantized_activation_unknown_quantizer_is_config_error():
@@ -155,6 +156,6 @@ def test_darknet_block_uses_leaky_relu():
 def test_conv_block_quantizers():
     layers = block_layers(conv_block, weight_quantizer=("binary_mean_scaling", {}),
                           activation_quantizer=("linear_mid_tread_half", {"bit": 2, "max_value": 2.0}))
-    assert layers["blk"].kernel_quantizer == "binary_mean_scaling"
+    assert layers["blk"].weight_quantizer == "binary_mean_scaling"
     assert isinstance(layers["blk_act"], QuantizedActivation)
     assert list(block_layers(conv_block, activation="linear")) == ["blk", "blk_bn"]

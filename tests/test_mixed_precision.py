@@ -83,7 +83,7 @@ def test_bf16_quantized_kernel_is_float32_quantization_cast(bf16_run):
     conv = trainer.network.model.get_layer("conv3")
     float_kernel = tf.convert_to_tensor(conv.kernel.value)
     assert float_kernel.dtype == tf.float32
-    expected = tf.cast(get_quantizer(conv.kernel_quantizer)(float_kernel, **conv.kernel_quantizer_kwargs),
+    expected = tf.cast(get_quantizer(conv.weight_quantizer)(float_kernel, **conv.weight_quantizer_kwargs),
                        tf.bfloat16)
     quantized = conv.quantized_kernel()
     assert quantized.dtype == tf.bfloat16

@@ -136,9 +136,9 @@ def test_vgg16_is_sized_to_the_input():
 
 # quantizer placement -------------------------------------------------------------------------------------------
 
-def kernel_quantizers(model):
+def weight_quantizers(model):
     """``{conv name: kernel quantizer name or None}`` of every ``QuantizedConv2D``."""
-    return {name: layer.kernel_quantizer for name, layer in layers_of(model, QuantizedConv2D).items()}
+    return {name: layer.weight_quantizer for name, layer in layers_of(model, QuantizedConv2D).items()}
 
 
 @pytest.mark.parametrize("cls", [LmnetV1Quantize, LmnetV0Quantize], ids=lambda cls: cls.__name__)
@@ -150,7 +150,7 @@ def test_weight_quantizers_follow_the_switches(cls, first, last):
     expected = {f"conv{i}": "binary_mean_scaling" for i in range(1, 8)}
     expected["conv1"] = "binary_mean_scaling" if quantize_first else None
     expected["conv7"] = "binary_mean_scaling" if quantize_last else None
-    assert kernel_quantizers(network.model) == expected
+    assert weight_quantizers(network.model) == expected
 
 
 @pytest.mark.parametrize("cls", [LmnetV1Quantize, LmnetV0Quantize], ids=lambda cls: cls.__name__)
@@ -161,14 +161,15 @@ def test_activation_quantizers_follow_conv1_to_conv5(cls):
     for i in range(1, 6):
         layer = activations[f"conv{i}_act"]
         assert layer.input._keras_history.operation.name == f"conv{i}_bn"
-        assert layer.quantizer == "linear_mid_tread_half" and layer.quantizer_kwargs == ACTIVATION_KWARGS
+        assert layer.activation_quantizer == "linear_mid_tread_half"
+        assert layer.activation_quantizer_kwargs == ACTIVATION_KWARGS
     assert isinstance(model.get_layer("conv6_act"), keras.layers.ReLU)
 
 
 @pytest.mark.parametrize("cls", [LmnetV1, LmnetV0], ids=lambda cls: cls.__name__)
 def test_float_lmnet_has_no_quantizer(cls):
     model = make_network(cls).model
-    assert set(kernel_quantizers(model).values()) == {None}
+    assert set(weight_quantizers(model).values()) == {None}
     assert not layers_of(model, QuantizedActivation)
 
 
@@ -179,7 +180,7 @@ def test_float_lmnet_has_no_quantizer(cls):
 def test_float_network_ignores_a_quantizer_with_a_warning(cls, key):
     with pytest.warns(UserWarning, match=key.upper()):
         network = cls(CLASSES, IMAGE_SIZE, **{key: quantizer_kwargs()[key]})
-    assert set(kernel_quantizers(network.model).values()) <= {None}
+    assert set(weight_quantizers(network.model).values()) <= {None}
     assert not layers_of(network.model, QuantizedActivation)
 
 

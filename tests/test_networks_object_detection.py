@@ -141,7 +141,7 @@ def test_yolov2_passthrough_joins_conv13_at_stride_32():
 def test_float_networks_have_no_quantizer(cls):
     model = make_network(cls).model
     assert not layers_of(model, QuantizedActivation)
-    assert all(layer.kernel_quantizer is None for layer in layers_of(model, QuantizedConv2D).values())
+    assert all(layer.weight_quantizer is None for layer in layers_of(model, QuantizedConv2D).values())
     assert isinstance(model.get_layer(f"{LAST_BLOCK[cls]}_act"), keras.layers.LeakyReLU)
 
 
@@ -149,12 +149,12 @@ def test_float_networks_have_no_quantizer(cls):
 def test_default_quantizer_placement(cls):
     model = make_network(cls).model
     convs = layers_of(model, QuantizedConv2D)
-    assert convs["output"].kernel_quantizer is None
-    assert convs[FIRST_BLOCK[cls]].kernel_quantizer == "binary_mean_scaling"
-    assert all(layer.kernel_quantizer == "binary_mean_scaling" for name, layer in convs.items() if name != "output")
+    assert convs["output"].weight_quantizer is None
+    assert convs[FIRST_BLOCK[cls]].weight_quantizer == "binary_mean_scaling"
+    assert all(layer.weight_quantizer == "binary_mean_scaling" for name, layer in convs.items() if name != "output")
     activations = layers_of(model, QuantizedActivation)
     assert len(activations) == len(convs) - 2  # every block but the one before the float last convolution
-    assert all(layer.quantizer_kwargs == {"bit": 2, "max_value": 2.0} for layer in activations.values())
+    assert all(layer.activation_quantizer_kwargs == {"bit": 2, "max_value": 2.0} for layer in activations.values())
     assert isinstance(model.get_layer(f"{LAST_BLOCK[cls]}_act"), keras.layers.LeakyReLU)
     assert not layers_of(model, keras.layers.LeakyReLU).keys() - {f"{LAST_BLOCK[cls]}_act"}
 
@@ -163,8 +163,8 @@ def test_default_quantizer_placement(cls):
 def test_quantization_switches(cls):
     model = make_network(cls, quantize_first_convolution=False, quantize_last_convolution=True).model
     convs = layers_of(model, QuantizedConv2D)
-    assert convs[FIRST_BLOCK[cls]].kernel_quantizer is None
-    assert convs["output"].kernel_quantizer == "binary_mean_scaling"
+    assert convs[FIRST_BLOCK[cls]].weight_quantizer is None
+    assert convs["output"].weight_quantizer == "binary_mean_scaling"
     assert isinstance(model.get_layer(f"{LAST_BLOCK[cls]}_act"), QuantizedActivation)
     assert isinstance(model.get_layer(f"{FIRST_BLOCK[cls]}_act"), QuantizedActivation)
     assert not layers_of(model, keras.layers.LeakyReLU)

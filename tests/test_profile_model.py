@@ -10,7 +10,7 @@ from executor import profile_model as profile_executor, train as train_executor
 from lmnet import config as config_module
 from lmnet.layers import QuantizedActivation, QuantizedConv2D
 from lmnet.profiling import ProfileError, profile_config, profile_keras_model, to_markdown
-from lmnet.quantizations import registry
+from lmnet.quantizations import Parameter, Quantizer, registry
 from tests.conftest import write_tiny_config
 
 # LmnetV1Quantize at 16x16x3, 6 classes, binary weights (1 bit) on conv1-conv6, 2-bit activations.
@@ -110,9 +110,24 @@ def test_unquant_layers_count_as_32_bit(tmp_path):
         tiny_profile(tmp_path, unquant_layers=["conv99"])
 
 
-def small_keras_model():
+class StepWeights(Quantizer):
+    """A test weight quantizer whose bits are its ``bit`` parameter."""
+
+    name = "step_weights"
+    role = "weight"
+    parameters = (Parameter("bit", "int32", 3),)
+
+    def forward(self, x, bit):
+        return x
+
+    def bits(self, bit):
+        return bit
+
+
+def small_keras_model(weight_kwargs=None):
     inputs = keras.Input((6, 6, 2), name="in")
-    x = QuantizedConv2D(4, 3, kernel_quantizer="no_bit_quantizer", name="conv")(inputs)
+    x = QuantizedConv2D(4, 3, weight_quantizer="step_weights", weight_quantizer_kwargs=weight_kwargs,
+                        name="conv")(inputs)
     x = keras.layers.BatchNormalization(name="bn")(x)
     x = QuantizedActivation("linear_mid_tread_half", name="act")(x)
     x = keras.layers.MaxPooling2D(2, name="maxpool")(x)
@@ -121,11 +136,9 @@ def small_keras_model():
     return keras.Model(inputs, keras.layers.Dense(3, name="dense")(x))
 
 
-def test_small_keras_model_and_default_bit(monkeypatch):
-    def no_bit_quantizer(x):
-        return x
-    monkeypatch.setitem(registry._QUANTIZERS, "no_bit_quantizer", no_bit_quantizer)
-    layers = by_name(profile_keras_model(small_keras_model(), "small", default_bit=3))
+def test_small_keras_model_bits_from_the_quantizers(monkeypatch):
+    monkeypatch.setitem(registry._QUANTIZERS, "step_weights", StepWeights())
+    layers = by_name(profile_keras_model(small_keras_model(), "small"))
     conv = layers["conv"]  # 4x4x4 outputs, 3*3*2 taps each; 72 kernel values at 3 bits + 4 float biases
     assert (conv.params, conv.macs, conv.flops, conv.weight_bits, conv.weight_bytes) == (76, 1152, 2304, 3, 27 + 16)
     assert (layers["bn"].flops, layers["act"].flops, layers["act"].activation_bits) == (128, 64, 2)
@@ -133,7 +146,7 @@ def test_small_keras_model_and_default_bit(monkeypatch):
     assert (layers["maxpool"].flops, layers["add"].flops, layers["flat"].flops) == (16 * 4, 16, 0)
     dense = layers["dense"]
     assert (dense.params, dense.macs, dense.flops, dense.weight_bytes) == (51, 48, 96, 51 * 4)
-    odd = by_name(profile_keras_model(small_keras_model(), "small", default_bit=5))["conv"]
+    odd = by_name(profile_keras_model(small_keras_model({"bit": 5}), "small"))["conv"]
     assert odd.weight_bytes == 72 * 5 / 8 + 16
 
 

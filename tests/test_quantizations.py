@@ -1,12 +1,16 @@
 """Tests of lmnet.quantizations: forward values and gradients against NumPy references, the registry
 and the ``QTZ_<name>`` name scopes."""
+import copy
+import pickle
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from lmnet.errors import ConfigError
-from lmnet.quantizations import (binary_channel_wise_mean_scaling, binary_mean_scaling, get_quantizer,
-                                 linear_mid_tread_half, quantizer_name, registered_quantizers, ternary)
+from lmnet.quantizations import (Quantizer, binary_channel_wise_mean_scaling, binary_mean_scaling, get_quantizer,
+                                 linear_mid_tread_half, quantizer_name, register, registered_quantizers, ternary)
+from lmnet.quantizations.base import PARAMETER_DTYPES, ROLES
 
 BIT = 2
 MAX_VALUE = 2.0
@@ -254,3 +258,119 @@ def test_quantizer_ops_live_under_qtz_name_scope(name):
     outside = [op.name for op in inner if not op.name.startswith(f"QTZ_{name}/")]
     assert not outside, f"ops outside QTZ_{name}/: {outside}"
     assert any(op.type in ("Sign", "Round") for op in inner)
+
+
+# every registered quantizer is described whole -------------------------------------------------------------------
+
+REGISTERED = sorted(registered_quantizers())
+
+
+def quantizer_subclasses(cls=Quantizer):
+    """Every concrete subclass of :class:`Quantizer` defined in lmnet (recursively)."""
+    found = []
+    for subclass in cls.__subclasses__():
+        if subclass.__module__.startswith("lmnet."):
+            found.append(subclass)
+        found.extend(quantizer_subclasses(subclass))
+    return found
+
+
+def test_every_quantizer_class_in_lmnet_is_registered():
+    registered_types = {type(quantizer) for quantizer in registered_quantizers().values()}
+    unregistered = [cls.__name__ for cls in quantizer_subclasses() if cls not in registered_types]
+    assert not unregistered, f"quantizer classes without a registered instance: {unregistered}"
+
+
+def sample_input(quantizer, seed=0):
+    """A kernel for a weight quantizer (no exact zeros: the binary quantizers keep sign(0) = 0, a third value
+    that a trained float kernel practically never holds), activations spanning the range and beyond for an
+    activation quantizer."""
+    if quantizer.role == "weight":
+        return np.random.default_rng(seed).normal(size=KERNEL_SHAPE).astype(np.float32)
+    return np.random.default_rng(seed).uniform(-1.0, 3.0, size=(2, 5, 5, 4)).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", REGISTERED)
+def test_quantizer_states_role_parameters_and_bits(name):
+    quantizer = get_quantizer(name)
+    assert quantizer.name == name and quantizer.role in ROLES
+    for parameter in quantizer.parameters:
+        assert parameter.dtype in PARAMETER_DTYPES, f"{name}.{parameter.name}: dtype {parameter.dtype}"
+    arguments = quantizer.arguments({})
+    assert list(arguments) == quantizer.keywords
+    bits = quantizer.bits(**arguments)
+    assert isinstance(bits, int) and 1 <= bits <= 32
+
+
+@pytest.mark.parametrize("name", REGISTERED)
+def test_quantizer_output_has_at_most_two_to_the_bits_values_per_channel(name):
+    quantizer = get_quantizer(name)
+    output = quantizer(tf.constant(sample_input(quantizer))).numpy()
+    levels = 2 ** quantizer.bits(**quantizer.arguments({}))
+    counts = [len(np.unique(output[..., channel])) for channel in range(output.shape[-1])]
+    assert max(counts) <= levels, f"{name} claims {levels} levels, a channel has {max(counts)}"
+
+
+@pytest.mark.parametrize("name", REGISTERED)
+def test_exported_function_computes_the_training_values_exactly(name):
+    from lmnet.export.qtz import PREFIX, GraphQuantizers
+    quantizer = get_quantizer(name)
+    x = sample_input(quantizer)
+    graph = tf.Graph()
+    with graph.as_default():
+        placeholder = tf.compat.v1.placeholder(tf.float32, x.shape)
+        output = GraphQuantizers().apply(name, placeholder, {}, PREFIX + name)
+        assert output.op.type == PREFIX + name
+        with tf.compat.v1.Session(graph=graph) as session:
+            exported = session.run(output, {placeholder: x})
+    np.testing.assert_array_equal(exported, quantizer(tf.constant(x)).numpy())
+
+
+@pytest.mark.parametrize("name", REGISTERED)
+def test_integer_form_gives_the_same_values(name):
+    quantizer = get_quantizer(name)
+    x = sample_input(quantizer)
+    values = list(quantizer.arguments({}).values())
+    np.testing.assert_allclose(quantizer.integer_forward(tf.constant(x), *values).numpy(),
+                               quantizer(tf.constant(x)).numpy(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", REGISTERED)
+def test_gradient_is_straight_through_where_the_mask_says(name):
+    quantizer = get_quantizer(name)
+    x = sample_input(quantizer)
+    upstream = np.random.default_rng(9).normal(size=x.shape).astype(np.float32)
+    _, gradient = forward_and_gradient(quantizer, x, upstream, as_variable=False)
+    mask = quantizer.gradient_mask(tf.constant(x), *quantizer.arguments({}).values())
+    expected = upstream if mask is None else np.where(mask.numpy(), upstream, 0)
+    np.testing.assert_array_equal(gradient, expected)
+
+
+@pytest.mark.parametrize("name", REGISTERED)
+def test_monotonic_claim_holds(name):
+    quantizer = get_quantizer(name)
+    if not quantizer.monotonic:
+        pytest.skip(f"{name} does not claim to commute with max pooling")
+    x = np.sort(sample_input(quantizer).ravel())
+    assert np.all(np.diff(quantizer(tf.constant(x)).numpy()) >= 0)
+
+
+@pytest.mark.parametrize("name", REGISTERED)
+def test_copies_and_pickles_are_the_registered_object(name):
+    quantizer = get_quantizer(name)
+    assert copy.deepcopy(quantizer) is quantizer and copy.copy(quantizer) is quantizer
+    assert pickle.loads(pickle.dumps(quantizer)) is quantizer
+
+
+def test_register_refuses_half_described_and_duplicate_quantizers():
+    class Nameless(Quantizer):
+        role = "weight"
+
+    class NoRole(Quantizer):
+        name = "no_role"
+
+    for incomplete in (Nameless(), NoRole(), binary_reference):
+        with pytest.raises(TypeError):
+            register(incomplete)
+    with pytest.raises(ValueError, match="already registered"):
+        register(type(ternary)())

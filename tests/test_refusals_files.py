@@ -283,16 +283,24 @@ def _yaml_config(tmp_path, key, value):
     return str(path)
 
 
-def test_quantizer_signature_check_covers_needed_and_open_keywords():
+def test_quantizer_arguments_check_names_needed_and_unknown_keywords():
     from lmnet.errors import ConfigError
-    from lmnet.quantizations import check_quantizer_kwargs, quantizer_keywords, registered_quantizers
+    from lmnet.quantizations import Parameter, Quantizer, registered_quantizers
 
-    def needs_bit(x, bit, scale=1.0):
-        return x
+    class NeedsBit(Quantizer):
+        name = "needs_bit"
+        role = "weight"
+        parameters = (Parameter("bit", "int32"), Parameter("scale", "float32", 1.0))
 
+    key = "NETWORK.WEIGHT_QUANTIZER_KWARGS"
     with pytest.raises(ConfigError, match=r"lacks 'bit', which quantizer needs_bit needs; it accepts bit, scale"):
-        check_quantizer_kwargs(needs_bit, {"scale": 2.0}, "NETWORK.WEIGHT_QUANTIZER_KWARGS")
-    check_quantizer_kwargs(lambda x, **kwargs: x, {"anything": 1}, "NETWORK.WEIGHT_QUANTIZER_KWARGS")
-    assert {name: quantizer_keywords(fn) for name, fn in registered_quantizers().items()} == {
+        NeedsBit().arguments({"scale": 2.0}, key)
+    with pytest.raises(ConfigError, match=r"has 'size', which quantizer needs_bit does not take; it accepts bit"):
+        NeedsBit().arguments({"bit": 2, "size": 1}, key)
+    with pytest.raises(ConfigError, match=r"'NETWORK.WEIGHT_QUANTIZER_KWARGS': bit of quantizer needs_bit must be a "
+                                          r"whole number, got 2.5"):
+        NeedsBit().arguments({"bit": 2.5}, key)
+    assert NeedsBit().arguments({"bit": 3.0}, key) == {"bit": 3, "scale": 1.0}
+    assert {name: quantizer.keywords for name, quantizer in registered_quantizers().items()} == {
         "binary_mean_scaling": [], "binary_channel_wise_mean_scaling": [], "ternary": [],
         "linear_mid_tread_half": ["bit", "max_value"]}

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from lmnet.export.graph import OUTPUT_NAME, PLACEHOLDER_NAME
 from lmnet.layers import QuantizedActivation, QuantizedConv2D
+from lmnet.quantizations import get_quantizer
 
 ONNX_OPSET = 13
 
@@ -51,31 +52,26 @@ def saved_model_runner(path):
     return run
 
 
-class Relu6LinearQuantizer(keras.layers.Layer):
-    """``linear_mid_tread_half`` written around a ReLU6 so that int8 TFLite keeps its input precise.
+class IntegerFormActivation(keras.layers.Layer):
+    """An activation quantizer in its integer-friendly form (:meth:`~lmnet.quantizations.Quantizer.integer_forward`).
 
-    ``clip(x, 0, m) * n / m`` equals ``relu6(x * 6 / m) * n / 6`` (``n = 2**bit - 1``); TFLite fuses
-    the scaling into the convolution before it and the ReLU6 into that convolution's output, whose
-    int8 range is then ``[0, 6]`` instead of the whole batch-norm range, so far fewer values cross a
-    rounding boundary than with a plain clip. ``ROUND`` still runs in float between a dequantize
-    and a quantize (TFLite has no integer rounding kernel).
+    Same values as the quantizer; ``linear_mid_tread_half``, for example, is written around a ReLU6 that int8
+    TFLite fuses into the convolution before it, so that its input keeps its precision.
 
     Args:
-        bit: number of bits.
-        max_value: the top of the range.
+        activation_quantizer: registered quantizer name.
+        activation_quantizer_kwargs: keyword arguments of the quantizer.
         **kwargs: ``keras.layers.Layer`` arguments.
     """
 
-    def __init__(self, bit=2, max_value=2.0, **kwargs):
+    def __init__(self, activation_quantizer, activation_quantizer_kwargs=None, **kwargs):
         super().__init__(**kwargs)
-        self.bit = bit
-        self.max_value = float(max_value)
+        self.quantizer = get_quantizer(activation_quantizer)
+        self.values = list(self.quantizer.arguments(activation_quantizer_kwargs).values())
 
     def call(self, inputs):
         """Returns the quantized inputs."""
-        levels = float(2 ** self.bit - 1)
-        clipped = tf.nn.relu6(inputs * (6.0 / self.max_value))
-        return tf.round(clipped * (levels / 6.0)) * (self.max_value / levels)
+        return self.quantizer.integer_forward(inputs, *self.values)
 
     def compute_output_shape(self, input_shape):
         """Same shape as the input."""
@@ -85,22 +81,23 @@ class Relu6LinearQuantizer(keras.layers.Layer):
 def baked_model(model):
     """A twin of ``model`` for int8 TFLite: quantized kernels baked in as plain float kernels.
 
-    Weight quantizers are gone (their result is the kernel); ``linear_mid_tread_half`` activation
-    quantizers become :class:`Relu6LinearQuantizer` (same values), other activation quantizers stay.
-    TFLite's int8 quantizer cannot prepare a convolution whose kernel is computed by quantizer ops.
+    Weight quantizers are gone (their result is the kernel); activation quantizers take their
+    integer-friendly form (:class:`IntegerFormActivation`, same values). TFLite's int8 quantizer cannot
+    prepare a convolution whose kernel is computed by quantizer ops.
     """
     def clone(layer):
         config = layer.get_config()
         if isinstance(layer, QuantizedConv2D):
-            config.update(kernel_quantizer=None, kernel_quantizer_kwargs=None)
-        if isinstance(layer, QuantizedActivation) and layer.quantizer == "linear_mid_tread_half":
-            return Relu6LinearQuantizer(name=layer.name, **layer.quantizer_kwargs)
+            config.update(weight_quantizer=None, weight_quantizer_kwargs=None)
+        if isinstance(layer, QuantizedActivation):
+            return IntegerFormActivation(layer.activation_quantizer, layer.activation_quantizer_kwargs,
+                                         name=layer.name)
         return type(layer).from_config(config)
 
     twin = keras.models.clone_model(model, clone_function=clone)
     for layer in model.layers:
         weights = [v.numpy() for v in layer.weights]
-        if isinstance(layer, QuantizedConv2D) and layer.kernel_quantizer:
+        if isinstance(layer, QuantizedConv2D) and layer.weight_quantizer:
             weights[0] = layer.quantized_kernel().numpy()
         twin.get_layer(layer.name).set_weights(weights)
     return twin

@@ -26,11 +26,9 @@ import numpy as np
 import tensorflow as tf
 
 from lmnet.errors import LmnetError
-from lmnet.export.qtz import PREFIX, GraphQuantizers
+from lmnet.export.qtz import PREFIX, GraphQuantizers, node_arguments
 from lmnet.layers import QuantizedActivation, QuantizedConv2D, SpaceToDepth
-
-#: Activation quantizers that act element by element and never decrease: max pooling commutes with them.
-POOL_COMMUTING_QUANTIZERS = frozenset(["linear_mid_tread_half"])
+from lmnet.quantizations import get_quantizer
 
 PLACEHOLDER_NAME = "images_placeholder"
 OUTPUT_NAME = "output"
@@ -129,9 +127,9 @@ class _Emitter:
     def conv2d(self, layer, x):
         """``Conv2D`` with the (quantized) kernel, then ``BiasAdd`` and the layer's activation."""
         kernel = _const(self.values[id(layer.kernel)], "kernel")
-        if isinstance(layer, QuantizedConv2D) and layer.kernel_quantizer:
-            kernel = self.quantizers.apply(layer.kernel_quantizer, kernel, layer.kernel_quantizer_kwargs,
-                                           PREFIX + layer.kernel_quantizer)
+        if isinstance(layer, QuantizedConv2D) and layer.weight_quantizer:
+            kernel = self.quantizers.apply(layer.weight_quantizer, kernel, layer.weight_quantizer_kwargs,
+                                           PREFIX + layer.weight_quantizer)
         if layer.groups != 1 or layer.data_format != "channels_last":
             raise LmnetError(f"export: layer {layer.name}: only NHWC, ungrouped convolutions")
         y = tf.nn.conv2d(x, kernel, strides=[1, *layer.strides, 1], padding=layer.padding.upper(),
@@ -165,8 +163,9 @@ class _Emitter:
 
     def quantized_activation(self, layer, x):
         """One ``QTZ_<activation quantizer>`` node."""
-        y = self.quantizers.apply(layer.quantizer, x, layer.quantizer_kwargs, PREFIX + layer.quantizer)
-        if layer.quantizer in POOL_COMMUTING_QUANTIZERS:
+        name = layer.activation_quantizer
+        y = self.quantizers.apply(name, x, layer.activation_quantizer_kwargs, PREFIX + name)
+        if get_quantizer(name).monotonic:
             self.quantized_inputs[y.name] = (x, layer)
         return y
 
@@ -196,9 +195,8 @@ class _Emitter:
                                   [1, *layer.strides, 1], layer.padding.upper(), name="MaxPool")
         if source is None:
             return pooled
-        quantizer = source[1]
-        return self.quantizers.apply(quantizer.quantizer, pooled, quantizer.quantizer_kwargs,
-                                     PREFIX + quantizer.quantizer)
+        name = source[1].activation_quantizer
+        return self.quantizers.apply(name, pooled, source[1].activation_quantizer_kwargs, PREFIX + name)
 
     def global_pool(self, layer, x):
         """``AvgPool`` over the whole map, then ``Reshape`` to ``[1, channels]``."""
@@ -247,14 +245,17 @@ def converter_limit_warnings(graph_def):
     messages = []
     for node in graph_def.node:
         source = _feeding_quantizer(nodes, node.input[0]) if node.op == "Conv2D" else None
-        if source is None or source.op != PREFIX + "linear_mid_tread_half":
+        if source is None:
             continue
-        bit = int(tf.make_ndarray(nodes[source.input[1]].attr["value"].tensor))
+        quantizer, arguments = node_arguments(nodes, source)
+        if quantizer.role != "activation":
+            continue
+        steps = 2 ** quantizer.bits(**arguments) - 1
         kernel = nodes[node.input[1].split(":")[0]].attr["_output_shapes"].list.shape[0].dim
         height, width, channels = (dim.size for dim in kernel[:3])
-        total = channels * height * width * (2 ** bit - 1)
+        total = channels * height * width * steps
         if total > DLK_ACCUMULATOR_LIMIT:
-            messages.append(f"{node.name}: {channels} input channels x {height}x{width} taps x {2 ** bit - 1} "
+            messages.append(f"{node.name}: {channels} input channels x {height}x{width} taps x {steps} "
                             f"levels = {total} exceeds the 16-bit accumulator of Blueoil's converter "
                             f"({DLK_ACCUMULATOR_LIMIT}); its generated code stops on an assertion there")
     return messages

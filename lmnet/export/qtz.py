@@ -1,66 +1,21 @@
 """Quantizers as TF1 "Defun" functions, so each appears in a frozen graph as ONE node of op type ``QTZ_<name>``.
 
 A hardware converter recognises a quantizer by the node's op type and finds its definition in the
-graph's function library. The function's inputs are the tensor to quantize followed by the
-quantizer's parameters as scalars of upstream Blueoil's dtypes: ``QTZ_linear_mid_tread_half(x: float32,
-bit: int32, max_value: float32)``. The converter sizes its threshold tables (``2**bit - 1`` levels)
-from the integer ``bit``, and the C++ code it generates takes an integer tensor for it. The
-parameters are ``Const`` nodes named ``<node>/bit``, ``<node>/max_value``.
-
-The bodies repeat the math of :mod:`lmnet.quantizations` op for op, so the graph computes exactly
-what the Keras model computes.
+graph's function library. The function's body is the quantizer's own
+:meth:`~lmnet.quantizations.Quantizer.forward`; its inputs are the tensor to quantize followed by the
+quantizer's :attr:`~lmnet.quantizations.Quantizer.parameters` as scalars of their declared dtypes, named
+as the parameters: ``QTZ_linear_mid_tread_half(x: float32, bit: int32, max_value: float32)`` as in upstream
+Blueoil. The converter sizes its threshold tables (``2**bit - 1`` levels) from the integer ``bit``, and
+the C++ code it generates takes an integer tensor for it. The parameter values are ``Const`` nodes named
+``<node>/bit``, ``<node>/max_value``.
 """
 import tensorflow as tf
 from tensorflow.python.framework import function as tf1_function
 
-#: Prefix of every quantizer function (and node op type) in an exported graph.
-PREFIX = "QTZ_"
+from lmnet.quantizations import PREFIX, get_quantizer
+from lmnet.quantizations.base import PARAMETER_DTYPES
 
-
-def _linear_mid_tread_half(x, bit, max_value):
-    levels = tf.cast(tf.pow(2, bit) - 1, tf.float32)
-    clipped = tf.clip_by_value(x, tf.zeros_like(max_value), max_value)
-    return tf.round(clipped * (levels / max_value)) / levels * max_value
-
-
-def _binary_mean_scaling(x):
-    scale = tf.reduce_mean(tf.abs(x), axis=None, keepdims=True)
-    return tf.sign(x) * scale
-
-
-def _binary_channel_wise_mean_scaling(x):
-    axes = tf.range(tf.rank(x) - 1)
-    scale = tf.reduce_mean(tf.abs(x), axis=axes, keepdims=True)
-    return tf.sign(x) * scale
-
-
-def _ternary(x):
-    magnitude = tf.abs(x)
-    threshold = 0.7 * tf.reduce_mean(magnitude)
-    kept = tf.cast(magnitude > threshold, x.dtype)
-    alpha = tf.math.divide_no_nan(tf.reduce_sum(magnitude * kept), tf.reduce_sum(kept))
-    return alpha * tf.sign(x) * kept
-
-
-#: ``{quantizer name: (((parameter name, dtype), ...), body)}``; the body takes the tensor then the parameters.
-QUANTIZER_BODIES = {
-    "linear_mid_tread_half": ((("bit", tf.int32), ("max_value", tf.float32)), _linear_mid_tread_half),
-    "binary_mean_scaling": ((), _binary_mean_scaling),
-    "binary_channel_wise_mean_scaling": ((), _binary_channel_wise_mean_scaling),
-    "ternary": ((), _ternary),
-}
-
-#: Parameter defaults of the quantizers that have parameters (as in :mod:`lmnet.quantizations`).
-PARAMETER_DEFAULTS = {"linear_mid_tread_half": {"bit": 2, "max_value": 2.0}}
-
-
-def _scalar(value, dtype, name, param):
-    """``value`` as a Python number of ``dtype``; an integer parameter must hold a whole number."""
-    if dtype.is_integer:
-        if float(value) != int(value):
-            raise ValueError(f"quantizer '{name}': {param} must be a whole number, got {value!r}")
-        return int(value)
-    return float(value)
+__all__ = ["PREFIX", "GraphQuantizers", "node_arguments"]
 
 
 def _same_shape(op):
@@ -76,15 +31,12 @@ class GraphQuantizers:
     def __init__(self):
         self._functions = {}
 
-    def _function(self, name):
-        if name not in self._functions:
-            if name not in QUANTIZER_BODIES:
-                raise ValueError(f"quantizer '{name}' has no graph definition; known: {', '.join(QUANTIZER_BODIES)}")
-            params, body = QUANTIZER_BODIES[name]
-            dtypes = [tf.float32] + [dtype for _, dtype in params]
-            self._functions[name] = tf1_function.Defun(*dtypes, func_name=PREFIX + name,
-                                                       shape_func=_same_shape)(body)
-        return self._functions[name]
+    def _function(self, quantizer):
+        if quantizer.name not in self._functions:
+            dtypes = [tf.float32] + [PARAMETER_DTYPES[parameter.dtype] for parameter in quantizer.parameters]
+            self._functions[quantizer.name] = tf1_function.Defun(*dtypes, func_name=PREFIX + quantizer.name,
+                                                                 shape_func=_same_shape)(quantizer.forward)
+        return self._functions[quantizer.name]
 
     def apply(self, name, x, kwargs, node_name):
         """Adds one ``QTZ_<name>`` node quantizing ``x``.
@@ -99,12 +51,24 @@ class GraphQuantizers:
         Returns:
             The quantized tensor (same shape as ``x``).
         """
-        params = QUANTIZER_BODIES.get(name, ((), None))[0]
-        values = dict(PARAMETER_DEFAULTS.get(name, {}), **(kwargs or {}))
-        unknown = sorted(set(kwargs or {}) - {param for param, _ in params})
-        if unknown:
-            raise ValueError(f"quantizer '{name}' has no parameter(s) {', '.join(unknown)}")
-        function = self._function(name)
-        constants = [tf.constant(_scalar(values[param], dtype, name, param), dtype, name=f"{node_name}/{param}")
-                     for param, dtype in params]
-        return function(x, *constants, name=node_name)
+        quantizer = get_quantizer(name)
+        values = quantizer.arguments(kwargs)
+        constants = [tf.constant(values[parameter.name], PARAMETER_DTYPES[parameter.dtype],
+                                 name=f"{node_name}/{parameter.name}") for parameter in quantizer.parameters]
+        return self._function(quantizer)(x, *constants, name=node_name)
+
+
+def node_arguments(nodes, node):
+    """The quantizer of a ``QTZ_*`` node and its arguments, read back from the node's parameter constants.
+
+    Args:
+        nodes: ``{name: NodeDef}`` of the graph.
+        node: a ``QTZ_*`` node.
+
+    Returns:
+        ``(quantizer, {parameter name: value})``.
+    """
+    quantizer = get_quantizer(node.op[len(PREFIX):])
+    values = {parameter.name: tf.make_ndarray(nodes[source.split(":")[0]].attr["value"].tensor).item()
+              for parameter, source in zip(quantizer.parameters, node.input[1:])}
+    return quantizer, quantizer.arguments(values)

@@ -18,7 +18,7 @@ def conv_block(x, filters, kernel_size, name, activation="relu", weight_quantize
         name: the block's name.
         activation: ``"relu"``, ``"leaky_relu"`` (alpha 0.1), ``"linear"`` or ``None``; ignored when
             ``activation_quantizer`` is given.
-        weight_quantizer: ``(name, kwargs)`` of a kernel quantizer, or ``None`` for float.
+        weight_quantizer: ``(name, kwargs)`` of a weight quantizer, or ``None`` for float.
         activation_quantizer: ``(name, kwargs)`` of an activation quantizer used as the activation.
         strides: convolution strides.
 
@@ -27,7 +27,7 @@ def conv_block(x, filters, kernel_size, name, activation="relu", weight_quantize
     """
     quantizer, quantizer_kwargs = weight_quantizer or (None, None)
     x = QuantizedConv2D(filters, kernel_size, strides=strides, padding="same", use_bias=False,
-                        kernel_quantizer=quantizer, kernel_quantizer_kwargs=quantizer_kwargs, name=name)(x)
+                        weight_quantizer=quantizer, weight_quantizer_kwargs=quantizer_kwargs, name=name)(x)
     x = keras.layers.BatchNormalization(momentum=0.99, epsilon=1e-3, synchronized=_in_multi_replica_scope(),
                                         name=f"{name}_bn")(x)
     return apply_activation(x, f"{name}_act", activation, activation_quantizer)

@@ -8,7 +8,7 @@ class QuantizedConv2D(keras.layers.Conv2D):
     """A ``Conv2D`` whose forward pass uses a quantized copy of its float kernel.
 
     The float kernel is the trained variable (the "shadow" weights); each call quantizes it
-    with ``kernel_quantizer`` and convolves with the result, so gradients reach the float kernel
+    with ``weight_quantizer`` and convolves with the result, so gradients reach the float kernel
     through the quantizer's straight-through estimator.
 
     Under a mixed dtype policy the kernel is quantized in float32 (the layer does not autocast its
@@ -17,17 +17,17 @@ class QuantizedConv2D(keras.layers.Conv2D):
     Args:
         filters: number of output channels.
         kernel_size: an int or ``(height, width)``.
-        kernel_quantizer: registered quantizer name, or ``None`` for a float kernel.
-        kernel_quantizer_kwargs: keyword arguments of the quantizer.
+        weight_quantizer: registered quantizer name, or ``None`` for a float kernel.
+        weight_quantizer_kwargs: keyword arguments of the quantizer.
         **kwargs: the other ``keras.layers.Conv2D`` arguments.
     """
 
-    def __init__(self, filters, kernel_size, kernel_quantizer=None, kernel_quantizer_kwargs=None, **kwargs):
+    def __init__(self, filters, kernel_size, weight_quantizer=None, weight_quantizer_kwargs=None, **kwargs):
         kwargs.setdefault("autocast", False)
         super().__init__(filters, kernel_size, **kwargs)
-        self.kernel_quantizer = kernel_quantizer
-        self.kernel_quantizer_kwargs = dict(kernel_quantizer_kwargs or {})
-        self._quantize = get_quantizer(kernel_quantizer) if kernel_quantizer else None
+        self.weight_quantizer = weight_quantizer
+        self.weight_quantizer_kwargs = dict(weight_quantizer_kwargs or {})
+        self._quantize = get_quantizer(weight_quantizer) if weight_quantizer else None
 
     def quantized_kernel(self):
         """Returns the kernel the forward pass uses (quantized in float32, or the float one), in the
@@ -36,7 +36,7 @@ class QuantizedConv2D(keras.layers.Conv2D):
 
     def _compute_kernel(self, kernel):
         if self._quantize is not None:
-            kernel = self._quantize(kernel, **self.kernel_quantizer_kwargs)
+            kernel = self._quantize(kernel, **self.weight_quantizer_kwargs)
         if keras.backend.standardize_dtype(kernel.dtype) == self.compute_dtype:
             return kernel
         return keras.ops.cast(kernel, self.compute_dtype)
@@ -60,7 +60,7 @@ class QuantizedConv2D(keras.layers.Conv2D):
     def get_config(self):
         """Adds the quantizer name and its arguments to the ``Conv2D`` config."""
         config = super().get_config()
-        config.update(kernel_quantizer=self.kernel_quantizer, kernel_quantizer_kwargs=self.kernel_quantizer_kwargs)
+        config.update(weight_quantizer=self.weight_quantizer, weight_quantizer_kwargs=self.weight_quantizer_kwargs)
         return config
 
 
@@ -68,20 +68,20 @@ class QuantizedActivation(keras.layers.Layer):
     """Applies an activation quantizer (for example ``linear_mid_tread_half``).
 
     Args:
-        quantizer: registered quantizer name.
-        quantizer_kwargs: keyword arguments of the quantizer.
+        activation_quantizer: registered quantizer name.
+        activation_quantizer_kwargs: keyword arguments of the quantizer.
         **kwargs: ``keras.layers.Layer`` arguments (``name`` …).
     """
 
-    def __init__(self, quantizer, quantizer_kwargs=None, **kwargs):
+    def __init__(self, activation_quantizer, activation_quantizer_kwargs=None, **kwargs):
         super().__init__(**kwargs)
-        self.quantizer = quantizer
-        self.quantizer_kwargs = dict(quantizer_kwargs or {})
-        self._quantize = get_quantizer(quantizer)
+        self.activation_quantizer = activation_quantizer
+        self.activation_quantizer_kwargs = dict(activation_quantizer_kwargs or {})
+        self._quantize = get_quantizer(activation_quantizer)
 
     def call(self, inputs):
         """Returns the quantized inputs (computed in float32, returned in the compute dtype)."""
-        outputs = self._quantize(keras.ops.cast(inputs, "float32"), **self.quantizer_kwargs)
+        outputs = self._quantize(keras.ops.cast(inputs, "float32"), **self.activation_quantizer_kwargs)
         return keras.ops.cast(outputs, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
@@ -91,5 +91,6 @@ class QuantizedActivation(keras.layers.Layer):
     def get_config(self):
         """Adds the quantizer name and its arguments to the layer config."""
         config = super().get_config()
-        config.update(quantizer=self.quantizer, quantizer_kwargs=self.quantizer_kwargs)
+        config.update(activation_quantizer=self.activation_quantizer,
+                      activation_quantizer_kwargs=self.activation_quantizer_kwargs)
         return config

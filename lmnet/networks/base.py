@@ -33,9 +33,9 @@ class BaseNetwork:
         learning_rate_func: a ``keras.optimizers.schedules.LearningRateSchedule`` subclass or ``None``.
         learning_rate_kwargs: its keyword arguments.
         weight_decay_rate: factor of the L2 penalty ``sum(kernel**2) / 2`` over all kernels.
-        activation_quantizer: a registered quantizer function, or ``None``.
+        activation_quantizer: a registered quantizer, or ``None``.
         activation_quantizer_kwargs: its keyword arguments.
-        weight_quantizer: a registered quantizer function, or ``None``.
+        weight_quantizer: a registered quantizer, or ``None``.
         weight_quantizer_kwargs: its keyword arguments.
         quantize_first_convolution: quantize the first convolution's kernel.
         quantize_last_convolution: quantize the last convolution's kernel.

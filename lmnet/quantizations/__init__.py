@@ -1,15 +1,16 @@
-"""Quantizers: pure TensorFlow functions with straight-through gradients, registered by name.
+"""Quantizers: one :class:`~lmnet.quantizations.base.Quantizer` object each, registered by contract name.
 
-Each quantizer is ``fn(x, **kwargs) -> tensor``; its contract name (``fn.quantizer_name``) is
-what configs and YAML files use, and what the exported graph calls its ``QTZ_<name>`` node. The keyword
-arguments a config gives a quantizer are checked against its signature when the config loads
-(:func:`check_quantizer_kwargs`).
+A quantizer's contract name (``quantizer.name``) is what configs and YAML files use, and what the
+exported graph calls its ``QTZ_<name>`` node. Calling it (``quantizer(x, **kwargs)``) quantizes for
+training with a straight-through gradient; the exporters, profiling and the config checks read the same
+object (:mod:`lmnet.quantizations.base`).
 """
+from lmnet.quantizations.base import PREFIX, Parameter, Quantizer
 from lmnet.quantizations.binary import binary_channel_wise_mean_scaling, binary_mean_scaling
 from lmnet.quantizations.linear import linear_mid_tread_half
-from lmnet.quantizations.registry import (check_quantizer_kwargs, get_quantizer, quantizer_keywords, quantizer_name,
-                                          registered_quantizers)
+from lmnet.quantizations.registry import get_quantizer, quantizer_name, register, registered_quantizers
 from lmnet.quantizations.ternary import ternary
 
-__all__ = ["binary_channel_wise_mean_scaling", "binary_mean_scaling", "check_quantizer_kwargs", "get_quantizer",
-           "linear_mid_tread_half", "quantizer_keywords", "quantizer_name", "registered_quantizers", "ternary"]
+__all__ = ["PREFIX", "Parameter", "Quantizer", "binary_channel_wise_mean_scaling", "binary_mean_scaling",
+           "get_quantizer", "linear_mid_tread_half", "quantizer_name", "register", "registered_quantizers",
+           "ternary"]

@@ -1,11 +1,16 @@
 """Linear activation quantizer."""
 import tensorflow as tf
 
+from lmnet.quantizations.base import Parameter, Quantizer
 from lmnet.quantizations.registry import register
 
 
-@register("linear_mid_tread_half")
-def linear_mid_tread_half(x, bit=2, max_value=2.0):
+def _levels_and_top(x, bit, max_value):
+    """``2**bit - 1`` and ``max_value`` as tensors of ``x``'s dtype (from Python numbers or scalar tensors)."""
+    return tf.cast(tf.pow(2, bit) - 1, x.dtype), tf.cast(max_value, x.dtype)
+
+
+class LinearMidTreadHalf(Quantizer):
     r"""Quantizes activations to ``2**bit`` evenly spaced levels in ``[0, max_value]``.
 
     Forward:
@@ -23,26 +28,42 @@ def linear_mid_tread_half(x, bit=2, max_value=2.0):
 
         \frac{\partial L}{\partial x} = \frac{\partial L}{\partial y} \cdot [0 < x < m]
 
-    Args:
-        x: input tensor (or variable).
-        bit: number of bits.
-        max_value: the top of the range.
-
-    Returns:
-        The quantized tensor, same shape and dtype as ``x``.
+    Parameters: ``bit`` (int32, default 2), ``max_value`` (float32, default 2.0). Exported as
+    ``QTZ_linear_mid_tread_half(x: float32, bit: int32, max_value: float32)``.
     """
-    with tf.name_scope("QTZ_linear_mid_tread_half"):
-        x = tf.convert_to_tensor(x)
-        levels = float(2 ** bit - 1)
-        max_value = tf.cast(max_value, x.dtype)
 
-        @tf.custom_gradient
-        def quantize(value):
-            clipped = tf.clip_by_value(value, tf.zeros_like(max_value), max_value)
-            output = tf.round(clipped * (levels / max_value)) / levels * max_value
+    name = "linear_mid_tread_half"
+    role = "activation"
+    parameters = (Parameter("bit", "int32", 2), Parameter("max_value", "float32", 2.0))
+    monotonic = True
 
-            def grad(upstream):
-                inside = tf.logical_and(value > 0, value < max_value)
-                return upstream * tf.cast(inside, upstream.dtype)
-            return output, grad
-        return quantize(x)
+    def forward(self, x, bit, max_value):
+        """``round(clip(x, 0, m) * n / m) / n * m``."""
+        levels, top = _levels_and_top(x, bit, max_value)
+        clipped = tf.clip_by_value(x, tf.zeros_like(top), top)
+        return tf.round(clipped * (levels / top)) / levels * top
+
+    def gradient_mask(self, x, bit, max_value):
+        """``0 < x < max_value``."""
+        _, top = _levels_and_top(x, bit, max_value)
+        return tf.logical_and(x > 0, x < top)
+
+    def integer_forward(self, x, bit, max_value):
+        """The same values around a ReLU6, so that int8 TFLite keeps its input precise.
+
+        ``clip(x, 0, m) * n / m`` equals ``relu6(x * 6 / m) * n / 6``; TFLite fuses the scaling into the
+        convolution before it and the ReLU6 into that convolution's output, whose int8 range is then ``[0, 6]``
+        instead of the whole batch-norm range, so far fewer values cross a rounding boundary than with a plain
+        clip. ``ROUND`` still runs in float between a dequantize and a quantize (TFLite has no integer rounding
+        kernel).
+        """
+        levels, top = _levels_and_top(x, bit, max_value)
+        clipped = tf.nn.relu6(x * (6.0 / top))
+        return tf.round(clipped * (levels / 6.0)) * (top / levels)
+
+    def bits(self, bit, max_value):
+        """``bit``."""
+        return int(bit)
+
+
+linear_mid_tread_half = register(LinearMidTreadHalf())

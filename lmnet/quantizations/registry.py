@@ -1,18 +1,23 @@
-"""The registry of quantizer functions by contract name, and the check of their keyword arguments."""
-import inspect
-
+"""The registry of quantizers (:class:`~lmnet.quantizations.base.Quantizer` objects) by contract name."""
 from lmnet.errors import ConfigError
+from lmnet.quantizations.base import ROLES, Quantizer
 
 _QUANTIZERS = {}
 
 
-def register(name):
-    """Decorator registering a quantizer function under ``name`` (sets ``fn.quantizer_name``)."""
-    def decorate(fn):
-        fn.quantizer_name = name
-        _QUANTIZERS[name] = fn
-        return fn
-    return decorate
+def register(quantizer):
+    """Registers ``quantizer`` under its :attr:`~Quantizer.name` and returns it.
+
+    Raises:
+        TypeError: not a :class:`Quantizer`, or without a name or a known role.
+        ValueError: another quantizer already has that name.
+    """
+    if not isinstance(quantizer, Quantizer) or not quantizer.name or quantizer.role not in ROLES:
+        raise TypeError(f"{quantizer!r}: a quantizer is a Quantizer with a name and a role in {ROLES}")
+    if _QUANTIZERS.get(quantizer.name, quantizer) is not quantizer:
+        raise ValueError(f"a quantizer named '{quantizer.name}' is already registered")
+    _QUANTIZERS[quantizer.name] = quantizer
+    return quantizer
 
 
 def get_quantizer(name):
@@ -27,57 +32,19 @@ def get_quantizer(name):
     return _QUANTIZERS[name]
 
 
-def quantizer_name(fn):
-    """Returns the registered name of quantizer ``fn``.
+def quantizer_name(quantizer):
+    """Returns the registered name of ``quantizer``.
 
     Raises:
-        ConfigError: ``fn`` is not a registered quantizer.
+        ConfigError: ``quantizer`` is not a registered quantizer.
     """
-    name = getattr(fn, "quantizer_name", None)
-    if name is None or _QUANTIZERS.get(name) is not fn:
-        raise ConfigError(f"{fn!r} is not a registered quantizer")
+    name = getattr(quantizer, "name", None)
+    if not isinstance(quantizer, Quantizer) or _QUANTIZERS.get(name) is not quantizer:
+        raise ConfigError(f"{quantizer!r} is not a registered quantizer")
     return name
 
 
 def registered_quantizers():
-    """Returns ``{name: function}`` of every registered quantizer."""
+    """Returns ``{name: quantizer}`` of every registered quantizer."""
     import lmnet.quantizations  # noqa: F401
     return dict(_QUANTIZERS)
-
-
-def quantizer_keywords(fn):
-    """The keyword arguments quantizer ``fn`` takes (every parameter after its input), or ``None`` for any."""
-    parameters = list(inspect.signature(fn).parameters.values())[1:]
-    if any(parameter.kind is parameter.VAR_KEYWORD for parameter in parameters):
-        return None
-    return [parameter.name for parameter in parameters
-            if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)]
-
-
-def check_quantizer_kwargs(fn, kwargs, key):
-    """Checks ``kwargs`` against the signature of quantizer ``fn``, before any network is built.
-
-    Args:
-        fn: a registered quantizer.
-        kwargs: the keyword arguments the config gives it.
-        key: the config key holding ``kwargs``, for the message (``"NETWORK.ACTIVATION_QUANTIZER_KWARGS"``).
-
-    Raises:
-        ConfigError: a keyword ``fn`` does not take, or one it needs is missing; the message names ``key``,
-            the quantizer and the keywords it accepts.
-    """
-    accepted = quantizer_keywords(fn)
-    if accepted is None:
-        return
-    name = getattr(fn, "quantizer_name", fn.__name__)
-    takes = f"it accepts {', '.join(accepted)}" if accepted else "it takes no keyword arguments ({})"
-    unknown = [keyword for keyword in kwargs if keyword not in accepted]
-    if unknown:
-        raise ConfigError(f"config key '{key}' has {', '.join(map(repr, unknown))}, which quantizer {name} does not "
-                          f"take; {takes}")
-    parameters = inspect.signature(fn).parameters
-    missing = [keyword for keyword in accepted if parameters[keyword].default is inspect.Parameter.empty
-               and keyword not in kwargs]
-    if missing:
-        raise ConfigError(f"config key '{key}' lacks {', '.join(map(repr, missing))}, which quantizer {name} needs; "
-                          f"{takes}")

@@ -1,11 +1,11 @@
 """Ternary weight quantizer (Ternary Weight Networks)."""
 import tensorflow as tf
 
+from lmnet.quantizations.base import Quantizer
 from lmnet.quantizations.registry import register
 
 
-@register("ternary")
-def ternary(x):
+class Ternary(Quantizer):
     r"""Ternarizes a kernel to :math:`\{-\alpha, 0, +\alpha\}`.
 
     Forward:
@@ -20,24 +20,23 @@ def ternary(x):
 
     Backward (straight-through): :math:`\partial L / \partial x = \partial L / \partial y`.
 
-    Args:
-        x: the kernel.
-
-    Returns:
-        The ternarized kernel, same shape as ``x``.
+    No parameters; 2 bits per weight (three levels).
     """
-    with tf.name_scope("QTZ_ternary"):
-        x = tf.convert_to_tensor(x)
 
-        @tf.custom_gradient
-        def quantize(value):
-            magnitude = tf.abs(value)
-            threshold = 0.7 * tf.reduce_mean(magnitude)
-            kept = tf.cast(magnitude > threshold, value.dtype)
-            alpha = tf.math.divide_no_nan(tf.reduce_sum(magnitude * kept), tf.reduce_sum(kept))
-            output = alpha * tf.sign(value) * kept
+    name = "ternary"
+    role = "weight"
 
-            def grad(upstream):
-                return upstream
-            return output, grad
-        return quantize(x)
+    def forward(self, x):
+        """``alpha * sign(x) * [|x| > 0.7 mean|x|]``."""
+        magnitude = tf.abs(x)
+        threshold = 0.7 * tf.reduce_mean(magnitude)
+        kept = tf.cast(magnitude > threshold, x.dtype)
+        alpha = tf.math.divide_no_nan(tf.reduce_sum(magnitude * kept), tf.reduce_sum(kept))
+        return alpha * tf.sign(x) * kept
+
+    def bits(self):
+        """2."""
+        return 2
+
+
+ternary = register(Ternary())

@@ -31,6 +31,6 @@ class LmnetV0(ClassificationNetwork):
         x = lmnet_block(x, 64, 1, "conv6", weight_quantizer=self.weight_quantizer)
         x = BatchSplitInvariantDropout(self.dropout_rate, name="dropout")(x)
         q_name, q_kwargs = self.last_weight_quantizer() or (None, None)
-        x = QuantizedConv2D(self.num_classes, 1, use_bias=True, kernel_quantizer=q_name,
-                            kernel_quantizer_kwargs=q_kwargs, name="conv7")(x)
+        x = QuantizedConv2D(self.num_classes, 1, use_bias=True, weight_quantizer=q_name,
+                            weight_quantizer_kwargs=q_kwargs, name="conv7")(x)
         return keras.layers.GlobalAveragePooling2D(name="pool")(x)

@@ -108,8 +108,8 @@ class YoloBase(BaseNetwork):
         inputs = keras.Input(shape=(*self.image_size, 3), name="images")
         features = self.build_features(inputs)
         quantizer, quantizer_kwargs = self.last_weight_quantizer() or (None, None)
-        outputs = QuantizedConv2D(self.output_channels, 1, use_bias=True, kernel_quantizer=quantizer,
-                                  kernel_quantizer_kwargs=quantizer_kwargs, name="output",
+        outputs = QuantizedConv2D(self.output_channels, 1, use_bias=True, weight_quantizer=quantizer,
+                                  weight_quantizer_kwargs=quantizer_kwargs, name="output",
                                   dtype="float32")(features)  # float32 output under bf16 too
         return keras.Model(inputs, outputs, name=type(self).__name__)
 
