@@ -523,3 +523,37 @@ def tf_iou_xywh(a, b):
     a = _tf_floating(a)
     b = _tf_floating(b, like=a)
     return tf_iou_xywh_aligned(a[..., :, None, :4], b[..., None, :, :4])
+
+
+# ------------------------------------------------------------------ predicted boxes [batch, num_boxes, 6]
+
+#: The padding row of predicted boxes ``(x, y, w, h, class_id, score)`` (class id ``-1``, always after the real rows).
+PREDICTION_PADDING_ROW = (0.0, 0.0, 0.0, 0.0, float(PADDING_CLASS_ID), 0.0)
+
+
+def valid_boxes(boxes):
+    """Drops the padding rows of one image's ``[N, 6]`` predicted boxes.
+
+    Args:
+        boxes: ``[N, 6]`` rows ``(x, y, w, h, class_id, score)``.
+
+    Returns:
+        The rows whose ``class_id >= 0``, in their order.
+    """
+    boxes = np.asarray(boxes)
+    return boxes[boxes[:, 4] >= 0]
+
+
+def padding_rows(count, dtype=np.float32):
+    """Returns ``[count, 6]`` padding rows ``(0, 0, 0, 0, -1, 0)``."""
+    rows = np.zeros((count, 6), dtype)
+    rows[:, 4] = PADDING_CLASS_ID
+    return rows
+
+
+def check_prediction_rows(outputs, name):
+    """Returns ``outputs`` as an array, raising ``ValueError`` unless it is ``[batch, num_boxes, 6]``."""
+    outputs = np.asarray(outputs)
+    if outputs.ndim != 3 or outputs.shape[2] != 6:
+        raise ValueError(f"{name}: expected boxes [batch, num_boxes, 6], got shape {outputs.shape}")
+    return outputs

@@ -17,7 +17,7 @@ import numpy as np
 from lmnet.errors import ConfigError
 
 _REGISTRY = {}
-_PROCESSOR_MODULES = ("lmnet.pre_processor", "lmnet.data_augmentor", "lmnet.post_processor")
+_PROCESSOR_MODULES = ("lmnet.pre_processor", "lmnet.data_augmentor", "lmnet.post_processor", "lmnet.nms")
 
 
 def _yaml_value(value):
@@ -111,6 +111,24 @@ class Sequence(Processor):
     def params(self):
         """Returns ``{"processors": [...]}`` with each processor serialized."""
         return {"processors": self.to_dict()}
+
+
+class OutputsProcessor(Processor):
+    """Base of the post-processors: ``__call__`` replaces the sample's ``outputs`` with :meth:`process`."""
+
+    def __call__(self, outputs, rng=None, **sample):
+        """Returns the sample with ``outputs`` post-processed by :meth:`process`."""
+        return dict(sample, outputs=self.process(outputs))
+
+    def process(self, outputs):
+        """The NumPy post-processing of one batch; subclasses implement it."""
+        raise NotImplementedError
+
+
+def import_tensorflow():
+    """Imports TensorFlow lazily, so that the NumPy paths of the processors run without it."""
+    import tensorflow as tf
+    return tf
 
 
 def registered_processors():

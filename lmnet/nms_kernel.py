@@ -1,10 +1,10 @@
-"""Compiled greedy NMS (Numba), used by :class:`lmnet.post_processor.NMS` when Numba is installed.
+"""Compiled greedy NMS (Numba), used by :class:`lmnet.nms.NMS` when Numba is installed.
 
 The kernel makes the same selection as the NumPy path and as ``tf.image.non_max_suppression``:
 per group (class), candidates are visited by score descending, ties by lower row index; a
 candidate is kept unless its IoU with a box already kept in its group is strictly greater than
 the threshold; at most ``max_output_size`` are kept per group. Each group's candidates sit in a
-binary heap keyed by :func:`lmnet.post_processor._descending_keys`-style integers, so only the
+binary heap keyed by :func:`lmnet.nms._descending_keys`-style integers, so only the
 candidates actually visited are ordered (as TensorFlow's priority queue does), and the IoU is
 computed in float32 exactly as in the NumPy path:
 ``inter = max(min(x1, u1) − max(x0, u0), 0) · (min(y1, v1) − max(y0, v0))``,

@@ -20,14 +20,10 @@ import collections
 import tensorflow as tf
 
 from lmnet.boxes import tf_iou_xywh_aligned
-from lmnet.yolo_output import channels_per_anchor, split_anchor_channels
+from lmnet.yolo_output import TENSORFLOW, Decoded, decode
 
-#: ``t_w, t_h`` are clipped to this magnitude before ``exp`` when decoding boxes (IoU only).
-_MAX_LOG_SCALE = 10.0
-
-#: The decoded raw output, each ``[B, gh, gw, A, ...]``.
-YoloPrediction = collections.namedtuple(
-    "YoloPrediction", ["offsets", "log_sizes", "object_logits", "class_logits", "boxes"])
+#: The decoded raw output, each ``[B, gh, gw, A, ...]`` (:data:`lmnet.yolo_output.Decoded`).
+YoloPrediction = Decoded
 #: The dense targets of the responsible predictions, each ``[B, gh, gw, A, ...]`` (zero elsewhere).
 YoloTargets = collections.namedtuple(
     "YoloTargets", ["mask", "offsets", "log_sizes", "coordinate_weights", "class_ids", "boxes"])
@@ -164,38 +160,14 @@ class YoloLoss:
         }
 
     def decode(self, outputs):
-        """Splits and decodes the raw output.
-
-        Args:
-            outputs: ``[B, gh, gw, A * (C + 5)]`` raw output.
+        """Splits and decodes the raw output ``[B, gh, gw, A * (C + 5)]`` (:func:`lmnet.yolo_output.decode`).
 
         Returns:
             A :data:`YoloPrediction`: ``offsets`` ``[..., 2]`` = :math:`\\sigma(t_x), \\sigma(t_y)`,
             ``log_sizes`` ``[..., 2]`` = :math:`t_w, t_h`, ``object_logits`` ``[...]``,
             ``class_logits`` ``[..., C]`` and ``boxes`` ``[..., 4]`` ``(x, y, w, h)`` in pixels.
         """
-        outputs = tf.cast(outputs, tf.float32)
-        shape = tf.shape(outputs)
-        outputs = tf.reshape(outputs, [shape[0], shape[1], shape[2], self.num_anchors,
-                                       channels_per_anchor(self.num_classes)])
-        channels = split_anchor_channels(outputs, self.num_classes)
-        offsets = tf.sigmoid(channels.offsets)
-        return YoloPrediction(offsets=offsets, log_sizes=channels.log_sizes, object_logits=channels.object_logit,
-                              class_logits=channels.class_logits,
-                              boxes=self.decode_boxes(offsets, channels.log_sizes, shape[1:3]))
-
-    def decode_boxes(self, offsets, log_sizes, grid_size):
-        """``(x, y, w, h)`` pixel boxes ``[B, gh, gw, A, 4]`` of sigmoid offsets and log sizes."""
-        grid_h, grid_w = _grid_floats(grid_size)
-        rows = tf.cast(tf.range(grid_size[0]), tf.float32)[None, :, None, None]
-        cols = tf.cast(tf.range(grid_size[1]), tf.float32)[None, None, :, None]
-        height, width = self.image_size
-        sizes = self.anchors * tf.exp(tf.clip_by_value(log_sizes, -_MAX_LOG_SCALE, _MAX_LOG_SCALE))
-        box_w = sizes[..., 0] / grid_w * width
-        box_h = sizes[..., 1] / grid_h * height
-        centre_x = (cols + offsets[..., 0]) / grid_w * width
-        centre_y = (rows + offsets[..., 1]) / grid_h * height
-        return tf.stack([centre_x - box_w / 2, centre_y - box_h / 2, box_w, box_h], axis=-1)
+        return decode(outputs, self.anchors, self.num_classes, self.image_size, TENSORFLOW)
 
     def build_targets(self, gt_boxes, grid_size):
         """Assigns ground truths to predictions and scatters their targets onto the grid.
