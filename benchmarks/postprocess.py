@@ -22,6 +22,7 @@ import time
 import numpy as np
 
 from benchmarks.common import print_table  # also quiets TensorFlow's logs
+from lmnet.boxes import xywh_to_xyxy
 from lmnet.nms_kernel import BACKEND_VARIABLE
 from lmnet.post_processor import NMS
 
@@ -85,7 +86,7 @@ def nms_section(repeats, warmup):
 
     boxes, scores, rows = nms_inputs()
     processor = NMS([str(c) for c in range(NUM_CLASSES)], IOU_THRESHOLD, MAX_OUTPUT_SIZE)
-    yxyx = np.concatenate([boxes[:, 1::-1], boxes[:, 1::-1] + boxes[:, 3:1:-1]], axis=1)
+    yxyx = xywh_to_xyxy(boxes)[:, [1, 0, 3, 2]]
     tf_boxes = tf.constant(yxyx[None, :, None, :])
     tf_scores = tf.constant(scores[None])
     tf_rows = tf.constant(rows)

@@ -6,7 +6,8 @@ This module is the one place for box math. Every function names its box format:
   belongs to (the project's data conventions). Coordinates are pixel edges: a box covering pixel columns 0 to 9
   has ``x = 0`` and ``w = 10``, and an image of width ``W`` spans ``0 <= x <= x + w <= W``.
 * ``xyxy``: ``(x_min, y_min, x_max, y_max)``, the top-left and bottom-right corners.
-* ``cxcywh``: ``(center_x, center_y, w, h)``.
+* ``cxcywh``: ``(center_x, center_y, w, h)`` (YOLO label files);
+* ``voc``: PASCAL VOC's 1-based, inclusive pixel indices ``(xmin, ymin, xmax, ymax)``.
 
 Boxes are arrays whose last axis holds the four coordinates; any leading (batch) dimensions are
 allowed. Columns after the fourth (a class id, a score) are copied through unchanged by the
@@ -84,20 +85,6 @@ def xyxy_to_xywh(boxes):
     return _assemble(boxes, x_min, y_min, x_max - x_min, y_max - y_min)
 
 
-def xywh_to_cxcywh(boxes):
-    """Converts ``(x, y, w, h)`` boxes to ``(center_x, center_y, w, h)``.
-
-    Args:
-        boxes: ``[..., 4]`` array (extra columns are copied through).
-
-    Returns:
-        A new array of the same shape.
-    """
-    boxes = _floating(boxes)
-    x, y, w, h = _columns(boxes)
-    return _assemble(boxes, x + w / 2, y + h / 2, w, h)
-
-
 def cxcywh_to_xywh(boxes):
     """Converts ``(center_x, center_y, w, h)`` boxes to ``(x, y, w, h)``.
 
@@ -110,6 +97,19 @@ def cxcywh_to_xywh(boxes):
     boxes = _floating(boxes)
     center_x, center_y, w, h = _columns(boxes)
     return _assemble(boxes, center_x - w / 2, center_y - h / 2, w, h)
+
+
+def voc_to_xywh(x_min, y_min, x_max, y_max):
+    """PASCAL VOC's ``<bndbox>`` (1-based, inclusive pixel indices) as a pixel-edge ``[x, y, w, h]`` list.
+
+    A box over pixel columns 1 to 10 of VOC's numbering is ``x = 0, w = 10``.
+    """
+    return [x_min - 1.0, y_min - 1.0, x_max - x_min + 1.0, y_max - y_min + 1.0]
+
+
+def xywh_to_voc(x, y, w, h):
+    """The inverse of :func:`voc_to_xywh` for whole-pixel boxes: ``(xmin, ymin, xmax, ymax)`` as VOC writes them."""
+    return x + 1, y + 1, x + w, y + h
 
 
 # Geometry -------------------------------------------------------------------------------------
@@ -181,33 +181,29 @@ def scale_xywh(boxes, scale_x, scale_y):
 
 
 def flip_left_right_xywh(boxes, width):
-    """Mirrors ``(x, y, w, h)`` boxes across the vertical centre line of an image.
-
-    Args:
-        boxes: ``[..., 4]`` array (extra columns are copied through).
-        width: the image's width in pixels.
+    """Mirrors ``(x, y, w, h)`` boxes across the vertical centre line of an image of ``width`` pixels.
 
     Returns:
-        A new array of the same shape with ``x`` replaced by ``width - x - w``.
+        A new array of the same shape (extra columns copied through) with ``x`` replaced by ``width - x - w``.
     """
-    boxes = _floating(boxes)
-    x, y, w, h = _columns(boxes)
-    return _assemble(boxes, width - x - w, y, w, h)
+    return _mirror(boxes, width, axis=0)
 
 
 def flip_top_bottom_xywh(boxes, height):
-    """Mirrors ``(x, y, w, h)`` boxes across the horizontal centre line of an image.
-
-    Args:
-        boxes: ``[..., 4]`` array (extra columns are copied through).
-        height: the image's height in pixels.
+    """Mirrors ``(x, y, w, h)`` boxes across the horizontal centre line of an image of ``height`` pixels.
 
     Returns:
-        A new array of the same shape with ``y`` replaced by ``height - y - h``.
+        A new array of the same shape (extra columns copied through) with ``y`` replaced by ``height - y - h``.
     """
+    return _mirror(boxes, height, axis=1)
+
+
+def _mirror(boxes, extent, axis):
+    """Replaces coordinate ``axis`` (0: x, 1: y) by ``extent - position - size``."""
     boxes = _floating(boxes)
-    x, y, w, h = _columns(boxes)
-    return _assemble(boxes, x, height - y - h, w, h)
+    columns = list(_columns(boxes))
+    columns[axis] = extent - columns[axis] - columns[axis + 2]
+    return _assemble(boxes, *columns)
 
 
 def centers_inside_xywh(boxes, window):
@@ -428,62 +424,6 @@ def _tf_assemble(boxes, first, second, third, fourth):
     """Stacks four coordinate tensors followed by ``boxes``' extra columns."""
     tf = _tf()
     return tf.concat([tf.stack([first, second, third, fourth], axis=-1), boxes[..., 4:]], axis=-1)
-
-
-def tf_xywh_to_xyxy(boxes):
-    """TensorFlow twin of :func:`xywh_to_xyxy`.
-
-    Args:
-        boxes: ``[..., 4]`` tensor (extra columns are copied through); non-float becomes ``float32``.
-
-    Returns:
-        A tensor of the same shape.
-    """
-    boxes = _tf_floating(boxes)
-    x, y, w, h = boxes[..., 0], boxes[..., 1], boxes[..., 2], boxes[..., 3]
-    return _tf_assemble(boxes, x, y, x + w, y + h)
-
-
-def tf_xyxy_to_xywh(boxes):
-    """TensorFlow twin of :func:`xyxy_to_xywh`.
-
-    Args:
-        boxes: ``[..., 4]`` tensor (extra columns are copied through); non-float becomes ``float32``.
-
-    Returns:
-        A tensor of the same shape.
-    """
-    boxes = _tf_floating(boxes)
-    x_min, y_min, x_max, y_max = boxes[..., 0], boxes[..., 1], boxes[..., 2], boxes[..., 3]
-    return _tf_assemble(boxes, x_min, y_min, x_max - x_min, y_max - y_min)
-
-
-def tf_xywh_to_cxcywh(boxes):
-    """TensorFlow twin of :func:`xywh_to_cxcywh`.
-
-    Args:
-        boxes: ``[..., 4]`` tensor (extra columns are copied through); non-float becomes ``float32``.
-
-    Returns:
-        A tensor of the same shape.
-    """
-    boxes = _tf_floating(boxes)
-    x, y, w, h = boxes[..., 0], boxes[..., 1], boxes[..., 2], boxes[..., 3]
-    return _tf_assemble(boxes, x + w / 2, y + h / 2, w, h)
-
-
-def tf_cxcywh_to_xywh(boxes):
-    """TensorFlow twin of :func:`cxcywh_to_xywh`.
-
-    Args:
-        boxes: ``[..., 4]`` tensor (extra columns are copied through); non-float becomes ``float32``.
-
-    Returns:
-        A tensor of the same shape.
-    """
-    boxes = _tf_floating(boxes)
-    center_x, center_y, w, h = boxes[..., 0], boxes[..., 1], boxes[..., 2], boxes[..., 3]
-    return _tf_assemble(boxes, center_x - w / 2, center_y - h / 2, w, h)
 
 
 def tf_iou_xywh_aligned(a, b):

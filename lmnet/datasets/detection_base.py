@@ -25,6 +25,7 @@ import os
 import numpy as np
 from PIL import Image
 
+from lmnet.boxes import clip_xywh
 from lmnet.datasets.base import Dataset
 from lmnet.errors import DatasetError
 from lmnet.image_io import load_image
@@ -226,11 +227,7 @@ class BadAnnotations:
         """
         boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
         height, width = image_size
-        x0 = np.clip(boxes[:, 0], 0, width)
-        y0 = np.clip(boxes[:, 1], 0, height)
-        x1 = np.clip(boxes[:, 0] + boxes[:, 2], 0, width)
-        y1 = np.clip(boxes[:, 1] + boxes[:, 3], 0, height)
-        clipped = np.stack([x0, y0, x1 - x0, y1 - y0], axis=1)
+        clipped = clip_xywh(boxes, image_size)
         keep = (clipped[:, 2] > 0) & (clipped[:, 3] > 0)
         for index in np.flatnonzero(~keep):
             self.problem("empty box", f"{source}: box {index} {boxes[index].tolist()} has no area inside the "

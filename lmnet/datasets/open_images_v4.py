@@ -21,6 +21,7 @@ import os
 
 import numpy as np
 
+from lmnet.boxes import scale_xywh, xyxy_to_xywh
 from lmnet.datasets.detection_base import AnnotationStore, FileDetectionDataset
 from lmnet.datasets.image_folder import validation_count
 from lmnet.errors import DatasetError
@@ -173,6 +174,6 @@ def _pixel_boxes(entries, image_size):
         ``(boxes [N, 4], class_ids [N], group flags [N])``.
     """
     height, width = image_size
-    boxes = [[xmin * width, ymin * height, (xmax - xmin) * width, (ymax - ymin) * height]
-             for xmin, xmax, ymin, ymax, _, _ in entries]
+    corners = [[xmin, ymin, xmax, ymax] for xmin, xmax, ymin, ymax, _, _ in entries]
+    boxes = scale_xywh(xyxy_to_xywh(np.reshape(corners, (-1, 4))), width, height).tolist()
     return boxes, [entry[4] for entry in entries], [entry[5] for entry in entries]

@@ -21,6 +21,7 @@ import os
 import xml.etree.ElementTree as ElementTree
 
 
+from lmnet.boxes import voc_to_xywh
 from lmnet.datasets.detection_base import AnnotationStore, FileDetectionDataset, LazyAnnotations
 from lmnet.errors import DatasetError
 
@@ -79,7 +80,7 @@ def _number(element, tag):
 def voc_box(bndbox):
     """Converts a VOC ``<bndbox>`` (1-based inclusive pixel indices) to pixel-edge ``(x, y, w, h)``."""
     xmin, ymin, xmax, ymax = (_number(bndbox, tag) for tag in ("xmin", "ymin", "xmax", "ymax"))
-    return [xmin - 1.0, ymin - 1.0, xmax - xmin + 1.0, ymax - ymin + 1.0]
+    return voc_to_xywh(xmin, ymin, xmax, ymax)
 
 
 def read_voc_objects(root):

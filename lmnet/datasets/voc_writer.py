@@ -17,6 +17,7 @@ import os
 import numpy as np
 from PIL import Image, ImageDraw
 
+from lmnet.boxes import xywh_to_voc
 from lmnet.datasets.pascalvoc import VOC_CLASSES
 
 
@@ -118,7 +119,7 @@ def random_sample(rng, image_size, max_objects=4, classes=VOC_CLASSES):
         x0, y0 = int(rng.integers(0, width - box_w + 1)), int(rng.integers(0, height - box_h + 1))
         draw.rectangle([x0, y0, x0 + box_w - 1, y0 + box_h - 1], fill=tuple(int(v) for v in rng.integers(0, 256, 3)))
         name = classes[int(rng.integers(len(classes)))]
-        objects.append((name, (x0 + 1, y0 + 1, x0 + box_w, y0 + box_h), int(rng.random() < 0.1)))
+        objects.append((name, xywh_to_voc(x0, y0, box_w, box_h), int(rng.random() < 0.1)))
     return np.asarray(canvas), objects
 
 

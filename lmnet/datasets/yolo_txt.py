@@ -16,6 +16,7 @@ image, are problems named after the label file (and line).
 import functools
 import os
 
+from lmnet.boxes import cxcywh_to_xywh, scale_xywh
 from lmnet.datasets.detection_base import AnnotationStore, FileDetectionDataset, LazyAnnotations
 from lmnet.datasets.image_folder import IMAGE_EXTENSIONS
 from lmnet.errors import DatasetError
@@ -58,9 +59,7 @@ def list_stems(folder, extensions):
 def yolo_box(values, image_size):
     """Turns normalized ``(cx, cy, w, h)`` into a pixel ``(x, y, w, h)`` box of an image of ``(height, width)``."""
     height, width = image_size
-    center_x, center_y, box_width, box_height = values
-    return [(center_x - box_width / 2) * width, (center_y - box_height / 2) * height,
-            box_width * width, box_height * height]
+    return scale_xywh(cxcywh_to_xywh(values), width, height).tolist()
 
 
 class YoloTxt(FileDetectionDataset):

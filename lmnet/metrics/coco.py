@@ -20,6 +20,7 @@ import io
 
 import numpy as np
 
+from lmnet.boxes import area_xywh
 STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 
 
@@ -90,7 +91,7 @@ def coco_ground_truth(annotations, classes, image_ids, category_ids):
         for box, class_id, ignore in zip(annotation.boxes, annotation.class_ids, annotation.ignore):
             x, y, w, h = (float(v) for v in box)
             objects.append({"id": len(objects) + 1, "image_id": image_id, "category_id": category_ids[int(class_id)],
-                            "bbox": [x, y, w, h], "area": w * h, "iscrowd": int(bool(ignore))})
+                            "bbox": [x, y, w, h], "area": float(area_xywh([x, y, w, h])), "iscrowd": int(bool(ignore))})
     categories = [{"id": category_id, "name": str(name)} for category_id, name in zip(category_ids, classes)]
     return {"images": images, "annotations": objects, "categories": categories}
 

@@ -1,6 +1,7 @@
 """Detection metrics accumulated over batches: VOC mAP at IoU 0.5 and 0.75, VOC2007 mAP and COCO stats."""
 import numpy as np
 
+from lmnet.boxes import scale_xywh
 from lmnet.datasets.detection_base import Annotation
 from lmnet.metrics.coco import STAT_NAMES, coco_evaluate, pycocotools_available
 from lmnet.metrics.voc import voc_evaluate, voc_summary
@@ -102,7 +103,7 @@ class DetectionMetrics:
             return predictions
         scale_y = annotation.image_size[0] / self.input_size[0]
         scale_x = annotation.image_size[1] / self.input_size[1]
-        return predictions * np.array([scale_x, scale_y, scale_x, scale_y, 1.0, 1.0])
+        return scale_xywh(np.asarray(predictions, np.float64), scale_x, scale_y)
 
     def _coco_ids(self):
         ids = {}

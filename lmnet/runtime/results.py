@@ -15,6 +15,7 @@ import datetime
 import numpy as np
 
 import lmnet
+from lmnet.boxes import scale_xywh
 from lmnet.common import Tasks
 
 _CLASS = {"type": "object", "required": ["id", "name"], "additionalProperties": False,
@@ -89,10 +90,9 @@ def detection_prediction(boxes, classes, input_size, image_size):
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 6)
     scale_y = image_size[0] / input_size[0]
     scale_x = image_size[1] / input_size[1]
-    scale = np.array([scale_x, scale_y, scale_x, scale_y])
     prediction = []
-    for row in boxes[boxes[:, 4] >= 0]:
-        box = [float(v) for v in row[:4] * scale]
+    for row in scale_xywh(boxes[boxes[:, 4] >= 0], scale_x, scale_y):
+        box = [float(v) for v in row[:4]]
         prediction.append({"box": box, "class": class_entry(int(round(row[4])), classes), "score": float(row[5])})
     return prediction
 

@@ -19,7 +19,7 @@ import collections
 
 import tensorflow as tf
 
-from lmnet.boxes import tf_iou_xywh_aligned
+from lmnet.boxes import tf_iou_xywh, tf_iou_xywh_aligned
 from lmnet.yolo_output import TENSORFLOW, Decoded, decode
 
 #: The decoded raw output, each ``[B, gh, gw, A, ...]`` (:data:`lmnet.yolo_output.Decoded`).
@@ -239,8 +239,7 @@ class YoloLoss:
         gt_boxes = tf.cast(gt_boxes, tf.float32)
         valid = (gt_boxes[..., 4] >= 0) & (gt_boxes[..., 2] > 0) & (gt_boxes[..., 3] > 0)
         shape = tf.shape(boxes)
-        flat = tf.reshape(boxes, [shape[0], -1, 1, 4])
-        iou = tf_iou_xywh_aligned(flat, gt_boxes[:, None, :, :4])  # [B, P, N]
+        iou = tf_iou_xywh(tf.reshape(boxes, [shape[0], -1, 4]), gt_boxes[..., :4])  # [B, P, N]
         iou = tf.where(valid[:, None, :], iou, tf.zeros_like(iou))
         best = tf.reduce_max(tf.concat([iou, tf.zeros_like(iou[..., :1])], axis=-1), axis=-1)
         return tf.stop_gradient(tf.reshape(best, shape[:4]))
