@@ -1,7 +1,7 @@
 """Evaluate a trained experiment on its validation subset."""
 import click
 
-from lmnet.cli import quiet_tensorflow, user_errors_exit_2
+from lmnet.cli import config_overrides_option, quiet_tensorflow, user_errors_exit_2
 
 quiet_tensorflow()
 
@@ -10,12 +10,12 @@ from lmnet.evaluator import evaluate_experiment  # noqa: E402
 
 
 def run(experiment_id, restore_path=None, network=None, dataset=None, config_file=None, output_dir=None,
-        progress=True, overwrite=False):
+        progress=True, overwrite=False, overrides=()):
     """Evaluates the newest (or given) checkpoint of ``experiment_id``; returns the metrics."""
     metrics, json_path, report = evaluate_experiment(Environment.from_env(), experiment_id, restore_path=restore_path,
                                                      config_file=config_file, network=network, dataset=dataset,
                                                      output_dir=output_dir, progress=progress, overwrite=overwrite,
-                                                     log=click.echo)
+                                                     log=click.echo, overrides=overrides)
     if report:
         click.echo(report)
     for name, value in metrics.items():
@@ -32,10 +32,11 @@ def run(experiment_id, restore_path=None, network=None, dataset=None, config_fil
 @click.option("-c", "--config_file", help="config file to use instead of the experiment's config.yaml")
 @click.option("-o", "--output_dir", help="folder for evaluate.json (default <experiment>/evaluate)")
 @click.option("--overwrite", is_flag=True, help="replace the results of an earlier run in --output_dir")
-def main(experiment_id, restore_path, network, dataset, config_file, output_dir, overwrite):
+@config_overrides_option
+def main(experiment_id, restore_path, network, dataset, config_file, output_dir, overwrite, overrides):
     """Evaluate a trained experiment."""
     user_errors_exit_2(run)(experiment_id, restore_path, network, dataset, config_file, output_dir,
-                            overwrite=overwrite)
+                            overwrite=overwrite, overrides=overrides)
 
 
 if __name__ == "__main__":

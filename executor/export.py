@@ -1,7 +1,7 @@
 """Export a trained experiment for inference and hardware conversion (see docs/export.rst)."""
 import click
 
-from lmnet.cli import quiet_tensorflow, user_errors_exit_2
+from lmnet.cli import config_overrides_option, quiet_tensorflow, user_errors_exit_2
 
 quiet_tensorflow()
 
@@ -10,14 +10,15 @@ from lmnet.runtime.layout import CONFIG_FILE, EXPORT_FORMATS, META_FILE, PARITY_
 
 
 def run(experiment_id, restore_path=None, image_size=None, images=(), config_file=None, metric_samples=64,
-        calibration_samples=64, formats=None):
+        calibration_samples=64, formats=None, overrides=()):
     """Exports the newest (or given) checkpoint of ``experiment_id``; returns the :class:`ExportResult`.
 
     ``formats``: export format names, a comma-separated string or a sequence (default ``None``: all).
     """
     return export_experiment(experiment_id, restore_path=restore_path, image_size=image_size, images=images,
                              config_file=config_file, metric_samples=metric_samples,
-                             calibration_samples=calibration_samples, formats=formats, log=click.echo)
+                             calibration_samples=calibration_samples, formats=formats, log=click.echo,
+                             overrides=overrides)
 
 
 FORMATS_HELP = ("comma-separated export formats to write (default: all): "
@@ -39,10 +40,12 @@ FORMATS_HELP = ("comma-separated export formats to write (default: all): "
 @click.option("--calibration_samples", default=64, show_default=True, type=click.IntRange(min=1),
               help="training images calibrating the int8 TFLite model")
 @click.option("--formats", metavar="NAME[,NAME...]", help=FORMATS_HELP)
-def main(experiment_id, restore_path, image_size, images, config_file, metric_samples, calibration_samples, formats):
+@config_overrides_option
+def main(experiment_id, restore_path, image_size, images, config_file, metric_samples, calibration_samples, formats,
+         overrides):
     """Export a trained experiment (frozen graph, meta, SavedModel, TFLite, ONNX, parity report)."""
     user_errors_exit_2(run)(experiment_id, restore_path, image_size or None, images, config_file, metric_samples,
-                            calibration_samples, formats)
+                            calibration_samples, formats, overrides)
 
 
 if __name__ == "__main__":

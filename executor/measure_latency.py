@@ -1,7 +1,7 @@
 """Measure inference latency at batch size 1: overall (pre- + network + post-processing) and network only."""
 import click
 
-from lmnet.cli import quiet_tensorflow, user_errors_exit_2
+from lmnet.cli import config_overrides_option, quiet_tensorflow, user_errors_exit_2
 
 quiet_tensorflow()
 
@@ -10,7 +10,8 @@ from lmnet.latency import DEFAULT_STEPS, ENGINES, KERAS, LatencyRequest, format_
 
 
 def run(experiment_id=None, config_file=None, restore_path=None, image_size=None, step_size=DEFAULT_STEPS,
-        cpu=False, engine=KERAS, export_dir=None, threads=None, output=None, environment=None, log=click.echo):
+        cpu=False, engine=KERAS, export_dir=None, threads=None, output=None, environment=None, log=click.echo,
+        overrides=()):
     """Measures the latency, prints the result and writes the JSON report.
 
     Returns:
@@ -18,7 +19,8 @@ def run(experiment_id=None, config_file=None, restore_path=None, image_size=None
     """
     request = LatencyRequest(experiment_id=experiment_id, config_file=config_file, restore_path=restore_path,
                              image_size=tuple(image_size) if image_size else None, step_size=step_size,
-                             engine=engine, export_dir=export_dir, threads=threads, cpu_only=cpu, output=output)
+                             engine=engine, export_dir=export_dir, threads=threads, cpu_only=cpu, output=output,
+                             overrides=tuple(overrides))
     report, path = measure_latency(environment or Environment.from_env(), request, log=log)
     log(format_report(report))
     log(f"report written to {path}")
@@ -43,10 +45,12 @@ def run(experiment_id=None, config_file=None, restore_path=None, image_size=None
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="intra-op threads (TensorFlow / TFLite num_threads / ONNX Runtime); default: the engine's")
 @click.option("-o", "--output", help="path of the JSON report (default <experiment>/measure_latency.json)")
-def main(config_file, experiment_id, restore_path, image_size, step_size, cpu, engine, export_dir, threads, output):
+@config_overrides_option
+def main(config_file, experiment_id, restore_path, image_size, step_size, cpu, engine, export_dir, threads, output,
+         overrides):
     """Measure the latency of a network at batch size 1 (overall and network only)."""
     user_errors_exit_2(run)(experiment_id, config_file, restore_path, image_size or None, step_size, cpu, engine,
-                            export_dir, threads, output)
+                            export_dir, threads, output, overrides=overrides)
 
 
 if __name__ == "__main__":

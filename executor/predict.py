@@ -1,7 +1,7 @@
 """Predict a folder of images with a trained experiment; writes npy/, json/ and images/."""
 import click
 
-from lmnet.cli import quiet_tensorflow, user_errors_exit_2
+from lmnet.cli import config_overrides_option, quiet_tensorflow, user_errors_exit_2
 
 quiet_tensorflow()
 
@@ -10,11 +10,11 @@ from lmnet.predict import predict_experiment  # noqa: E402
 
 
 def run(input_dir, output_dir, experiment_id, config_file=None, restore_path=None, save_images=True, progress=True,
-        overwrite=False):
+        overwrite=False, overrides=()):
     """Predicts every image of ``input_dir`` with the newest (or given) checkpoint; returns the summary."""
     summary = predict_experiment(Environment.from_env(), experiment_id, input_dir, output_dir, config_file=config_file,
                                  restore_path=restore_path, save_images=save_images, progress=progress,
-                                 log=click.echo, overwrite=overwrite)
+                                 log=click.echo, overwrite=overwrite, overrides=overrides)
     click.echo(f"outputs written to {output_dir}")
     return summary
 
@@ -28,10 +28,11 @@ def run(input_dir, output_dir, experiment_id, config_file=None, restore_path=Non
 @click.option("--save_images/--no_save_images", default=True, show_default=True,
               help="write the images with the predictions drawn")
 @click.option("--overwrite", is_flag=True, help="replace the results of an earlier run in --output_dir")
-def main(input_dir, output_dir, experiment_id, config_file, restore_path, save_images, overwrite):
+@config_overrides_option
+def main(input_dir, output_dir, experiment_id, config_file, restore_path, save_images, overwrite, overrides):
     """Predict the images of a folder with a trained experiment."""
     user_errors_exit_2(run)(input_dir, output_dir, experiment_id, config_file, restore_path, save_images,
-                            overwrite=overwrite)
+                            overwrite=overwrite, overrides=overrides)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from lmnet.cli import quiet_tensorflow, user_errors_exit_2
+from lmnet.cli import config_overrides_option, quiet_tensorflow, user_errors_exit_2
 
 quiet_tensorflow()
 
@@ -18,15 +18,16 @@ from lmnet.training.trainer import Trainer  # noqa: E402
 
 
 def run(config_file, experiment_id="experiment", recreate=False, network=None, dataset=None, progress=True,
-        strategy=None):
+        strategy=None, overrides=()):
     """Trains experiment ``experiment_id`` (resuming it when it exists) and returns the final validation metrics.
 
     ``strategy`` overrides the config's distribution choice (``"none"``, ``"auto"``, ``"mirrored"`` or
-    ``"multi_worker"``). On a non-chief worker of a distributed run the result is ``None``.
+    ``"multi_worker"``). ``overrides`` are ``--set KEY=VALUE`` strings applied to the config (they are part of
+    the saved ``config.yaml``). On a non-chief worker of a distributed run the result is ``None``.
     """
     environment = Environment.from_env()
     paths = environment.experiment(experiment_id)  # a bad id is refused before anything is read
-    config = config_module.load(config_file, network=network, dataset=dataset)
+    config = config_module.load(config_file, network=network, dataset=dataset, overrides=overrides)
     distribution = create_distribution(config, override=strategy)  # before any other TensorFlow work
     with _training_lock(paths, distribution):
         if distribution.is_chief:
@@ -47,7 +48,7 @@ def _training_lock(paths, distribution):
     return ExperimentLock(paths, log=click.echo) if distribution.is_chief else contextlib.nullcontext()
 
 
-def launch(workers, timeout, config_file, experiment_id, recreate=False, network=None, dataset=None):
+def launch(workers, timeout, config_file, experiment_id, recreate=False, network=None, dataset=None, overrides=()):
     """Trains with ``workers`` local processes (MultiWorkerMirroredStrategy on 127.0.0.1).
 
     See :mod:`lmnet.training.launcher`.
@@ -57,6 +58,7 @@ def launch(workers, timeout, config_file, experiment_id, recreate=False, network
     command += ["--recreate"] if recreate else []
     command += ["-n", network] if network else []
     command += ["-d", dataset] if dataset else []
+    command += [argument for text in overrides for argument in ("--set", text)]
     Launcher(command, workers, timeout=timeout).run()
     click.echo(f"all {workers} workers finished")
 
@@ -75,14 +77,16 @@ def launch(workers, timeout, config_file, experiment_id, recreate=False, network
 @click.option("--timeout", type=click.FloatRange(min=1),
               help="with --workers: stop all workers after this many seconds")
 @click.option("--no_progress", is_flag=True, help="no progress bars (for logs)")
-def main(config_file, experiment_id, recreate, network, dataset, strategy, workers, timeout, no_progress):
+@config_overrides_option
+def main(config_file, experiment_id, recreate, network, dataset, strategy, workers, timeout, no_progress, overrides):
     """Train (or resume training) one experiment."""
     if timeout and not workers:
         raise click.UsageError("--timeout only applies with --workers")
     if workers:
-        user_errors_exit_2(launch)(workers, timeout, config_file, experiment_id, recreate, network, dataset)
+        user_errors_exit_2(launch)(workers, timeout, config_file, experiment_id, recreate, network, dataset, overrides)
         return
-    user_errors_exit_2(run)(config_file, experiment_id, recreate, network, dataset, not no_progress, strategy)
+    user_errors_exit_2(run)(config_file, experiment_id, recreate, network, dataset, not no_progress, strategy,
+                            overrides)
 
 
 if __name__ == "__main__":

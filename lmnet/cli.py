@@ -31,3 +31,10 @@ def user_errors_exit_2(run):
             click.echo(f"error: {message}", err=True)
             sys.exit(2)
     return wrapper
+
+
+def config_overrides_option(command):
+    """Adds ``--set KEY=VALUE`` (repeatable, passed as ``overrides``) to a click command that reads a config."""
+    return click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                        help="override a config key (repeatable), e.g. --set MAX_STEPS=100 or "
+                             "--set NETWORK.OPTIMIZER_KWARGS='{momentum: 0.8}'; VALUE is read as YAML")(command)

@@ -9,7 +9,6 @@ processors as class name + parameters, so ``load(save_yaml(config))`` equals ``c
 """
 import difflib
 import importlib
-import importlib.util
 import inspect
 import math
 import os
@@ -17,11 +16,10 @@ import shutil
 
 import yaml
 
-from lmnet import config_schema as schema, outputs
+from lmnet import config_schema as schema, config_sources, outputs
 from lmnet.common import Tasks
 from lmnet.data_processor import Processor, processor_from_dict, processor_to_data
 from lmnet.errors import ConfigError
-from lmnet.yaml_io import read_yaml_mapping
 
 
 class SmartDict(dict):
@@ -43,14 +41,15 @@ class SmartDict(dict):
 Config = SmartDict
 
 
-def load(path, network=None, dataset=None):
-    """Loads a config module (``.py``) or YAML file and validates it.
+def load(path, network=None, dataset=None, overrides=()):
+    """Loads a config module (``.py``) or YAML file, with its bases and overrides, and validates it.
 
     Args:
-        path: the config file.
+        path: the config file (its ``BASE`` configs are read first, :mod:`lmnet.config_sources`).
         network: optional override of ``NETWORK_CLASS`` by module name under ``lmnet.networks``
             (e.g. ``"classification.lmnet_v1_quantize"``).
         dataset: optional override of ``DATASET_CLASS`` by module name under ``lmnet.datasets``.
+        overrides: ``KEY=VALUE`` strings (``--set``), applied last.
 
     Returns:
         The validated :class:`Config`.
@@ -58,46 +57,14 @@ def load(path, network=None, dataset=None):
     Raises:
         ConfigError: the file is missing or invalid; the message names the key.
     """
-    raw = _read_raw(path)
+    raw = config_sources.read_raw(path)
     if network:
         raw["NETWORK_CLASS"] = resolve_class("lmnet.networks", network, "lmnet.networks.base", "BaseNetwork")
         raw.pop("TASK", None)
     if dataset:
         raw["DATASET_CLASS"] = resolve_class("lmnet.datasets", dataset, "lmnet.datasets.base", "Dataset")
         raw.pop("CLASSES", None)
-    return validate(raw)
-
-
-def _read_raw(path):
-    """Reads the UPPER_CASE keys of a Python module or a YAML mapping."""
-    if not os.path.isfile(path):
-        raise ConfigError(f"config file {path} not found")
-    if path.endswith((".yaml", ".yml")):
-        return read_yaml_mapping(path, expected="a mapping of config keys")
-    if not path.endswith(".py"):
-        raise ConfigError(f"{path}: a config is a .py module or a .yaml file")
-    return _read_module(path)
-
-
-def _read_module(path):
-    """Executes a Python config module and returns its UPPER_CASE attributes."""
-    name = "lmnet_config_" + os.path.splitext(os.path.basename(path))[0]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except ConfigError:
-        raise
-    except Exception as error:  # the user's module failed: report where, not a traceback
-        raise ConfigError(f"{path}: cannot execute config module ({type(error).__name__}: {error})") from None
-    return {key: value for key, value in vars(module).items()
-            if key.isupper() and not key.startswith("_") and not _is_import(key, value)}
-
-
-def _is_import(key, value):
-    """True for an imported class, function or module whose own name is ``key`` (``from x import VGG16``)."""
-    return (inspect.isclass(value) or inspect.isfunction(value) or inspect.ismodule(value)) and \
-        getattr(value, "__name__", "").rpartition(".")[2] == key
+    return validate(config_sources.apply_overrides(raw, overrides))
 
 
 def resolve_class(package, module_name, base_module, base_name):

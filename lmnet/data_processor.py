@@ -104,6 +104,12 @@ class Sequence(Processor):
         """The sequence with every processor set to ``image_size`` (see :meth:`Processor.at_image_size`)."""
         return Sequence([processor.at_image_size(image_size) for processor in self.processors])
 
+    def with_params(self, processor_class, **changes):
+        """The sequence with ``changes`` applied to every processor of exactly ``processor_class`` (for variant
+        configs: ``DATASET.AUGMENTOR.with_params(ResizeWithGtBoxes, resample="NEAREST")``)."""
+        return Sequence([processor._with_params(**changes) if type(processor) is processor_class else processor
+                         for processor in self.processors])
+
     def to_dict(self):
         """Serializes as the list of the processors' dicts."""
         return [p.to_dict() for p in self.processors]

@@ -29,11 +29,11 @@ def _claim_output_folder(paths, output_dir, overwrite, log):
 
 
 def evaluate_experiment(environment, experiment_id, restore_path=None, config_file=None, network=None, dataset=None,
-                        output_dir=None, progress=True, overwrite=False, log=print):
+                        output_dir=None, progress=True, overwrite=False, log=print, overrides=()):
     """Evaluates a checkpoint of an experiment on the validation subset.
 
-    The experiment is opened by :func:`lmnet.experiment.open_experiment` (``config_file``, ``network``
-    and ``dataset`` as there; ``restore_path`` default: the newest checkpoint).
+    The experiment is opened by :func:`lmnet.experiment.open_experiment` (``config_file``, ``network``,
+    ``dataset`` and ``overrides`` as there; ``restore_path`` default: the newest checkpoint).
 
     Writes ``evaluate.json`` (metrics, checkpoint, date) into ``output_dir`` (default
     ``<experiment>/evaluate``, where each evaluation replaces the last) and the metrics to TensorBoard
@@ -46,7 +46,8 @@ def evaluate_experiment(environment, experiment_id, restore_path=None, config_fi
     Returns:
         ``(metrics dict, path of the JSON file, report text or None)``.
     """
-    opened = open_experiment(environment, experiment_id, config_file, restore_path, network=network, dataset=dataset)
+    opened = open_experiment(environment, experiment_id, config_file, restore_path, network=network, dataset=dataset,
+                             overrides=overrides)
     paths = opened.paths
     output_dir = _claim_output_folder(paths, output_dir, overwrite, log)  # before the long evaluation
     config, network, dataset, checkpoint = opened.config, opened.network, opened.dataset, opened.checkpoint

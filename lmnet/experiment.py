@@ -88,8 +88,9 @@ def _changed_keys(saved, current, prefix=""):
             yield prefix + key
 
 
-def load_experiment_config(paths, config_file=None, network=None, dataset=None):
-    """The config of an existing experiment: ``config_file`` if given, else its ``config.yaml``.
+def load_experiment_config(paths, config_file=None, network=None, dataset=None, overrides=()):
+    """The config of an existing experiment: ``config_file`` if given, else its ``config.yaml`` (``overrides``:
+    ``--set KEY=VALUE`` strings applied on top).
 
     Raises:
         ExperimentError: the experiment has no saved config and none was given.
@@ -98,7 +99,7 @@ def load_experiment_config(paths, config_file=None, network=None, dataset=None):
         if not os.path.exists(paths.config_yaml):
             raise ExperimentError(f"experiment {paths.root} has no config.yaml; train it first or pass -c")
         config_file = paths.config_yaml
-    return config_module.load(config_file, network=network, dataset=dataset)
+    return config_module.load(config_file, network=network, dataset=dataset, overrides=overrides)
 
 
 # ---------------------------------------------------------------- opening an experiment
@@ -185,7 +186,8 @@ def open_config(config, data_dir, checkpoint=None, classes=validation_classes, m
 
 
 def open_experiment(environment, experiment_id, config_file=None, restore_path=None, network=None, dataset=None,
-                    classes=validation_classes, require_checkpoint=True, configure=None, mixed_precision=True):
+                    classes=validation_classes, require_checkpoint=True, configure=None, mixed_precision=True,
+                    overrides=()):
     """Opens a trained experiment: loads its config, chooses the checkpoint, builds the network, restores it.
 
     In this order: the config (``config_file``, else the experiment's ``config.yaml``, with the ``-n`` /
@@ -205,6 +207,7 @@ def open_experiment(environment, experiment_id, config_file=None, restore_path=N
             (``False``, for tools such as profiling that can work on an untrained network).
         configure: a function from the loaded config to the config the network is built from.
         mixed_precision: passed to :func:`lmnet.builders.build_network`.
+        overrides: ``--set KEY=VALUE`` strings applied to the config (:mod:`lmnet.config_sources`).
 
     Returns:
         An :class:`OpenExperiment`.
@@ -216,7 +219,7 @@ def open_experiment(environment, experiment_id, config_file=None, restore_path=N
         DatasetError: the class source cannot read the dataset.
     """
     paths = environment.experiment(experiment_id)
-    loaded = load_experiment_config(paths, config_file, network=network, dataset=dataset)
+    loaded = load_experiment_config(paths, config_file, network=network, dataset=dataset, overrides=overrides)
     checkpoint = (resolve_checkpoint if require_checkpoint else optional_checkpoint)(paths, restore_path)
     config = loaded if configure is None else configure(loaded)
     return open_config(config, environment.data_dir, checkpoint, classes=classes, mixed_precision=mixed_precision,

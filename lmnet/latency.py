@@ -278,6 +278,7 @@ class LatencyRequest:
         cpu_only: hide the GPUs from TensorFlow.
         output: the JSON report's path.
         warmup: untimed runs before each section.
+        overrides: ``--set KEY=VALUE`` strings applied to the config.
     """
 
     experiment_id: str = None
@@ -291,6 +292,7 @@ class LatencyRequest:
     cpu_only: bool = False
     output: str = None
     warmup: int = WARMUP_RUNS
+    overrides: tuple = ()
 
 
 def check_request(request):
@@ -331,8 +333,8 @@ def _open_keras(environment, request, paths):
     if paths is not None:
         return experiment.open_experiment(environment, request.experiment_id, request.config_file,
                                           request.restore_path, classes=config_classes, require_checkpoint=False,
-                                          configure=at_size)
-    config = at_size(config_module.load(request.config_file))
+                                          configure=at_size, overrides=request.overrides)
+    config = at_size(config_module.load(request.config_file, overrides=request.overrides))
     return experiment.open_config(config, environment.data_dir, request.restore_path, classes=config_classes)
 
 

@@ -26,7 +26,7 @@ def keras_predictor(config, network):
 
 
 def predict_experiment(environment, experiment_id, input_dir, output_dir, config_file=None, restore_path=None,
-                       save_images=True, progress=True, log=print, overwrite=False):
+                       save_images=True, progress=True, log=print, overwrite=False, overrides=()):
     """Predicts every image of ``input_dir`` with a checkpoint of an experiment.
 
     Args:
@@ -41,6 +41,7 @@ def predict_experiment(environment, experiment_id, input_dir, output_dir, config
         progress: show a progress bar.
         log: receives the checkpoint and summary lines.
         overwrite: replace an earlier run's results in ``output_dir``.
+        overrides: ``--set KEY=VALUE`` strings applied to the config.
 
     Returns:
         The :class:`lmnet.runtime.inference.PredictionSummary`.
@@ -50,7 +51,7 @@ def predict_experiment(environment, experiment_id, input_dir, output_dir, config
         DatasetError: no readable image in ``input_dir``.
     """
     opened = open_experiment(environment, experiment_id, config_file, restore_path,
-                             classes=config_or_validation_classes)
+                             classes=config_or_validation_classes, overrides=overrides)
     log(f"restored {opened.checkpoint}")
     config = opened.config
     return predict_folder(keras_predictor(config, opened.network), input_dir, output_dir, config.BATCH_SIZE,

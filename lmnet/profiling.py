@@ -345,7 +345,7 @@ def profile_config(config, name, data_dir, unquant_layers=(), checkpoint=None):
 
 
 def profile_experiment(environment, experiment_id=None, config_file=None, restore_path=None, unquant_layers=(),
-                       output_dir=None):
+                       output_dir=None, overrides=()):
     """Profiles an experiment (``experiment_id``) or a config alone (``config_file``) and writes the reports.
 
     The name of the reports is the experiment id, else the config module's file name without extension.
@@ -361,10 +361,10 @@ def profile_experiment(environment, experiment_id=None, config_file=None, restor
         raise ProfileError("give an experiment (-i) or a config file (-c)")
     if experiment_id is not None:
         opened = experiment.open_experiment(environment, experiment_id, config_file, restore_path,
-                                            classes=config_classes, require_checkpoint=False)
+                                            classes=config_classes, require_checkpoint=False, overrides=overrides)
         name = experiment_id
     else:
-        config = config_module.load(config_file)
+        config = config_module.load(config_file, overrides=overrides)
         name = os.path.splitext(os.path.basename(config_file))[0]
         opened = experiment.open_config(config, environment.data_dir, restore_path, classes=config_classes)
     profile = profile_opened(opened, name, unquant_layers)

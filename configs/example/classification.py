@@ -14,7 +14,8 @@ from lmnet.data_processor import Sequence
 from lmnet.datasets.synthetic_shapes import SyntheticShapes
 from lmnet.networks.classification.lmnet_v1_quantize import LmnetV1Quantize
 from lmnet.pre_processor import PerImageStandardization, Resize
-from lmnet.quantizations import binary_channel_wise_mean_scaling, linear_mid_tread_half
+
+BASE = "../common/binary_weights_2bit_activations.py"  # the quantizers
 
 IS_DEBUG = False
 
@@ -48,12 +49,6 @@ NETWORK.OPTIMIZER_KWARGS = {}
 NETWORK.LEARNING_RATE_FUNC = keras.optimizers.schedules.CosineDecay
 NETWORK.LEARNING_RATE_KWARGS = {"initial_learning_rate": 2e-3, "decay_steps": MAX_STEPS, "alpha": 0.01}
 NETWORK.WEIGHT_DECAY_RATE = 0.0001
-NETWORK.ACTIVATION_QUANTIZER = linear_mid_tread_half
-NETWORK.ACTIVATION_QUANTIZER_KWARGS = {"bit": 2, "max_value": 2.0}
-NETWORK.WEIGHT_QUANTIZER = binary_channel_wise_mean_scaling
-NETWORK.WEIGHT_QUANTIZER_KWARGS = {}
-NETWORK.QUANTIZE_FIRST_CONVOLUTION = True
-NETWORK.QUANTIZE_LAST_CONVOLUTION = False
 
 DATASET = SmartDict()
 DATASET.PRE_PROCESSOR = PRE_PROCESSOR

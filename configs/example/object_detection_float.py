@@ -1,7 +1,7 @@
 """Example, stage 1 of 2: float LMFYolo on the embedded shapes detection set (no data to download).
 
 The quantized example (``object_detection.py``) starts from these weights, so train this one first,
-under the experiment id that config expects (about 11 minutes on 2 CPU cores):
+under the experiment id that config expects (about 32 minutes on 2 CPU cores):
 
     python executor/train.py -c configs/example/object_detection_float.py -i detection_demo_float
 

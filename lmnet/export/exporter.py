@@ -76,7 +76,7 @@ def check_image_size(image_size):
 class _Context:
     """The state shared by the export steps (config, network, data, output folder)."""
 
-    def __init__(self, experiment_id, restore_path, image_size, config_file, environment, log):
+    def __init__(self, experiment_id, restore_path, image_size, config_file, environment, log, overrides=()):
         self.log = log
         self.graph_def = None
         self.unsupported_ops = []
@@ -91,7 +91,7 @@ class _Context:
             return meta.config_at_size(config, self.image_size)
 
         opened = experiment.open_experiment(self.environment, experiment_id, config_file, restore_path,
-                                            configure=at_export_size, mixed_precision=False)
+                                            configure=at_export_size, mixed_precision=False, overrides=overrides)
         self.config, self.export_config = opened.loaded_config, opened.config
         self.checkpoint, self.validation, self.classes = opened.checkpoint, opened.dataset, opened.classes
         self.network = opened.network
@@ -109,7 +109,8 @@ class _Context:
 
 
 def export_experiment(experiment_id, restore_path=None, image_size=None, images=(), config_file=None,
-                      environment=None, metric_samples=64, calibration_samples=64, formats=None, log=print):
+                      environment=None, metric_samples=64, calibration_samples=64, formats=None, log=print,
+                      overrides=()):
     """Exports a checkpoint of an experiment (see the module docstring for the files).
 
     Args:
@@ -124,6 +125,7 @@ def export_experiment(experiment_id, restore_path=None, image_size=None, images=
         formats: the export formats to write, names of :data:`lmnet.runtime.layout.EXPORT_FORMATS` as a
             sequence or a comma-separated string (default ``None``: all).
         log: receives one line per step.
+        overrides: ``--set KEY=VALUE`` strings applied to the config.
 
     Returns:
         An :class:`ExportResult`.
@@ -135,7 +137,7 @@ def export_experiment(experiment_id, restore_path=None, image_size=None, images=
     """
     start = time.time()
     selected = select_formats(formats)
-    context = _Context(experiment_id, restore_path, image_size, config_file, environment, log)
+    context = _Context(experiment_id, restore_path, image_size, config_file, environment, log, overrides)
     context.calibration_samples = calibration_samples
     export_images = samples.load_export_images(images, context.export_config.PRE_PROCESSOR, context.image_size)
     debug = bool(export_images) and any(item.name == "pb" for item in selected)

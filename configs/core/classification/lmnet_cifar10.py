@@ -9,7 +9,6 @@ from lmnet.datasets.cifar10 import Cifar10
 from lmnet.networks.classification.lmnet_v0 import LmnetV0
 from lmnet.pre_processor import DivideBy255, Resize
 
-
 NETWORK_CLASS = LmnetV0
 DATASET_CLASS = Cifar10
 
@@ -43,9 +42,7 @@ NETWORK.LEARNING_RATE_KWARGS = {
 }
 NETWORK.WEIGHT_DECAY_RATE = 0.0005
 
-
 DATASET = SmartDict()
-DATASET.PRE_PROCESSOR = PRE_PROCESSOR
 DATASET.AUGMENTOR = Sequence([Pad(4), Crop(size=IMAGE_SIZE), FlipLeftRight()])
 DATASET.TRAIN_VALIDATION_SAVING_SIZE = 0
 DATASET.ENABLE_PREFETCH = True

@@ -1,51 +1,20 @@
-"""LmnetV1 on ImageFolder: float LmnetV1 on your own images, one folder per class under DATA_DIR/image_folder."""
-import keras
-
-from lmnet.common import Tasks
-from lmnet.config import SmartDict
+"""LmnetV1 on ImageFolder: float LmnetV1 on your own images, one folder per class under DATA_DIR/image_folder;
+64x64 inputs, batch 32, 20,000 steps, the rest as lmnet_cifar10.py."""
 from lmnet.data_augmentor import FlipLeftRight
 from lmnet.data_processor import Sequence
 from lmnet.datasets.image_folder import ImageFolder
 from lmnet.networks.classification.lmnet_v1 import LmnetV1
 from lmnet.pre_processor import DivideBy255, Resize
 
+BASE = "lmnet_cifar10.py"
 
 NETWORK_CLASS = LmnetV1
 DATASET_CLASS = ImageFolder
-
 IMAGE_SIZE = [64, 64]
 BATCH_SIZE = 32
-DATA_FORMAT = "NHWC"
-TASK = Tasks.CLASSIFICATION
 CLASSES = None  # read from the folder names
-
 MAX_STEPS = 20000
-SAVE_CHECKPOINT_STEPS = 1000
-KEEP_CHECKPOINT_MAX = 5
-TEST_STEPS = 1000
-SUMMARISE_STEPS = 100
-
-IS_PRETRAIN = False
-PRETRAIN_VARS = []
-PRETRAIN_DIR = ""
-PRETRAIN_FILE = ""
-
+NETWORK.LEARNING_RATE_KWARGS = dict(NETWORK.LEARNING_RATE_KWARGS,
+                                    boundaries=[int(MAX_STEPS * 0.5), int(MAX_STEPS * 0.75)])
 PRE_PROCESSOR = Sequence([Resize(size=IMAGE_SIZE), DivideBy255()])
-POST_PROCESSOR = None
-
-NETWORK = SmartDict()
-NETWORK.OPTIMIZER_CLASS = keras.optimizers.SGD
-NETWORK.OPTIMIZER_KWARGS = {"momentum": 0.9}
-NETWORK.LEARNING_RATE_FUNC = keras.optimizers.schedules.PiecewiseConstantDecay
-NETWORK.LEARNING_RATE_KWARGS = {
-    "boundaries": [int(MAX_STEPS * 0.5), int(MAX_STEPS * 0.75)],
-    "values": [0.01, 0.001, 0.0001],
-}
-NETWORK.WEIGHT_DECAY_RATE = 0.0005
-
-
-DATASET = SmartDict()
-DATASET.PRE_PROCESSOR = PRE_PROCESSOR
 DATASET.AUGMENTOR = Sequence([FlipLeftRight()])
-DATASET.TRAIN_VALIDATION_SAVING_SIZE = 0
-DATASET.ENABLE_PREFETCH = True

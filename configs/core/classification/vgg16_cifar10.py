@@ -1,52 +1,9 @@
 """VGG16 on Cifar10: the published VGG-16 sized to 32x32 inputs (learning rate at most 0.003: higher rates
-kill the ReLUs)."""
-import keras
-
-from lmnet.common import Tasks
-from lmnet.config import SmartDict
-from lmnet.data_augmentor import Crop, FlipLeftRight, Pad
-from lmnet.data_processor import Sequence
-from lmnet.datasets.cifar10 import Cifar10
+kill the ReLUs). The rest is lmnet_cifar10.py's recipe."""
 from lmnet.networks.classification.vgg16 import VGG16
-from lmnet.pre_processor import DivideBy255, Resize
 
+BASE = "lmnet_cifar10.py"
 
 NETWORK_CLASS = VGG16
-DATASET_CLASS = Cifar10
-
-IMAGE_SIZE = [32, 32]
 BATCH_SIZE = 64
-DATA_FORMAT = "NHWC"
-TASK = Tasks.CLASSIFICATION
-CLASSES = Cifar10.classes
-
-MAX_STEPS = 100000
-SAVE_CHECKPOINT_STEPS = 1000
-KEEP_CHECKPOINT_MAX = 5
-TEST_STEPS = 1000
-SUMMARISE_STEPS = 100
-
-IS_PRETRAIN = False
-PRETRAIN_VARS = []
-PRETRAIN_DIR = ""
-PRETRAIN_FILE = ""
-
-PRE_PROCESSOR = Sequence([Resize(size=IMAGE_SIZE), DivideBy255()])
-POST_PROCESSOR = None
-
-NETWORK = SmartDict()
-NETWORK.OPTIMIZER_CLASS = keras.optimizers.SGD
-NETWORK.OPTIMIZER_KWARGS = {"momentum": 0.9}
-NETWORK.LEARNING_RATE_FUNC = keras.optimizers.schedules.PiecewiseConstantDecay
-NETWORK.LEARNING_RATE_KWARGS = {
-    "boundaries": [int(MAX_STEPS * 0.5), int(MAX_STEPS * 0.75)],
-    "values": [0.003, 0.0003, 0.00003],
-}
-NETWORK.WEIGHT_DECAY_RATE = 0.0005
-
-
-DATASET = SmartDict()
-DATASET.PRE_PROCESSOR = PRE_PROCESSOR
-DATASET.AUGMENTOR = Sequence([Pad(4), Crop(size=IMAGE_SIZE), FlipLeftRight()])
-DATASET.TRAIN_VALIDATION_SAVING_SIZE = 0
-DATASET.ENABLE_PREFETCH = True
+NETWORK.LEARNING_RATE_KWARGS = dict(NETWORK.LEARNING_RATE_KWARGS, values=[0.003, 0.0003, 0.00003])

@@ -10,7 +10,6 @@ from lmnet.networks.object_detection.lm_fyolo import LMFYolo
 from lmnet.post_processor import NMS, ExcludeLowScoreBox, FormatYoloV2
 from lmnet.pre_processor import DivideBy255, ResizeWithGtBoxes
 
-
 NETWORK_CLASS = LMFYolo
 DATASET_CLASS = Pascalvoc20072012
 
@@ -64,9 +63,7 @@ NETWORK.SCORE_THRESHOLD = score_threshold
 NETWORK.NMS_IOU_THRESHOLD = nms_iou_threshold
 NETWORK.NMS_MAX_OUTPUT_SIZE = nms_max_output_size
 
-
 DATASET = SmartDict()
-DATASET.PRE_PROCESSOR = PRE_PROCESSOR
 DATASET.AUGMENTOR = Sequence([
     FlipLeftRight(),
     SSDRandomCrop(min_crop_ratio=0.3),

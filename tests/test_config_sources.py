@@ -1,0 +1,108 @@
+"""Composable configs: ``BASE`` chains of Python and YAML configs, and ``--set KEY=VALUE`` overrides."""
+import os
+
+import keras
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from executor import profile_model as profile_executor, train as train_executor
+from lmnet import config as config_module
+from lmnet.config_sources import apply_overrides, parse_override
+from lmnet.errors import ConfigError
+from lmnet.quantizations import ternary
+from tests.conftest import one_error_line, write_tiny_config
+
+
+def write(path, text):
+    path.write_text(text)
+    return str(path)
+
+
+def test_python_variant_changes_keys_and_edits_what_it_inherits(tmp_path):
+    write_tiny_config(str(tmp_path), name="base.py")
+    variant = write(tmp_path / "variant.py", """
+BASE = "base.py"
+MAX_STEPS = 7
+NETWORK.OPTIMIZER_KWARGS["momentum"] = 0.5
+DATASET.OPTIONS = dict(DATASET.OPTIONS, num_train=64)
+""")
+    base, config = config_module.load(str(tmp_path / "base.py")), config_module.load(variant)
+    assert (base.MAX_STEPS, config.MAX_STEPS) == (20, 7)
+    assert config.NETWORK.OPTIMIZER_KWARGS == {"momentum": 0.5}
+    assert base.NETWORK.OPTIMIZER_KWARGS == {"momentum": 0.9}  # the base's own values are untouched
+    assert config.DATASET.OPTIONS["num_train"] == 64
+    assert config.NETWORK.LEARNING_RATE_KWARGS == base.NETWORK.LEARNING_RATE_KWARGS
+    assert "BASE" not in config
+
+
+def test_bases_apply_in_order_and_sections_merge_key_by_key(tmp_path):
+    write_tiny_config(str(tmp_path), name="base.py")
+    write(tmp_path / "fast.py", "MAX_STEPS = 3\nSUMMARISE_STEPS = 1\n")
+    write(tmp_path / "ternary.py", "NETWORK = {'WEIGHT_QUANTIZER': 'ternary'}\n")
+    data = {"BASE": ["base.py", "fast.py", "ternary.py"], "SUMMARISE_STEPS": 2}
+    variant = write(tmp_path / "variant.yaml", yaml.safe_dump(data))
+    config = config_module.load(variant)
+    assert (config.MAX_STEPS, config.SUMMARISE_STEPS) == (3, 2)
+    assert config.NETWORK.WEIGHT_QUANTIZER is ternary
+    assert config.NETWORK.OPTIMIZER_CLASS is keras.optimizers.SGD  # the rest of NETWORK comes from base.py
+
+
+@pytest.mark.parametrize("files, message", [
+    ({"a.py": 'BASE = "b.py"\n', "b.py": 'BASE = "a.py"\n'}, r"config BASE cycle: .*a\.py -> .*b\.py -> .*a\.py"),
+    ({"a.py": 'BASE = "missing.py"\n'}, r"config file .*missing\.py not found \(BASE of .*a\.py\)"),
+    ({"a.py": "BASE = 3\n"}, r"a\.py: BASE must be a config path or a list of them, got 3"),
+    ({"a.py": "BASE = NAME\n"}, r"a\.py: BASE must be a literal path or list of paths"),
+])
+def test_bad_bases_are_named(tmp_path, files, message):
+    for name, text in files.items():
+        write(tmp_path / name, text)
+    with pytest.raises(ConfigError, match=message):
+        config_module.load(str(tmp_path / "a.py"))
+
+
+def test_overrides_parse_yaml_values_into_keys_and_sections():
+    assert parse_override("MAX_STEPS=100") == (("MAX_STEPS",), 100)
+    assert parse_override("IMAGE_SIZE=[160, 128]") == (("IMAGE_SIZE",), [160, 128])
+    expected = (("NETWORK", "OPTIMIZER_KWARGS"), {"momentum": 0.8})
+    assert parse_override("NETWORK.OPTIMIZER_KWARGS={momentum: 0.8}") == expected
+    raw = {"MAX_STEPS": 5, "NETWORK": {"WEIGHT_DECAY_RATE": 0.1}}
+    changed = apply_overrides(raw, ["MAX_STEPS=9", "NETWORK.WEIGHT_DECAY_RATE=0.2", "DATASET.ENABLE_PREFETCH=false"])
+    assert changed == {"MAX_STEPS": 9, "NETWORK": {"WEIGHT_DECAY_RATE": 0.2}, "DATASET": {"ENABLE_PREFETCH": False}}
+    assert raw == {"MAX_STEPS": 5, "NETWORK": {"WEIGHT_DECAY_RATE": 0.1}}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("MAX_STEPS", r"--set 'MAX_STEPS': expected KEY=VALUE"),
+    ("max_steps=3", r"expected KEY=VALUE with KEY a config key"),
+    ("NETWORK.OPTIMIZER.KWARGS=1", r"expected KEY=VALUE"),
+    ("TRAINER.STEPS=1", r"NETWORK\.KEY / DATASET\.KEY"),
+    ("IMAGE_SIZE=[1, 2", r"--set 'IMAGE_SIZE=\[1, 2': the value is not valid YAML"),
+])
+def test_bad_overrides_are_named(text, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_override(text)
+
+
+def test_override_values_are_checked_like_config_values(tiny_config):
+    config = config_module.load(tiny_config, overrides=["NETWORK.WEIGHT_QUANTIZER=ternary",
+                                                        "NETWORK.OPTIMIZER_CLASS=keras.optimizers.Adam"])
+    assert config.NETWORK.WEIGHT_QUANTIZER is ternary and config.NETWORK.OPTIMIZER_CLASS is keras.optimizers.Adam
+    with pytest.raises(ConfigError, match="MAX_STEPZ"):
+        config_module.load(tiny_config, overrides=["MAX_STEPZ=3"])
+    with pytest.raises(ConfigError, match="expects a class from lmnet, keras.optimizers or .*got 'os.system'"):
+        config_module.load(tiny_config, overrides=["NETWORK.OPTIMIZER_CLASS=os.system"])
+
+
+def test_train_set_overrides_reach_the_saved_config(tiny_config, environment):
+    result = CliRunner().invoke(train_executor.main, ["-c", tiny_config, "-i", "setrun", "--no_progress",
+                                                      "--set", "MAX_STEPS=2", "--set", "TEST_STEPS=2",
+                                                      "--set", "SAVE_CHECKPOINT_STEPS=2"])
+    assert result.exit_code == 0, result.output
+    saved = config_module.load(os.path.join(environment.output_dir, "setrun", "config.yaml"))
+    assert (saved.MAX_STEPS, saved.TEST_STEPS) == (2, 2)
+
+
+def test_bad_set_gives_one_error_line(tiny_config, environment):
+    result = CliRunner().invoke(profile_executor.main, ["-c", tiny_config, "--set", "MAX_STEPS"])
+    assert "--set 'MAX_STEPS': expected KEY=VALUE" in one_error_line(result.exit_code, result.output)
