@@ -21,7 +21,7 @@ from lmnet.datasets.detection_base import Annotation
 from lmnet.environment import Environment
 from lmnet.metrics.voc import voc_evaluate
 from lmnet.post_processor import NMS
-from lmnet.training.evaluation import evaluate
+from lmnet.evaluation import evaluate
 
 
 def class_agnostic(detections, annotations, iou_threshold=0.5):

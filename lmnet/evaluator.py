@@ -6,8 +6,8 @@ import os
 from lmnet import builders, outputs, pipeline
 from lmnet.checkpoint_io import checkpoint_step
 from lmnet.experiment import open_experiment
-from lmnet.training.evaluation import evaluate
-from lmnet.training.summaries import SummaryWriters
+from lmnet.evaluation import evaluate
+from lmnet.summaries import SummaryWriters
 
 #: The metrics file that ``evaluate.py`` writes into its output folder.
 EVALUATE_JSON = "evaluate.json"

@@ -9,7 +9,7 @@ from lmnet.datasets.base import Dataset
 from lmnet.datasets.image_folder import ImageFolder
 from lmnet.errors import DatasetError
 from lmnet.pre_processor import DivideBy255
-from lmnet.training.evaluation import batches
+from lmnet.evaluation import batches
 
 
 class CountingDataset(Dataset):

@@ -24,9 +24,9 @@ from lmnet.checkpoint_io import weights_digest
 from lmnet.errors import DistributionError, TrainingError
 from lmnet.training.checkpoints import CheckpointKeeper
 from lmnet.training.distribution import Distribution, check_same_step
-from lmnet.training.evaluation import batches, evaluate, make_eval_step
+from lmnet.evaluation import batches, evaluate, make_eval_step
 from lmnet.training.pretrain import restore_pretrained
-from lmnet.training.summaries import SummaryWriters
+from lmnet.summaries import SummaryWriters
 
 
 def make_train_step(network, optimizer, strategy=None):
