@@ -16,15 +16,21 @@ import keras
 
 from benchmarks.common import EXAMPLE_CLASSIFICATION, load_config, print_table, scratch_environment
 from lmnet import builders, experiment, pipeline
+from lmnet.training.hooks import Hook, default_hooks
 from lmnet.training.trainer import Trainer, make_train_step
 
 
-class TimedTrainer(Trainer):
-    """Records the time of each step boundary (through the summaries hook, called after every step)."""
+class StepTimes(Hook):
+    """Records the time of each step boundary (a hook due after every step)."""
 
-    def _after_step(self, step, images, loss, sums, bar):
+    def __init__(self):
+        self.times = []
+
+    def period(self, config):
+        return 1
+
+    def after_step(self, trainer, context):
         self.times.append(time.perf_counter())
-        return super()._after_step(step, images, loss, sums, bar)
 
 
 def trainer_seconds_per_step(config, warmup):
@@ -32,10 +38,11 @@ def trainer_seconds_per_step(config, warmup):
     environment = scratch_environment()
     paths = environment.experiment("bench")
     experiment.prepare(config, None, paths, log=lambda *_: None)
-    trainer = TimedTrainer(config, paths, environment.data_dir, progress=True, log=lambda *_: None)
-    trainer.times = []
+    step_times = StepTimes()
+    trainer = Trainer(config, paths, environment.data_dir, progress=True, log=lambda *_: None,
+                      hooks=default_hooks() + [step_times])
     trainer.run()
-    timed = trainer.times[warmup:]
+    timed = step_times.times[warmup:]
     return (timed[-1] - timed[0]) / (len(timed) - 1)
 
 

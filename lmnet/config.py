@@ -12,7 +12,6 @@ import importlib
 import inspect
 import math
 import os
-import shutil
 
 import yaml
 
@@ -430,8 +429,17 @@ def dump_yaml(config, path):
 
 
 def save_experiment_config(config, source_path, paths):
-    """Writes ``config.yaml`` and, for a Python source, a copy as ``config.py`` into the experiment."""
+    """Writes ``config.yaml`` and, for a Python source, a copy as ``config.py`` into the experiment.
+
+    ``config.yaml`` is the whole config; the copy is for reading. A source that builds on other configs
+    (``BASE``) is copied with a first comment naming the folder its ``BASE`` paths are relative to.
+    """
     os.makedirs(paths.root, exist_ok=True)
     if source_path and source_path.endswith(".py") and os.path.abspath(source_path) != paths.config_py:
-        shutil.copyfile(source_path, paths.config_py)
+        with open(source_path, encoding="utf-8") as stream:
+            text = stream.read()
+        if config_sources.declared_base(source_path) is not None:
+            text = (f"# Copied from {os.path.abspath(source_path)}: its BASE paths are relative to that folder. "
+                    "config.yaml beside this file holds the whole config.\n" + text)
+        outputs.write_atomically(paths.config_py, lambda out: out.write(text))
     dump_yaml(config, paths.config_yaml)

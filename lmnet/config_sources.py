@@ -55,7 +55,7 @@ def read_raw(path, chain=()):
         return _without_base(merge(_read_bases(path, own.get(BASE_KEY), chain + (real,)), own))
     if not path.endswith(".py"):
         raise ConfigError(f"{path}: a config is a .py module or a .yaml file")
-    inherited = _read_bases(path, _declared_base(path), chain + (real,))
+    inherited = _read_bases(path, declared_base(path), chain + (real,))
     return _without_base(merge(inherited, _read_module(path, inherited)))
 
 
@@ -82,7 +82,7 @@ def _read_bases(path, declared, chain):
     return merged
 
 
-def _declared_base(path):
+def declared_base(path):
     """The literal value of a top-level ``BASE = ...`` in a Python config, read without running it."""
     try:
         tree = ast.parse(open(path, encoding="utf-8").read(), filename=path)

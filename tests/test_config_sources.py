@@ -106,3 +106,14 @@ def test_train_set_overrides_reach_the_saved_config(tiny_config, environment):
 def test_bad_set_gives_one_error_line(tiny_config, environment):
     result = CliRunner().invoke(profile_executor.main, ["-c", tiny_config, "--set", "MAX_STEPS"])
     assert "--set 'MAX_STEPS': expected KEY=VALUE" in one_error_line(result.exit_code, result.output)
+
+
+def test_experiment_copy_of_a_variant_names_where_its_bases_are(tmp_path, environment):
+    write_tiny_config(str(tmp_path), name="base.py")
+    variant = write(tmp_path / "variant.py", 'BASE = "base.py"\nMAX_STEPS = 3\n')
+    paths = environment.experiment("variant")
+    config_module.save_experiment_config(config_module.load(variant), variant, paths)
+    copy = open(paths.config_py).read()
+    assert copy.startswith(f"# Copied from {variant}: its BASE paths are relative to that folder.")
+    assert copy.endswith('BASE = "base.py"\nMAX_STEPS = 3\n')
+    assert config_module.load(paths.config_yaml).MAX_STEPS == 3  # config.yaml stands alone

@@ -2,6 +2,7 @@
 import glob
 import json
 import os
+import shutil
 
 import numpy as np
 import tensorflow as tf
@@ -39,12 +40,19 @@ def test_detection_train_then_evaluate_writes_map_and_drawings(tmp_path, environ
 
 
 def shrunk_copy(example, directory, **keys):
-    """A copy of an example config with ``keys`` (Python source) appended and a tiny dataset."""
+    """A copy of an example config with ``keys`` (Python source) appended and a tiny dataset.
+
+    The copy goes to ``directory/example/`` beside a copy of ``configs/common/``, so that its ``BASE`` paths
+    resolve as in the repository (stage 2's base is then the shrunk copy of stage 1 when that was made first).
+    """
     with open(os.path.join(REPO, "configs", "example", example)) as stream:
         text = stream.read()
     text += "\nDATASET.OPTIONS = {'image_size': IMAGE_SIZE, 'num_train': 16, 'num_validation': 4}\n"
     text += "".join(f"{key} = {value}\n" for key, value in keys.items())
-    path = os.path.join(directory, example)
+    if not os.path.isdir(os.path.join(directory, "common")):
+        shutil.copytree(os.path.join(REPO, "configs", "common"), os.path.join(directory, "common"))
+    os.makedirs(os.path.join(directory, "example"), exist_ok=True)
+    path = os.path.join(directory, "example", example)
     with open(path, "w") as stream:
         stream.write(text)
     return path

@@ -1,10 +1,10 @@
 """The step-based training loop.
 
-A custom loop (not ``model.fit``) around a ``tf.function`` step: checkpoints every
-``SAVE_CHECKPOINT_STEPS`` (newest ``KEEP_CHECKPOINT_MAX`` kept), validation every ``TEST_STEPS``,
-summaries every ``SUMMARISE_STEPS``, the best checkpoint on ``train_validation_saving`` kept apart,
-and exact resume: the step, the optimizer's slots and schedule position and the input order all
-continue from the newest checkpoint.
+A custom loop (not ``model.fit``) around a ``tf.function`` step; after each step the hooks of
+:mod:`lmnet.training.hooks` do the periodic jobs: checkpoints every ``SAVE_CHECKPOINT_STEPS`` (newest
+``KEEP_CHECKPOINT_MAX`` kept), validation every ``TEST_STEPS``, summaries every ``SUMMARISE_STEPS``, the
+best checkpoint on ``train_validation_saving`` kept apart. Resume is exact: the step, the optimizer's
+slots and schedule position and the input order all continue from the newest checkpoint.
 
 The step runs under ``strategy.run`` of the run's :class:`lmnet.training.distribution.Distribution`
 (the default strategy when not distributed): every replica computes the loss of its slice of the
@@ -23,10 +23,11 @@ from lmnet import builders, pipeline
 from lmnet.checkpoint_io import weights_digest
 from lmnet.errors import DistributionError, TrainingError
 from lmnet.training.checkpoints import CheckpointKeeper
-from lmnet.training.distribution import Distribution, check_same_step
 from lmnet.evaluation import batches, evaluate, make_eval_step
-from lmnet.training.pretrain import restore_pretrained
 from lmnet.summaries import SummaryWriters
+from lmnet.training.distribution import Distribution, check_same_step
+from lmnet.training.hooks import StepContext, default_hooks
+from lmnet.training.pretrain import restore_pretrained
 
 
 def make_train_step(network, optimizer, strategy=None):
@@ -110,9 +111,11 @@ class Trainer:
         log: a ``print``-like function for the few lines the trainer reports.
         distribution: the run's :class:`lmnet.training.distribution.Distribution` (made first thing
             in the process, see there); ``None`` trains in this process on the default strategy.
+        hooks: the :class:`lmnet.training.hooks.Hook` list run after every step, in order (default
+            :func:`lmnet.training.hooks.default_hooks`).
     """
 
-    def __init__(self, config, paths, data_dir, progress=True, log=print, distribution=None):
+    def __init__(self, config, paths, data_dir, progress=True, log=print, distribution=None, hooks=None):
         self.distribution = distribution or Distribution(tf.distribute.get_strategy(), "none")
         self.config = config
         self.paths = paths
@@ -130,6 +133,7 @@ class Trainer:
         self.summaries = SummaryWriters(paths.tensorboard)
         self.max_steps = max_steps(config, len(self.data.train))
         self.eval_step = make_eval_step(self.network)
+        self.hooks = default_hooks() if hooks is None else list(hooks)
 
     @property
     def step(self):
@@ -202,7 +206,7 @@ class Trainer:
         if not math.isfinite(value):
             self._stop(step, f"the loss is {value}")
 
-    def _check_finite_weights(self, step):
+    def check_finite_weights(self, step):
         """Refuses to checkpoint weights holding NaN or infinity (an update can break them before the loss shows it)."""
         broken = [variable.path for variable in self.network.model.weights
                   if not bool(tf.reduce_all(tf.math.is_finite(variable)))]
@@ -232,49 +236,24 @@ class Trainer:
         return batches(distribution.strategy.distribute_datasets_from_function(make_dataset))
 
     def _after_step(self, step, images, loss, sums, bar):
-        """Summaries, checkpoints and validation due at ``step`` (chief only); returns validation metrics if run."""
-        if not self.is_chief:
-            return None
+        """Runs the hooks due at ``step`` (the chief-only ones on the chief only); returns validation metrics if
+        a hook returned some."""
         images = self.distribution.strategy.experimental_local_results(images)[0]
-        config, last = self.config, step == self.max_steps
-        if step % config.SUMMARISE_STEPS == 0 or last:
-            self._summarise(step, images, loss, sums)
-        if step % config.SAVE_CHECKPOINT_STEPS == 0 or last:
-            self._check_finite_weights(step)
-            if self.data.train_validation_saving is not None:
-                self._keep_best(step, bar)  # first, so the rotating checkpoint records the updated best score
-            self.keeper.save(step)
-        if step % config.TEST_STEPS == 0 or last:
-            results = self.validate(step)
-            bar.write(f"step {step}: validation " + _format_metrics(results))
-            return results
-        return None
-
-    def _summarise(self, step, images, loss, sums):
-        batch = float(self.config.BATCH_SIZE)
-        values = {"loss": loss, "learning_rate": self.optimizer.learning_rate}
-        values.update({name: float(total) / batch for name, total in sums.items()})
-        self.summaries.scalars("train", step, values)
-        self.summaries.images("train", step, "input_images", images)
-        self.summaries.flush()
-
-    def _keep_best(self, step, bar):
-        results = self._evaluate(self.data.train_validation_saving, "train_validation_saving")
-        self.summaries.scalars("train_validation_saving", step, results)
-        score = results[self.network.best_metric]
-        if score > float(self.keeper.best_score.numpy()):
-            self.keeper.save_best(step, score)
-            bar.write(f"step {step}: new best {self.network.best_metric} {score:.4f} on train_validation_saving")
+        context = StepContext(step=step, last=step == self.max_steps, images=images, loss=loss, sums=sums, bar=bar)
+        results = None
+        for hook in self.hooks:
+            if (self.is_chief or not hook.chief_only) and hook.due(self.config, context):
+                results = hook.after_step(self, context) or results
+        return results
 
     def validate(self, step):
-        """Evaluates the validation subset and writes its summaries at ``step``."""
-        results = self._evaluate(self.data.validation, "validation")
+        """Evaluates the validation subset and writes its summaries at ``step``; returns the metrics."""
+        results = self.evaluate_subset(self.data.validation, "validation")
         self.summaries.scalars("validation", step, results)
-        self._summarise_predictions(step)
         self.summaries.flush()
         return results
 
-    def _summarise_predictions(self, step, count=4):
+    def summarise_predictions(self, step, count=4):
         """Writes the network's drawings of its predictions on the first validation images, if it makes any."""
         processor = builders.build_processor(self.config, self.data.validation, training=False)
         images, targets = next(iter(pipeline.eval_dataset(processor, count, prefetch=False)))
@@ -283,8 +262,10 @@ class Trainer:
         if drawn:
             self.summaries.images("validation", step, "predictions", [image / 255.0 for image in drawn],
                                   max_outputs=count)
+            self.summaries.flush()
 
-    def _evaluate(self, dataset, description):
+    def evaluate_subset(self, dataset, description):
+        """The network's metrics on ``dataset`` (one of :attr:`data`'s subsets), with a progress bar."""
         processor = builders.build_processor(self.config, dataset, training=False)
         batched = pipeline.eval_dataset(processor, self.config.BATCH_SIZE, prefetch=self.config.DATASET.ENABLE_PREFETCH)
         return evaluate(self.network, batched, self.eval_step, description=description, progress=self.progress,
@@ -313,7 +294,3 @@ def _error_summary(text):
     lines = [line.strip() for line in str(text).splitlines() if line.strip()]
     noise = ("Graph execution error", "Detected at node", "File ")
     return next((line for line in lines if not line.startswith(noise)), lines[0] if lines else "")
-
-
-def _format_metrics(results):
-    return ", ".join(f"{name} {value:.4f}" for name, value in results.items())
