@@ -7,10 +7,10 @@ The forms are the export formats of :data:`lmnet.runtime.layout.EXPORT_FORMATS`,
 import numpy as np
 
 from lmnet.outputs import write_json
-from lmnet.common import Tasks
 from lmnet.metrics.classification import ClassificationMetrics
 from lmnet.metrics.detection import DetectionMetrics
 from lmnet.runtime.layout import FORMAT_NAMES
+from lmnet.tasks import get_task
 
 #: The forms, in the order ``parity.json`` and the printed table list them: the export format names.
 FORMS = FORMAT_NAMES
@@ -83,12 +83,8 @@ def int8_task_change(task, float_run, int8_run, images, targets, dataset=None, p
         A dict of metric values with ``num_samples``.
     """
     float_outputs, int8_outputs = run_batch(float_run, images), run_batch(int8_run, images)
-    if task == Tasks.CLASSIFICATION:
-        result = classification_change(float_outputs, int8_outputs, targets)
-    elif task == Tasks.OBJECT_DETECTION:
-        result = detection_change(float_outputs, int8_outputs, targets, dataset, post_processor, classes, image_size)
-    else:
-        result = {}
+    context = {"dataset": dataset, "post_processor": post_processor, "classes": classes, "image_size": image_size}
+    result = get_task(task).int8_change(float_outputs, int8_outputs, targets, context)
     result["num_samples"] = int(len(images))
     return result
 

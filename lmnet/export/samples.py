@@ -4,18 +4,16 @@ import os
 import numpy as np
 
 from lmnet import builders
-from lmnet.common import Tasks
 from lmnet.data_processor import Sequence
 from lmnet.image_io import load_image
 from lmnet.pipeline import SampleProcessor
-from lmnet.pre_processor import Resize, ResizeWithGtBoxes
 from lmnet.runtime.inference import preprocess
+from lmnet.tasks import get_task
 
 
 def with_resize(pre_processor, image_size, task):
     """``pre_processor`` preceded by a resize to ``image_size`` (for a pre-processor that does not resize)."""
-    resize = ResizeWithGtBoxes(image_size) if task == Tasks.OBJECT_DETECTION else Resize(image_size)
-    processors = [resize] + ([pre_processor] if pre_processor is not None else [])
+    processors = [get_task(task).resize(image_size)] + ([pre_processor] if pre_processor is not None else [])
     return Sequence(processors)
 
 

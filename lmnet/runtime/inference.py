@@ -13,12 +13,12 @@ import sys
 import numpy as np
 from PIL import Image, ImageDraw
 
-from lmnet.common import Tasks
 from lmnet.errors import DatasetError
 from lmnet.image_io import load_image
 from lmnet.outputs import claim_output_folder, write_json
 from lmnet.pre_processor import resize_image
 from lmnet.runtime import results
+from lmnet.tasks import get_task
 from lmnet.visualize import PREDICTION_COLOR, draw_boxes
 
 #: Drawn images are enlarged (by an integer factor) until their shorter side reaches this.
@@ -130,9 +130,17 @@ def draw_prediction(image, prediction, task, classes):
     """
     factor = max(1, -(-DISPLAY_MIN_SIDE // max(1, min(image.shape[:2]))))
     canvas = np.repeat(np.repeat(image, factor, axis=0), factor, axis=1) if factor > 1 else image
-    if task == Tasks.OBJECT_DETECTION:
-        return draw_boxes(canvas, _display_rows(prediction, factor, canvas.shape[:2]), classes, PREDICTION_COLOR,
-                          with_scores=True)
+    return get_task(task).draw(canvas, prediction, classes, factor)
+
+
+def draw_predicted_boxes(canvas, prediction, classes, factor):
+    """The predicted boxes (scaled by ``factor``, clipped to the canvas) with class names and scores."""
+    return draw_boxes(canvas, _display_rows(prediction, factor, canvas.shape[:2]), classes, PREDICTION_COLOR,
+                      with_scores=True)
+
+
+def draw_top_classes(canvas, prediction):
+    """The most probable classes and their probabilities, written in the top-left corner."""
     top = sorted(prediction, key=lambda item: -item["probability"])[:DISPLAY_TOP_CLASSES]
     drawn = Image.fromarray(np.ascontiguousarray(canvas))
     draw = ImageDraw.Draw(drawn)

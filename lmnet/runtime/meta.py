@@ -6,6 +6,7 @@ from lmnet.common import Tasks
 from lmnet.data_processor import processor_from_dict, processor_to_data
 from lmnet.errors import ConfigError
 from lmnet.runtime.layout import CONFIG_FILE, META_FILE
+from lmnet.tasks import get_task
 from lmnet.yaml_io import read_yaml_mapping
 
 META_KEYS = ("TASK", "CLASSES", "IMAGE_SIZE", "DATA_FORMAT", "PRE_PROCESSOR", "POST_PROCESSOR")
@@ -65,7 +66,7 @@ def load_meta(export_dir):
     data = read_yaml_mapping(path, f"{path} not found; is this an lmnet export folder?")
     _check(data, path)
     post_processor = processor_from_dict(data["POST_PROCESSOR"], f"{path}: POST_PROCESSOR")
-    if data["TASK"] == Tasks.OBJECT_DETECTION and post_processor is None:
+    if get_task(data["TASK"]).needs_post_processor and post_processor is None:
         raise ConfigError(f"{path}: a detection export needs a POST_PROCESSOR turning the raw output into boxes")
     return ExportMeta(task=data["TASK"], classes=[str(name) for name in data["CLASSES"]],
                       image_size=tuple(data["IMAGE_SIZE"]), data_format=data["DATA_FORMAT"],

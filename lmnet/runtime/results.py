@@ -17,6 +17,7 @@ import numpy as np
 import lmnet
 from lmnet.boxes import scale_xywh
 from lmnet.common import Tasks
+from lmnet.tasks import get_task
 
 _CLASS = {"type": "object", "required": ["id", "name"], "additionalProperties": False,
           "properties": {"id": {"type": "integer", "minimum": 0}, "name": {"type": "string"}}}
@@ -99,9 +100,7 @@ def detection_prediction(boxes, classes, input_size, image_size):
 
 def image_prediction(task, output, classes, input_size, image_size):
     """The ``prediction`` of one image from its post-processed output, by task."""
-    if task == Tasks.OBJECT_DETECTION:
-        return detection_prediction(output, classes, input_size, image_size)
-    return classification_prediction(output, classes)
+    return get_task(task).image_prediction(output, classes, input_size, image_size)
 
 
 def result_document(task, classes, results, date=None):

@@ -1,0 +1,107 @@
+"""The tasks as objects: what differs between classification and detection, asked of the task, not branched on.
+
+A config's ``TASK`` is one of the strings of :class:`lmnet.common.Tasks` (what YAML files hold);
+:func:`get_task` returns its :class:`Task` object, whose methods do the task-specific parts of the
+runtime, the export and the parity check. Each method imports what it delegates to when called, so the
+NumPy-only runtime never loads TensorFlow through this module and no room imports one above it.
+
+A new task is a :class:`Task` subclass registered in :data:`TASKS` (and its string in
+:class:`lmnet.common.Tasks`); ``tests/test_tasks.py`` runs every registered task through each method.
+"""
+from lmnet.common import Tasks
+from lmnet.errors import ConfigError
+
+
+class Task:
+    """What one task does differently.
+
+    Class attributes:
+        name: the :class:`lmnet.common.Tasks` string.
+        needs_post_processor: an export's raw output means nothing without its ``POST_PROCESSOR``.
+    """
+
+    name = None
+    needs_post_processor = False
+
+    def resize(self, image_size):
+        """The processor resizing a sample of this task to ``image_size`` (moving its labels with it)."""
+        raise NotImplementedError
+
+    def image_prediction(self, output, classes, input_size, image_size):
+        """The JSON ``prediction`` of one image from its post-processed output (:mod:`lmnet.runtime.results`)."""
+        raise NotImplementedError
+
+    def draw(self, canvas, prediction, classes, factor):
+        """``canvas`` (the image enlarged ``factor`` times) with ``prediction`` drawn on it."""
+        raise NotImplementedError
+
+    def int8_change(self, float_outputs, int8_outputs, targets, context):
+        """The task metric of the float against the int8 model (:mod:`lmnet.export.parity`).
+
+        ``context``: ``{"dataset", "post_processor", "classes", "image_size"}`` of the validation sample.
+        """
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"<task {self.name}>"
+
+
+class Classification(Task):
+    """One label per image; the raw output is the class probabilities."""
+
+    name = Tasks.CLASSIFICATION
+
+    def resize(self, image_size):
+        from lmnet.pre_processor import Resize
+        return Resize(image_size)
+
+    def image_prediction(self, output, classes, input_size, image_size):
+        from lmnet.runtime.results import classification_prediction
+        return classification_prediction(output, classes)
+
+    def draw(self, canvas, prediction, classes, factor):
+        from lmnet.runtime.inference import draw_top_classes
+        return draw_top_classes(canvas, prediction)
+
+    def int8_change(self, float_outputs, int8_outputs, targets, context):
+        from lmnet.export.parity import classification_change
+        return classification_change(float_outputs, int8_outputs, targets)
+
+
+class ObjectDetection(Task):
+    """Boxes per image; the raw output becomes boxes through the post-processor."""
+
+    name = Tasks.OBJECT_DETECTION
+    needs_post_processor = True
+
+    def resize(self, image_size):
+        from lmnet.pre_processor import ResizeWithGtBoxes
+        return ResizeWithGtBoxes(image_size)
+
+    def image_prediction(self, output, classes, input_size, image_size):
+        from lmnet.runtime.results import detection_prediction
+        return detection_prediction(output, classes, input_size, image_size)
+
+    def draw(self, canvas, prediction, classes, factor):
+        from lmnet.runtime.inference import draw_predicted_boxes
+        return draw_predicted_boxes(canvas, prediction, classes, factor)
+
+    def int8_change(self, float_outputs, int8_outputs, targets, context):
+        from lmnet.export.parity import detection_change
+        return detection_change(float_outputs, int8_outputs, targets, context["dataset"], context["post_processor"],
+                                context["classes"], context["image_size"])
+
+
+#: The tasks by their :class:`lmnet.common.Tasks` string.
+TASKS = {task.name: task for task in (Classification(), ObjectDetection())}
+
+
+def get_task(name):
+    """The :class:`Task` of a ``TASK`` string.
+
+    Raises:
+        ConfigError: no task has that name.
+    """
+    if name not in TASKS:
+        raise ConfigError(f"unknown task {name!r}; known: {', '.join(TASKS)}")
+    return TASKS[name]
