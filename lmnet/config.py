@@ -98,7 +98,48 @@ def validate(raw):
     _fill_shared_keys(config)
     _fill_derived_keys(config)
     config.NETWORK_CLASS.check_image_size(config.IMAGE_SIZE)
+    _check_post_processor(config)
     return config
+
+
+def _check_post_processor(config):
+    """A ``POST_PROCESSOR`` given next to a network that builds its own must equal it.
+
+    Training-time metrics decode with the network's post-processing (built from ``NETWORK.ANCHORS``, the
+    score and NMS thresholds, ``CLASSES`` and ``IMAGE_SIZE``); predict, export and the runtimes use
+    ``POST_PROCESSOR``. The two are one definition: a config that writes both must write the same.
+    Skipped while ``CLASSES`` is unknown (read from the data later).
+
+    Raises:
+        ConfigError: naming the first processor parameter that differs.
+    """
+    if config.POST_PROCESSOR is None or not config.CLASSES or not hasattr(config.NETWORK_CLASS, "post_processor"):
+        return
+    try:
+        network = config.NETWORK_CLASS(classes=list(config.CLASSES), **network_kwargs(config))
+    except TypeError:
+        return  # a key the network rejects is reported, with its name, when the network is built
+    expected = processor_to_data(network.post_processor())
+    given = processor_to_data(config.POST_PROCESSOR)
+    if given != expected:
+        difference = _first_difference(given, expected)
+        raise ConfigError(f"config key 'POST_PROCESSOR' differs from the post-processing "
+                          f"{config.NETWORK_CLASS.__name__} builds from its NETWORK settings ({difference}); training "
+                          f"metrics would decode otherwise than predict and export. Make them equal, or leave "
+                          f"POST_PROCESSOR unset to use the network's")
+
+
+def _first_difference(given, expected, where="POST_PROCESSOR"):
+    """Where two serialized processors first differ, and both values."""
+    if isinstance(given, dict) and isinstance(expected, dict):
+        for key in list(expected) + [key for key in given if key not in expected]:
+            if given.get(key) != expected.get(key):
+                return _first_difference(given.get(key), expected.get(key), f"{where}.{key}")
+    if isinstance(given, list) and isinstance(expected, list) and len(given) == len(expected):
+        for index, (first, second) in enumerate(zip(given, expected)):
+            if first != second:
+                return _first_difference(first, second, f"{where}[{index}]")
+    return f"{where} is {given!r}, the network's is {expected!r}"
 
 
 def _check_section(raw, fields, prefix):

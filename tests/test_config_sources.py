@@ -117,3 +117,21 @@ def test_experiment_copy_of_a_variant_names_where_its_bases_are(tmp_path, enviro
     assert copy.startswith(f"# Copied from {variant}: its BASE paths are relative to that folder.")
     assert copy.endswith('BASE = "base.py"\nMAX_STEPS = 3\n')
     assert config_module.load(paths.config_yaml).MAX_STEPS == 3  # config.yaml stands alone
+
+
+def test_post_processor_must_equal_the_networks_own(tmp_path):
+    from tests.conftest import write_tiny_detection_config
+    path = write_tiny_detection_config(str(tmp_path))
+    with open(path, "a") as stream:
+        stream.write("from lmnet.post_processor import NMS, ExcludeLowScoreBox, FormatYoloV2\n"
+                     "CLASSES = ['a', 'b']\n"
+                     "POST_PROCESSOR = Sequence([FormatYoloV2(IMAGE_SIZE, CLASSES, NETWORK.ANCHORS),\n"
+                     "                           ExcludeLowScoreBox(0.05), NMS(CLASSES, 0.5, 100)])\n")
+    config = config_module.load(path, overrides=["NETWORK.SCORE_THRESHOLD=0.05", "NETWORK.NMS_IOU_THRESHOLD=0.5",
+                                                 "NETWORK.NMS_MAX_OUTPUT_SIZE=100"])
+    assert config.POST_PROCESSOR.processors[1].threshold == 0.05
+    with pytest.raises(ConfigError, match=r"'POST_PROCESSOR' differs from the post-processing LMFYoloQuantize builds "
+                                          r".*POST_PROCESSOR\[1\]\.ExcludeLowScoreBox\.threshold is 0\.05, the "
+                                          r"network's is 0\.3"):
+        config_module.load(path, overrides=["NETWORK.SCORE_THRESHOLD=0.3", "NETWORK.NMS_IOU_THRESHOLD=0.5",
+                                            "NETWORK.NMS_MAX_OUTPUT_SIZE=100"])
