@@ -8,3 +8,11 @@ class Tasks:
     OBJECT_DETECTION = "IMAGE.OBJECT_DETECTION"
 
     ALL = (CLASSIFICATION, OBJECT_DETECTION)
+
+
+def lookup(table, name, what):
+    """``table[name]``, or a :class:`lmnet.errors.ConfigError` naming the unknown ``what`` and the known names."""
+    if name not in table:
+        from lmnet.errors import ConfigError
+        raise ConfigError(f"unknown {what} {name!r}; known: {', '.join(sorted(table))}")
+    return table[name]

@@ -328,7 +328,27 @@ class Brightness(Processor):
         return dict(kwargs, image=_restore_dtype(image.astype(np.float32) * factor, image.dtype))
 
 
-class Color(Processor):
+class _RandomBlend(Processor):
+    """Blends the RGB image with :meth:`blend_target` of it by a random factor in ``[min_value, max_value]``:
+    ``target + factor * (image - target)``, clipped to ``[0, 255]``, in the input dtype."""
+
+    def __init__(self, min_value=0.75, max_value=1.25):
+        self.min_value, self.max_value = _check_range(min_value, max_value, lowest=0)
+
+    def blend_target(self, values):
+        """What the float32 image is blended with."""
+        raise NotImplementedError
+
+    def __call__(self, image, rng=None, **kwargs):
+        """Returns the sample with the blended RGB image, in the input dtype."""
+        image = np.asarray(image)
+        _require_rgb(image, self)
+        factor = _generator(rng).uniform(self.min_value, self.max_value)
+        values = image.astype(np.float32)
+        return dict(kwargs, image=_restore_dtype(_blend(values, self.blend_target(values), factor), image.dtype))
+
+
+class Color(_RandomBlend):
     """Changes the saturation: blends the image with its grayscale version by a random factor.
 
     The result is ``gray + factor * (image - gray)``, clipped to ``[0, 255]``.
@@ -338,19 +358,12 @@ class Color(Processor):
         max_value: largest factor, at least ``min_value`` (above 1 saturates).
     """
 
-    def __init__(self, min_value=0.75, max_value=1.25):
-        self.min_value, self.max_value = _check_range(min_value, max_value, lowest=0)
-
-    def __call__(self, image, rng=None, **kwargs):
-        """Returns the sample with the re-saturated RGB image, in the input dtype."""
-        image = np.asarray(image)
-        _require_rgb(image, self)
-        factor = _generator(rng).uniform(self.min_value, self.max_value)
-        values = image.astype(np.float32)
-        return dict(kwargs, image=_restore_dtype(_blend(values, _grayscale(values), factor), image.dtype))
+    def blend_target(self, values):
+        """The grayscale image."""
+        return _grayscale(values)
 
 
-class Contrast(Processor):
+class Contrast(_RandomBlend):
     """Changes the contrast: blends the image with its mean grey level by a random factor.
 
     The result is ``mean + factor * (image - mean)`` where ``mean`` is the average luma of the
@@ -361,17 +374,9 @@ class Contrast(Processor):
         max_value: largest factor, at least ``min_value`` (above 1 raises contrast).
     """
 
-    def __init__(self, min_value=0.75, max_value=1.25):
-        self.min_value, self.max_value = _check_range(min_value, max_value, lowest=0)
-
-    def __call__(self, image, rng=None, **kwargs):
-        """Returns the sample with the contrast-adjusted RGB image, in the input dtype."""
-        image = np.asarray(image)
-        _require_rgb(image, self)
-        factor = _generator(rng).uniform(self.min_value, self.max_value)
-        values = image.astype(np.float32)
-        mean = np.float32(_grayscale(values).mean())
-        return dict(kwargs, image=_restore_dtype(_blend(values, mean, factor), image.dtype))
+    def blend_target(self, values):
+        """The image's mean grey level."""
+        return np.float32(_grayscale(values).mean())
 
 
 def shift_hue(image, degrees):

@@ -8,8 +8,7 @@ NumPy-only runtime never loads TensorFlow through this module and no room import
 A new task is a :class:`Task` subclass registered in :data:`TASKS` (and its string in
 :class:`lmnet.common.Tasks`); ``tests/test_tasks.py`` runs every registered task through each method.
 """
-from lmnet.common import Tasks
-from lmnet.errors import ConfigError
+from lmnet.common import Tasks, lookup
 
 
 class Task:
@@ -102,6 +101,4 @@ def get_task(name):
     Raises:
         ConfigError: no task has that name.
     """
-    if name not in TASKS:
-        raise ConfigError(f"unknown task {name!r}; known: {', '.join(TASKS)}")
-    return TASKS[name]
+    return lookup(TASKS, name, "task")

@@ -1,4 +1,5 @@
 """The registry of quantizers (:class:`~lmnet.quantizations.base.Quantizer` objects) by contract name."""
+from lmnet.common import lookup
 from lmnet.errors import ConfigError
 from lmnet.quantizations.base import ROLES, Quantizer
 
@@ -27,9 +28,7 @@ def get_quantizer(name):
         ConfigError: no quantizer has that name.
     """
     import lmnet.quantizations  # noqa: F401  (registers the built-in quantizers)
-    if name not in _QUANTIZERS:
-        raise ConfigError(f"unknown quantizer '{name}'; known: {', '.join(sorted(_QUANTIZERS))}")
-    return _QUANTIZERS[name]
+    return lookup(_QUANTIZERS, name, "quantizer")
 
 
 def quantizer_name(quantizer):
