@@ -127,18 +127,25 @@ class _NumpyOps:
 
 
 class _TensorFlowOps:
-    """The array operations of :func:`decode` on float32 TensorFlow tensors (graph-compatible)."""
+    """The array operations of :func:`decode` on float32 TensorFlow tensors (graph-compatible).
+
+    TensorFlow is imported on first use (the NumPy path runs without it), and the table built once.
+    """
+
+    _ops = None
 
     def __getattr__(self, name):
-        import tensorflow as tf  # imported on first use: the NumPy path runs without TensorFlow
-        ops = {"exp": tf.exp, "clip": tf.clip_by_value, "stack": tf.stack, "shape": tf.shape,
-               "sigmoid": tf.sigmoid, "softmax": tf.nn.softmax,
-               "as_float": lambda values: tf.cast(values, tf.float32),
-               "reshape": lambda values, leading, trailing: tf.reshape(values, [*leading, *trailing]),
-               "count_floats": lambda count: (tf.cast(tf.range(count), tf.float32), tf.cast(count, tf.float32))}
-        if name not in ops:
+        if _TensorFlowOps._ops is None:
+            import tensorflow as tf
+            _TensorFlowOps._ops = {
+                "exp": tf.exp, "clip": tf.clip_by_value, "stack": tf.stack, "shape": tf.shape,
+                "sigmoid": tf.sigmoid, "softmax": tf.nn.softmax,
+                "as_float": lambda values: tf.cast(values, tf.float32),
+                "reshape": lambda values, leading, trailing: tf.reshape(values, [*leading, *trailing]),
+                "count_floats": lambda count: (tf.cast(tf.range(count), tf.float32), tf.cast(count, tf.float32))}
+        if name not in _TensorFlowOps._ops:
             raise AttributeError(name)
-        return ops[name]
+        return _TensorFlowOps._ops[name]
 
 
 #: Array operations for :func:`decode`: NumPy, or TensorFlow.
