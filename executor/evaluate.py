@@ -1,7 +1,7 @@
 """Evaluate a trained experiment on its validation subset."""
 import click
 
-from lmnet.cli import config_overrides_option, quiet_tensorflow, user_errors_exit_2
+from lmnet.cli import overwrite_option, quiet_tensorflow, trained_experiment_options, user_errors_exit_2
 
 quiet_tensorflow()
 
@@ -25,14 +25,11 @@ def run(experiment_id, restore_path=None, network=None, dataset=None, config_fil
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-i", "--experiment_id", required=True, help="id of the experiment to evaluate")
-@click.option("--restore_path", help="checkpoint prefix, e.g. saved/experiment/checkpoints/save.ckpt-1000")
+@trained_experiment_options
 @click.option("-n", "--network", help="override NETWORK_CLASS by module name")
 @click.option("-d", "--dataset", help="override DATASET_CLASS by module name")
-@click.option("-c", "--config_file", help="config file to use instead of the experiment's config.yaml")
 @click.option("-o", "--output_dir", help="folder for evaluate.json (default <experiment>/evaluate)")
-@click.option("--overwrite", is_flag=True, help="replace the results of an earlier run in --output_dir")
-@config_overrides_option
+@overwrite_option
 def main(experiment_id, restore_path, network, dataset, config_file, output_dir, overwrite, overrides):
     """Evaluate a trained experiment."""
     user_errors_exit_2(run)(experiment_id, restore_path, network, dataset, config_file, output_dir,

@@ -1,7 +1,7 @@
 """Export a trained experiment for inference and hardware conversion (see docs/export.rst)."""
 import click
 
-from lmnet.cli import config_overrides_option, quiet_tensorflow, user_errors_exit_2
+from lmnet.cli import quiet_tensorflow, trained_experiment_options, user_errors_exit_2
 
 quiet_tensorflow()
 
@@ -27,20 +27,16 @@ FORMATS_HELP = ("comma-separated export formats to write (default: all): "
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-i", "--experiment_id", required=True, help="id of the experiment to export")
-@click.option("--restore_path", help="checkpoint prefix, e.g. saved/experiment/checkpoints/save.ckpt-1000 "
-              "(default: the newest checkpoint)")
+@trained_experiment_options
 @click.option("--image_size", nargs=2, type=int, default=None, metavar="HEIGHT WIDTH",
               help="input size of the export (default: the config's IMAGE_SIZE)")
 @click.option("--images", multiple=True, help="image file for inference_test_data/ and the parity check "
               "(repeat for several)")
-@click.option("-c", "--config_file", help="config file to use instead of the experiment's config.yaml")
 @click.option("--metric_samples", default=64, show_default=True, type=click.IntRange(min=1),
               help="validation samples comparing the int8 model's task metric with the float model's")
 @click.option("--calibration_samples", default=64, show_default=True, type=click.IntRange(min=1),
               help="training images calibrating the int8 TFLite model")
 @click.option("--formats", metavar="NAME[,NAME...]", help=FORMATS_HELP)
-@config_overrides_option
 def main(experiment_id, restore_path, image_size, images, config_file, metric_samples, calibration_samples, formats,
          overrides):
     """Export a trained experiment (frozen graph, meta, SavedModel, TFLite, ONNX, parity report)."""

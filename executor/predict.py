@@ -1,7 +1,7 @@
 """Predict a folder of images with a trained experiment; writes npy/, json/ and images/."""
 import click
 
-from lmnet.cli import config_overrides_option, quiet_tensorflow, user_errors_exit_2
+from lmnet.cli import overwrite_option, quiet_tensorflow, trained_experiment_options, user_errors_exit_2
 
 quiet_tensorflow()
 
@@ -20,15 +20,12 @@ def run(input_dir, output_dir, experiment_id, config_file=None, restore_path=Non
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@trained_experiment_options
 @click.option("-in", "--input_dir", required=True, help="folder of the images to predict")
 @click.option("-o", "--output_dir", required=True, help="folder for npy/, json/ and images/")
-@click.option("-i", "--experiment_id", required=True, help="id of the trained experiment")
-@click.option("-c", "--config_file", help="config file to use instead of the experiment's config.yaml")
-@click.option("--restore_path", help="checkpoint prefix, e.g. saved/experiment/checkpoints/save.ckpt-1000")
 @click.option("--save_images/--no_save_images", default=True, show_default=True,
               help="write the images with the predictions drawn")
-@click.option("--overwrite", is_flag=True, help="replace the results of an earlier run in --output_dir")
-@config_overrides_option
+@overwrite_option
 def main(input_dir, output_dir, experiment_id, config_file, restore_path, save_images, overwrite, overrides):
     """Predict the images of a folder with a trained experiment."""
     user_errors_exit_2(run)(input_dir, output_dir, experiment_id, config_file, restore_path, save_images,

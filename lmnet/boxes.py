@@ -58,42 +58,21 @@ def _assemble(boxes, first, second, third, fourth):
 
 
 def xywh_to_xyxy(boxes):
-    """Converts ``(x, y, w, h)`` boxes to corners ``(x_min, y_min, x_max, y_max)``.
-
-    Args:
-        boxes: ``[..., 4]`` array (extra columns are copied through).
-
-    Returns:
-        A new array of the same shape.
-    """
+    """Converts ``(x, y, w, h)`` boxes to corners ``(x_min, y_min, x_max, y_max)`` as a new array of the same shape."""
     boxes = _floating(boxes)
     x, y, w, h = _columns(boxes)
     return _assemble(boxes, x, y, x + w, y + h)
 
 
 def xyxy_to_xywh(boxes):
-    """Converts corners ``(x_min, y_min, x_max, y_max)`` to ``(x, y, w, h)`` boxes.
-
-    Args:
-        boxes: ``[..., 4]`` array (extra columns are copied through).
-
-    Returns:
-        A new array of the same shape.
-    """
+    """Converts corners ``(x_min, y_min, x_max, y_max)`` to ``(x, y, w, h)`` boxes as a new array of the same shape."""
     boxes = _floating(boxes)
     x_min, y_min, x_max, y_max = _columns(boxes)
     return _assemble(boxes, x_min, y_min, x_max - x_min, y_max - y_min)
 
 
 def cxcywh_to_xywh(boxes):
-    """Converts ``(center_x, center_y, w, h)`` boxes to ``(x, y, w, h)``.
-
-    Args:
-        boxes: ``[..., 4]`` array (extra columns are copied through).
-
-    Returns:
-        A new array of the same shape.
-    """
+    """Converts ``(center_x, center_y, w, h)`` boxes to ``(x, y, w, h)`` as a new array of the same shape."""
     boxes = _floating(boxes)
     center_x, center_y, w, h = _columns(boxes)
     return _assemble(boxes, center_x - w / 2, center_y - h / 2, w, h)

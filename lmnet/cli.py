@@ -38,3 +38,26 @@ def config_overrides_option(command):
     return click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
                         help="override a config key (repeatable), e.g. --set MAX_STEPS=100 or "
                              "--set NETWORK.OPTIMIZER_KWARGS='{momentum: 0.8}'; VALUE is read as YAML")(command)
+
+
+def trained_experiment_options(command):
+    """Adds the options that pick a trained experiment and its checkpoint to a click command.
+
+    They are ``-i/--experiment_id`` (required), ``-c/--config_file`` (instead of the experiment's
+    ``config.yaml``), ``--restore_path`` (a checkpoint prefix; default the newest checkpoint) and
+    ``--set KEY=VALUE`` (:func:`config_overrides_option`).
+    """
+    for option in reversed((
+            click.option("-i", "--experiment_id", required=True, help="id of the trained experiment"),
+            click.option("-c", "--config_file", help="config file to use instead of the experiment's config.yaml"),
+            click.option("--restore_path", help="checkpoint prefix, e.g. saved/<id>/checkpoints/save.ckpt-1000 "
+                         "(default: the newest checkpoint)"),
+            config_overrides_option)):
+        command = option(command)
+    return command
+
+
+def overwrite_option(command):
+    """Adds ``--overwrite`` (replace the results of an earlier run in ``--output_dir``) to a click command."""
+    return click.option("--overwrite", is_flag=True,
+                        help="replace the results of an earlier run in --output_dir")(command)

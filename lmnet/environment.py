@@ -79,6 +79,11 @@ EXPERIMENT_ENTRIES = {
 LOCK_FILE = ".lmnet.lock"
 
 
+def _entry_property(name):
+    """A read-only property giving the path of entry ``name``, documented by its :data:`EXPERIMENT_ENTRIES` line."""
+    return property(lambda paths: paths.entry(name), doc=f"``{name}``: written by {EXPERIMENT_ENTRIES[name]}.")
+
+
 @dataclasses.dataclass(frozen=True)
 class ExperimentPaths:
     """The files and folders of one experiment directory ``saved/<id>/``.
@@ -106,50 +111,19 @@ class ExperimentPaths:
             raise KeyError(f"{name!r} is not in lmnet.environment.EXPERIMENT_ENTRIES")
         return os.path.join(self.root, name.format(id=self.experiment_id))
 
-    @property
-    def config_py(self):
-        """Copy of the Python config module the experiment was trained with."""
-        return self.entry("config.py")
-
-    @property
-    def config_yaml(self):
-        """The validated config as YAML; loading it gives back an equal config."""
-        return self.entry("config.yaml")
-
-    @property
-    def checkpoints(self):
-        """Folder of the rotating checkpoints ``save.ckpt-<step>``."""
-        return self.entry("checkpoints")
+    config_py = _entry_property("config.py")
+    config_yaml = _entry_property("config.yaml")
+    checkpoints = _entry_property("checkpoints")
+    tensorboard = _entry_property("tensorboard")
+    evaluate = _entry_property("evaluate")
+    export = _entry_property("export")
+    output_event = _entry_property("output_event")
+    latency_report = _entry_property("measure_latency.json")
 
     @property
     def best_checkpoints(self):
         """Folder of the best checkpoint on the ``train_validation_saving`` subset."""
         return os.path.join(self.checkpoints, "best")
-
-    @property
-    def tensorboard(self):
-        """Folder of the TensorBoard event files (``train/``, ``validation/``, ``evaluate/``)."""
-        return self.entry("tensorboard")
-
-    @property
-    def evaluate(self):
-        """Default output folder of ``evaluate.py`` (``evaluate.json``); each evaluation replaces the last."""
-        return self.entry("evaluate")
-
-    @property
-    def export(self):
-        """Folder of the exports, ``<checkpoint>/<H>x<W>/`` each."""
-        return self.entry("export")
-
-    @property
-    def output_event(self):
-        """Default output folder of ``output_event.py``."""
-        return self.entry("output_event")
-
-    @property
-    def latency_report(self):
-        """Default report of ``measure_latency.py`` for this experiment."""
-        return self.entry("measure_latency.json")
 
     @property
     def profile_files(self):

@@ -31,6 +31,8 @@ class Dataset:
         train_validation_saving_size: number of training samples held out as
             ``train_validation_saving``.
         seed: seed of the held-out split.
+        extend_dir: folder under ``data_dir`` holding the files, when it is not the class's
+            ``extend_dir`` (refused by embedded datasets, which have no folder).
     """
 
     classes = ()
@@ -40,7 +42,12 @@ class Dataset:
     #: Name of the target in the sample dict the processors see (``"label"`` or ``"gt_boxes"``).
     target_key = "label"
 
-    def __init__(self, subset="train", data_dir="dataset", train_validation_saving_size=0, seed=0):
+    def __init__(self, subset="train", data_dir="dataset", train_validation_saving_size=0, seed=0, extend_dir=None):
+        if extend_dir is not None:
+            if type(self).extend_dir is None:
+                raise DatasetError(f"{type(self).__name__}: extend_dir={extend_dir!r} given, but this dataset is "
+                                   "embedded and reads no folder")
+            self.extend_dir = extend_dir
         subset = SUBSET_ALIASES.get(subset, subset)
         if subset not in self.available_subsets:
             raise DatasetError(f"{type(self).__name__}: unknown subset '{subset}'; "
@@ -159,3 +166,67 @@ class Dataset:
     def _load_item(self, item):
         """Turns one item of :meth:`_read_subset` into an RGB ``uint8`` image (identity by default)."""
         return item
+
+
+class RatioSplit:
+    """Mixin of datasets whose ``validation`` subset is a seeded fraction of the data (no split files).
+
+    Put it before the dataset base class: ``class ImageFolder(RatioSplit, Dataset)``. The subclass's
+    ``_read_subset`` splits with ``self.validation_ratio`` and ``self.split_seed``.
+
+    Args:
+        *args: the positional arguments of the dataset base class (``subset``, ``data_dir``, ...).
+        validation_ratio: fraction of the data used for validation, in ``[0, 1)``.
+        split_seed: seed of that validation split.
+        **kwargs: the other arguments of the dataset base class.
+    """
+
+    def __init__(self, *args, validation_ratio=0.1, split_seed=0, **kwargs):
+        if not 0 <= validation_ratio < 1:
+            raise DatasetError(f"{type(self).__name__}: validation_ratio must be in [0, 1), got {validation_ratio}")
+        self.validation_ratio = validation_ratio
+        self.split_seed = split_seed
+        super().__init__(*args, **kwargs)
+
+
+class GeneratedSamples:
+    """Mixin of the embedded datasets whose samples are generated from a seed (no files, no folder).
+
+    Put it before the dataset base class: ``class SyntheticShapes(GeneratedSamples, Dataset)``. The
+    subclass sets ``default_image_size``, ``default_num_train``, ``default_num_validation`` and
+    ``min_side`` (the smallest image side it can draw), and its ``_read_subset`` generates
+    :meth:`subset_total` samples.
+
+    Args:
+        *args: the positional arguments of the dataset base class (``subset``, ``data_dir``, which is
+            unused, ...); ``seed`` seeds the samples as well as the held-out split.
+        image_size: ``(height, width)`` of the images (default ``default_image_size``).
+        num_train: number of training samples before holding any out (default ``default_num_train``).
+        num_validation: number of validation samples (default ``default_num_validation``).
+        **kwargs: the other arguments of the dataset base class.
+    """
+
+    extend_dir = None
+    layout = "nothing (the samples are generated from the seed)"
+    default_image_size = (32, 32)
+    default_num_train = 1000
+    default_num_validation = 100
+    min_side = 4
+
+    def __init__(self, *args, image_size=None, num_train=None, num_validation=None, **kwargs):
+        image_size = self.default_image_size if image_size is None else image_size
+        self.image_size = (int(image_size[0]), int(image_size[1]))
+        if min(self.image_size) < self.min_side:
+            raise DatasetError(f"{type(self).__name__}: image_size {image_size} is too small; use at least "
+                               f"({self.min_side}, {self.min_side})")
+        self.num_train = int(self.default_num_train if num_train is None else num_train)
+        self.num_validation = int(self.default_num_validation if num_validation is None else num_validation)
+        super().__init__(*args, **kwargs)
+
+    def subset_total(self, subset):
+        """Number of generated samples of the raw ``"train"`` or ``"validation"`` data."""
+        return self.num_train if subset == "train" else self.num_validation
+
+    def _empty_subset_hint(self, subset):
+        """Names the option that set the size of the empty ``subset``."""
+        return f"DATASET.OPTIONS has num_{subset}={self.subset_total(subset)}"

@@ -89,6 +89,15 @@ def read_cifar_batch(path, label_key, num_classes):
 class CifarDataset(Dataset):
     """Common reader of the CIFAR python batches; subclasses name the files.
 
+    Samples are RGB ``uint8`` images of shape ``(32, 32, 3)``; ``validation`` (alias ``test``) is the
+    official test data.
+
+    Args:
+        subset: ``"train"``, ``"validation"`` (or ``"test"``) or ``"train_validation_saving"``.
+        data_dir: root of the datasets.
+        train_validation_saving_size: number of training samples held out as ``train_validation_saving``.
+        seed: seed of the held-out split.
+
     Class attributes that subclasses set (besides ``classes``, ``extend_dir`` and ``layout``):
         batch_dir: folder inside ``extend_dir`` holding the batch files.
         train_files: batch files of the training data, in order.

@@ -5,14 +5,8 @@ from lmnet.datasets.cifar import CifarDataset
 class Cifar10(CifarDataset):
     """CIFAR-10, "python version", read from ``DATA_DIR/CIFAR_10/cifar-10-batches-py/``.
 
-    Samples are RGB ``uint8`` images of shape ``(32, 32, 3)``; ``validation`` (alias ``test``) is the
-    official test batch. Get the data with ``lmnet.datasets.download.fetch_dataset("cifar10", DATA_DIR)``.
-
-    Args:
-        subset: ``"train"``, ``"validation"`` (or ``"test"``) or ``"train_validation_saving"``.
-        data_dir: root of the datasets.
-        train_validation_saving_size: number of training samples held out as ``train_validation_saving``.
-        seed: seed of the held-out split.
+    Constructor arguments and samples are those of :class:`lmnet.datasets.cifar.CifarDataset`. Get the data
+    with ``lmnet.datasets.download.fetch_dataset("cifar10", DATA_DIR)``.
     """
 
     classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]

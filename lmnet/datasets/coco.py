@@ -79,27 +79,17 @@ class Coco(FileDetectionDataset):
     ``category_ids`` the COCO category id of each class index and :attr:`image_ids` the COCO image id
     of each sample of this subset.
 
-    Args:
-        subset: ``"train"``, ``"validation"`` (or ``"test"``) or ``"train_validation_saving"``.
-        data_dir: root of the datasets.
-        train_validation_saving_size: training samples held out as ``train_validation_saving``.
-        seed: seed of the held-out split.
-        extend_dir: folder under ``data_dir`` holding the COCO files.
-        **kwargs: ``max_boxes``, ``skip_bad_annotations``, ``use_ignored`` of
-            :class:`lmnet.datasets.detection_base.DetectionDataset`.
+    Constructor arguments are those of :class:`lmnet.datasets.detection_base.DetectionDataset`.
     """
 
     classes = COCO_CLASSES
     extend_dir = "COCO"
     layout = "annotations/instances_{train,val}2017.json with the images in train2017/ and val2017/"
 
-    def __init__(self, subset="train", data_dir="dataset", train_validation_saving_size=0, seed=0,
-                 extend_dir="COCO", **kwargs):
-        self.extend_dir = extend_dir
+    def __init__(self, *args, **kwargs):
         self.category_ids = []
         self._image_ids = []
-        super().__init__(subset=subset, data_dir=data_dir, train_validation_saving_size=train_validation_saving_size,
-                         seed=seed, **kwargs)
+        super().__init__(*args, **kwargs)
 
     @property
     def image_ids(self):

@@ -253,11 +253,10 @@ class DetectionDataset(Dataset):
     with one :class:`Annotation` per item, as an :class:`AnnotationStore` (or any sequence, which is
     packed into one).
 
+    ``subset``, ``data_dir``, ``train_validation_saving_size``, ``seed`` and ``extend_dir`` are those of
+    :class:`lmnet.datasets.base.Dataset`.
+
     Args:
-        subset: see :class:`lmnet.datasets.base.Dataset`.
-        data_dir: see :class:`lmnet.datasets.base.Dataset`.
-        train_validation_saving_size: see :class:`lmnet.datasets.base.Dataset`.
-        seed: see :class:`lmnet.datasets.base.Dataset`.
         max_boxes: rows of the padded ground truth; ``None`` takes the largest count in the subset.
         skip_bad_annotations: skip (and count) bad boxes, unknown classes and missing or undecodable
             images instead of raising (every image is then decoded once while the dataset is built).
@@ -271,7 +270,7 @@ class DetectionDataset(Dataset):
     target_key = "gt_boxes"
 
     def __init__(self, subset="train", data_dir="dataset", train_validation_saving_size=0, seed=0, max_boxes=None,
-                 skip_bad_annotations=False, use_ignored=False, lazy_annotations=False):
+                 skip_bad_annotations=False, use_ignored=False, lazy_annotations=False, extend_dir=None):
         if lazy_annotations and max_boxes is None:
             raise DatasetError(f"{type(self).__name__}: lazy_annotations=True needs max_boxes (the padded number of "
                                "boxes cannot be taken from annotations that are not read up front)")
@@ -283,7 +282,7 @@ class DetectionDataset(Dataset):
         self.use_ignored = use_ignored
         self._max_boxes = max_boxes
         super().__init__(subset=subset, data_dir=data_dir, train_validation_saving_size=train_validation_saving_size,
-                         seed=seed)
+                         seed=seed, extend_dir=extend_dir)
         line = self.bad_annotations.summary(type(self).__name__)
         if line:
             print(line)

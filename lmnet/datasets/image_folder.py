@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from lmnet.datasets.base import Dataset
+from lmnet.datasets.base import Dataset, RatioSplit
 from lmnet.errors import DatasetError
 from lmnet.image_io import load_image
 
@@ -83,37 +83,19 @@ def stratified_split(paths_per_class, ratio, seed):
     return subsets
 
 
-class ImageFolder(Dataset):
+class ImageFolder(RatioSplit, Dataset):
     """Images in one folder per class, under ``DATA_DIR/<extend_dir>/``.
 
     Items are file paths; each is read with :func:`lmnet.image_io.load_image` when accessed, so an
     unreadable file raises :class:`~lmnet.errors.DatasetError` naming it at that point.
 
-    Args:
-        subset: ``"train"``, ``"validation"`` (or ``"test"``) or ``"train_validation_saving"``.
-        data_dir: root of the datasets.
-        train_validation_saving_size: number of training samples held out as ``train_validation_saving``.
-        seed: seed of the held-out split.
-        extend_dir: folder under ``data_dir`` holding the class folders.
-        validation_ratio: fraction of each class used for validation when there is no
-            ``train/`` + ``validation/`` (or ``test/``) layout; in ``[0, 1)``.
-        split_seed: seed of that validation split.
+    Arguments are those of :class:`lmnet.datasets.base.RatioSplit`: without a ``train/`` + ``validation/``
+    (or ``test/``) layout, ``validation_ratio`` of each class is used for validation.
     """
 
     extend_dir = "image_folder"
     layout = ("<class name>/<image files> folders (jpg, jpeg, png, bmp, gif, webp), or train/<class name>/ "
               "with validation/<class name>/ (or test/<class name>/)")
-
-    def __init__(self, subset="train", data_dir="dataset", train_validation_saving_size=0, seed=0,
-                 extend_dir="image_folder", validation_ratio=0.1, split_seed=0):
-        if not 0 <= validation_ratio < 1:
-            raise DatasetError(f"ImageFolder: validation_ratio must be in [0, 1), got {validation_ratio}")
-        self.extend_dir = extend_dir
-        self.validation_ratio = validation_ratio
-        self.split_seed = split_seed
-        self.classes = []
-        super().__init__(subset=subset, data_dir=data_dir,
-                         train_validation_saving_size=train_validation_saving_size, seed=seed)
 
     def _split_folders(self):
         """``(train folder, validation folder)`` when the data is pre-split, else ``None``."""

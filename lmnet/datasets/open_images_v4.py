@@ -22,6 +22,7 @@ import os
 import numpy as np
 
 from lmnet.boxes import scale_xywh, xyxy_to_xywh
+from lmnet.datasets.base import RatioSplit
 from lmnet.datasets.detection_base import AnnotationStore, FileDetectionDataset
 from lmnet.datasets.image_folder import validation_count
 from lmnet.errors import DatasetError
@@ -71,37 +72,18 @@ def split_ids(image_ids, ratio, seed):
             "validation": [image_id for index, image_id in enumerate(image_ids) if index in held_out]}
 
 
-class OpenImagesV4(FileDetectionDataset):
+class OpenImagesV4(RatioSplit, FileDetectionDataset):
     """OpenImages-style CSV detection data under ``DATA_DIR/<extend_dir>/``.
 
     ``classes`` are the display names of ``class-descriptions.csv`` (set on the instance).
 
-    Args:
-        subset: ``"train"``, ``"validation"`` (or ``"test"``) or ``"train_validation_saving"``.
-        data_dir: root of the datasets.
-        train_validation_saving_size: training samples held out as ``train_validation_saving``.
-        seed: seed of the held-out split.
-        extend_dir: folder under ``data_dir`` holding the files.
-        validation_ratio: fraction of the image ids used for validation, in ``[0, 1)``.
-        split_seed: seed of that validation split.
-        **kwargs: ``max_boxes``, ``skip_bad_annotations``, ``use_ignored`` of
-            :class:`lmnet.datasets.detection_base.DetectionDataset`.
+    Arguments are those of :class:`lmnet.datasets.base.RatioSplit` (``validation_ratio`` of the image ids
+    are used for validation) and :class:`lmnet.datasets.detection_base.DetectionDataset`.
     """
 
     extend_dir = "open_images_v4"
     layout = ("annotations-bbox.csv (ImageID, LabelName, XMin, XMax, YMin, YMax, ...), class-descriptions.csv "
               "(LabelName,DisplayName, no header) and images/<ImageID>.jpg")
-
-    def __init__(self, subset="train", data_dir="dataset", train_validation_saving_size=0, seed=0,
-                 extend_dir="open_images_v4", validation_ratio=0.1, split_seed=0, **kwargs):
-        if not 0 <= validation_ratio < 1:
-            raise DatasetError(f"OpenImagesV4: validation_ratio must be in [0, 1), got {validation_ratio}")
-        self.extend_dir = extend_dir
-        self.validation_ratio = validation_ratio
-        self.split_seed = split_seed
-        self.classes = ()
-        super().__init__(subset=subset, data_dir=data_dir, train_validation_saving_size=train_validation_saving_size,
-                         seed=seed, **kwargs)
 
     def _read_subset(self, subset):
         """Reads the CSV files and returns the images of ``subset`` with their annotations."""

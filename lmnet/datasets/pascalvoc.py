@@ -123,20 +123,40 @@ def read_image_ids(path):
         return [line.split()[0] for line in stream if line.strip()]
 
 
+def _brace(names):
+    """``name`` for one name, ``{a,b}`` (shell brace style) for several."""
+    return names[0] if len(names) == 1 else "{" + ",".join(names) + "}"
+
+
 class PascalvocBase(FileDetectionDataset):
     """PASCAL VOC detection from one or more VOCdevkit years.
 
     Subclasses set :attr:`splits`: for ``"train"`` and ``"validation"``, the ``(year, image set)``
-    lists read in order. Samples are the images of those lists; the ground truth keeps difficult
-    objects as ``ignore``. Constructor arguments are those of
+    lists read in order. Samples are the images of those lists; the classes are :data:`VOC_CLASSES`
+    and the ground truth keeps difficult objects as ``ignore``. Constructor arguments are those of
     :class:`lmnet.datasets.detection_base.DetectionDataset` (``max_boxes``, ``skip_bad_annotations``,
     ``use_ignored``, ``lazy_annotations``: then building the dataset reads only the image-set lists
     and each XML file is read with its sample).
     """
 
     classes = VOC_CLASSES
-    #: ``{"train": ((year, split), ...), "validation": ((year, split), ...)}``.
+    #: ``{"train": ((year, split), ...), "validation": ((year, split), ...)}``. A subclass sets only this;
+    #: ``extend_dir`` (the first year's ``PASCALVOC_<year>``) and ``layout`` follow from it.
     splits = {}
+
+    def __init_subclass__(cls, **kwargs):
+        """Derives ``extend_dir`` and the ``layout`` shown in errors from the subclass's :attr:`splits`."""
+        super().__init_subclass__(**kwargs)
+        lists = {}
+        for year, split in (pair for subset in ("train", "validation") for pair in cls.splits.get(subset, ())):
+            lists.setdefault(year, []).append(split)
+        if not lists:
+            return
+        cls.extend_dir = f"PASCALVOC_{next(iter(lists))}"
+        folders = [f"PASCALVOC_{year}/VOCdevkit/VOC{year}/ (ImageSets/Main/{_brace(names)}.txt)"
+                   for year, names in lists.items()]
+        cls.layout = (" and ".join(folders) + (", each" if len(folders) > 1 else "")
+                      + " with Annotations/<id>.xml and JPEGImages/<id>.jpg")
 
     def devkit_dir(self, year):
         """The ``VOC<year>`` folder of ``year``, checked to exist.

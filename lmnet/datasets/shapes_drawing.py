@@ -293,14 +293,7 @@ def _coverage_box(coverage, top, left):
 def shape_pixel_box(height, width, shape, center_xy, size, angle, supersampling=2):
     """The box :func:`draw_shape` returns for these arguments, computed without a canvas.
 
-    Args:
-        height: canvas height in pixels.
-        width: canvas width in pixels.
-        shape: one of :data:`SHAPES`.
-        center_xy: ``(x, y)`` centre of the shape in continuous pixel coordinates.
-        size: equivalent diameter in pixels.
-        angle: rotation in degrees (clockwise on screen).
-        supersampling: samples per pixel along each axis.
+    The arguments are those of :func:`shape_coverage`.
 
     Returns:
         The exact ``(x, y, w, h)`` box of the pixels the shape touches, ``(0, 0, 0, 0)`` when none.

@@ -9,15 +9,11 @@ never share a sample. Labels are balanced: sample ``i`` shows class ``i % num_cl
 Run ``python -m lmnet.datasets.synthetic_shapes OUT_DIR`` to measure the generation speed and write
 a few sample PNGs to ``OUT_DIR``.
 """
-import argparse
-import os
-import time
 
 import numpy as np
 
-from lmnet.datasets import shapes_drawing
-from lmnet.datasets.base import Dataset
-from lmnet.errors import DatasetError
+from lmnet.datasets import sample_tool, shapes_drawing
+from lmnet.datasets.base import Dataset, GeneratedSamples
 
 _SUBSET_IDS = {"train": 0, "validation": 1}
 
@@ -70,45 +66,24 @@ def render_shape_image(shape, image_size, rng, size_range=(0.32, 0.55), supersam
     return shapes_drawing.to_uint8(canvas), box
 
 
-class SyntheticShapes(Dataset):
+class SyntheticShapes(GeneratedSamples, Dataset):
     """Classification of synthetic shapes, generated on demand from a seed (no files).
 
-    Args:
-        subset: ``"train"``, ``"validation"`` (or ``"test"``) or ``"train_validation_saving"``.
-        data_dir: unused (the data is embedded); accepted like every dataset.
-        train_validation_saving_size: number of training samples held out as
-            ``train_validation_saving``.
-        seed: seed of the samples and of the held-out split.
-        image_size: ``(height, width)`` of the images.
-        num_train: number of training samples (before holding any out).
-        num_validation: number of validation samples.
+    Arguments are those of :class:`lmnet.datasets.base.GeneratedSamples` (default 32x32 images,
+    20,000 training and 2,000 validation samples) and :class:`lmnet.datasets.base.Dataset`.
     """
 
     classes = list(shapes_drawing.SHAPES)
-    extend_dir = None
-    layout = "nothing (the samples are generated from the seed)"
-
-    def __init__(self, subset="train", data_dir="dataset", train_validation_saving_size=0, seed=0,
-                 image_size=(32, 32), num_train=20000, num_validation=2000):
-        self.image_size = (int(image_size[0]), int(image_size[1]))
-        if min(self.image_size) < 4:
-            raise DatasetError(f"SyntheticShapes: image_size {image_size} is too small; use at least (4, 4)")
-        self.num_train = int(num_train)
-        self.num_validation = int(num_validation)
-        super().__init__(subset=subset, data_dir=data_dir,
-                         train_validation_saving_size=train_validation_saving_size, seed=seed)
+    default_image_size = (32, 32)
+    default_num_train = 20000
+    default_num_validation = 2000
+    min_side = 4
 
     def _read_subset(self, subset):
         """Returns the sample indices of ``subset`` and their balanced labels."""
         self._subset_id = _SUBSET_IDS[subset]
-        total = self.num_train if subset == "train" else self.num_validation
-        indices = np.arange(total)
+        indices = np.arange(self.subset_total(subset))
         return indices, indices % self.num_classes
-
-    def _empty_subset_hint(self, subset):
-        """Names the option that set the size of the empty ``subset``."""
-        count = self.num_train if subset == "train" else self.num_validation
-        return f"DATASET.OPTIONS has num_{subset}={count}"
 
     def _load_item(self, item):
         """Generates sample ``item`` of the raw training or validation data."""
@@ -117,78 +92,16 @@ class SyntheticShapes(Dataset):
         return image
 
 
-def _time_generation(dataset, count):
-    """Seconds per image to generate ``count`` images of ``dataset``."""
-    count = min(count, len(dataset))
-    start = time.perf_counter()
-    for index in range(count):
-        dataset[index]
-    return (time.perf_counter() - start) / count
+def _samples(dataset, count, scale):
+    """The first ``count`` training images enlarged, named after their class, one class per sheet column."""
+    samples = [dataset[index] for index in range(count)]
+    pictures = [sample_tool.enlarge(image, scale) for image, _ in samples]
+    names = [f"sample_{index:03d}_{dataset.classes[label]}.png" for index, (_, label) in enumerate(samples)]
+    return pictures, names, dataset.num_classes
 
 
-def _save_png(image, path, scale):
-    """Writes an RGB image as a PNG, enlarged ``scale`` times with nearest-neighbour sampling."""
-    from PIL import Image
-
-    Image.fromarray(image.repeat(scale, axis=0).repeat(scale, axis=1)).save(path)
-
-
-def _contact_sheet(images, columns, gap=2):
-    """Tiles equally sized images on a grey sheet, ``columns`` per row."""
-    height, width = images[0].shape[:2]
-    rows = -(-len(images) // columns)
-    sheet = np.full((rows * (height + gap) + gap, columns * (width + gap) + gap, 3), 128, np.uint8)
-    for number, image in enumerate(images):
-        top, left = gap + (number // columns) * (height + gap), gap + (number % columns) * (width + gap)
-        sheet[top:top + height, left:left + width] = image
-    return sheet
-
-
-def write_samples(out_dir, count=24, image_size=(32, 32), seed=0, scale=4):
-    """Writes ``count`` training samples and a contact sheet of them as PNGs.
-
-    Args:
-        out_dir: folder to write to (created when missing).
-        count: number of samples.
-        image_size: ``(height, width)`` of the samples.
-        seed: dataset seed.
-        scale: enlargement factor of the written PNGs.
-
-    Returns:
-        The paths written.
-    """
-    os.makedirs(out_dir, exist_ok=True)
-    dataset = SyntheticShapes("train", seed=seed, image_size=image_size, num_train=max(count, 1))
-    paths, images = [], []
-    for index in range(count):
-        image, label = dataset[index]
-        images.append(image)
-        paths.append(os.path.join(out_dir, f"sample_{index:03d}_{dataset.classes[label]}.png"))
-        _save_png(image, paths[-1], scale)
-    paths.append(os.path.join(out_dir, "contact_sheet.png"))
-    _save_png(_contact_sheet(images, columns=dataset.num_classes), paths[-1], scale)
-    return paths
-
-
-def main(argv=None):
-    """Prints the generation time per image and writes sample PNGs (``python -m`` entry point)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out_dir", help="folder for the sample PNGs")
-    parser.add_argument("--count", type=int, default=24, help="number of samples written")
-    parser.add_argument("--height", type=int, default=32)
-    parser.add_argument("--width", type=int, default=32)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--scale", type=int, default=4, help="enlargement of the written PNGs")
-    parser.add_argument("--timing-images", type=int, default=2000, help="images generated to measure speed")
-    args = parser.parse_args(argv)
-    image_size = (args.height, args.width)
-    dataset = SyntheticShapes("train", seed=args.seed, image_size=image_size)
-    _time_generation(dataset, 50)
-    seconds = _time_generation(dataset, args.timing_images)
-    print(f"SyntheticShapes {image_size[0]}x{image_size[1]}: {seconds * 1e3:.3f} ms per image "
-          f"({1.0 / seconds:.0f} images/s, {args.timing_images} images)")
-    paths = write_samples(args.out_dir, args.count, image_size, args.seed, args.scale)
-    print(f"wrote {len(paths)} PNGs to {args.out_dir}")
+main = sample_tool.command(SyntheticShapes, _samples, count=24, scale=4, timing_images=2000,
+                           description=__doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

@@ -28,17 +28,15 @@ ones are never hidden.
 Run ``python -m lmnet.datasets.synthetic_shapes_detection OUT_DIR`` to measure the generation speed and
 write a few sample PNGs, with their boxes drawn, to ``OUT_DIR``.
 """
-import argparse
 import collections
 import functools
 import math
-import os
 
 import numpy as np
 
-from lmnet.datasets import shapes_drawing
+from lmnet.datasets import sample_tool, shapes_drawing
+from lmnet.datasets.base import GeneratedSamples
 from lmnet.datasets.detection_base import Annotation, DetectionDataset
-from lmnet.datasets.synthetic_shapes import _contact_sheet, _time_generation
 from lmnet.errors import DatasetError
 
 _SUBSET_IDS = {"train": 0, "validation": 1}
@@ -382,18 +380,13 @@ def scene_annotation(scene, image_size):
 # Dataset ---------------------------------------------------------------------------------------
 
 
-class SyntheticShapesDetection(DetectionDataset):
+class SyntheticShapesDetection(GeneratedSamples, DetectionDataset):
     """Detection of synthetic shapes, generated on demand from a seed (no files).
 
+    Arguments are those of :class:`lmnet.datasets.base.GeneratedSamples` (default 128x128 images, 8,000
+    training and 500 validation samples) and :class:`lmnet.datasets.detection_base.DetectionDataset`, and:
+
     Args:
-        subset: ``"train"``, ``"validation"`` (or ``"test"``) or ``"train_validation_saving"``.
-        data_dir: unused (the data is embedded); accepted like every dataset.
-        train_validation_saving_size: number of training samples held out as
-            ``train_validation_saving``.
-        seed: seed of the samples and of the held-out split.
-        image_size: ``(height, width)`` of the images.
-        num_train: number of training samples (before holding any out).
-        num_validation: number of validation samples.
         max_objects: largest number of objects in one image (at least 1).
         size_range: ``(smallest, largest)`` equivalent diameter of an object as a fraction of the
             image's shorter side (see :func:`random_scene`).
@@ -404,25 +397,17 @@ class SyntheticShapesDetection(DetectionDataset):
     """
 
     classes = list(CLASSES)
-    extend_dir = None
-    layout = "nothing (the samples are generated from the seed)"
+    default_image_size = (128, 128)
+    default_num_train = 8000
+    default_num_validation = 500
+    min_side = 16
 
-    def __init__(self, subset="train", data_dir="dataset", train_validation_saving_size=0, seed=0,
-                 image_size=(128, 128), num_train=8000, num_validation=500, max_objects=4, size_range=(0.13, 0.30),
-                 max_boxes=None, skip_bad_annotations=False, use_ignored=False):
-        self.image_size = (int(image_size[0]), int(image_size[1]))
-        if min(self.image_size) < 16:
-            raise DatasetError(f"SyntheticShapesDetection: image_size {image_size} is too small; use at least "
-                               "(16, 16)")
+    def __init__(self, *args, max_objects=4, size_range=(0.13, 0.30), max_boxes=None, **kwargs):
         self.max_objects = int(max_objects)
         if self.max_objects < 1:
             raise DatasetError(f"SyntheticShapesDetection: max_objects must be at least 1, got {max_objects}")
         self.size_range = _check_size_range(size_range)
-        self.num_train = int(num_train)
-        self.num_validation = int(num_validation)
-        super().__init__(subset=subset, data_dir=data_dir, train_validation_saving_size=train_validation_saving_size,
-                         seed=seed, max_boxes=self.max_objects if max_boxes is None else max_boxes,
-                         skip_bad_annotations=skip_bad_annotations, use_ignored=use_ignored)
+        super().__init__(*args, max_boxes=self.max_objects if max_boxes is None else max_boxes, **kwargs)
 
     def scene_rng(self, subset, index):
         """The random generator sample ``index`` of the raw ``"train"`` or ``"validation"`` data comes from."""
@@ -430,16 +415,10 @@ class SyntheticShapesDetection(DetectionDataset):
 
     def _read_subset(self, subset):
         """Returns the scenes of ``subset`` and their annotations, without rendering any image."""
-        total = self.num_train if subset == "train" else self.num_validation
         scenes = [random_scene(self.scene_rng(subset, index), self.image_size, self.classes, self.max_objects,
                                self.size_range)
-                  for index in range(total)]
+                  for index in range(self.subset_total(subset))]
         return scenes, [scene_annotation(scene, self.image_size) for scene in scenes]
-
-    def _empty_subset_hint(self, subset):
-        """Names the option that set the size of the empty ``subset``."""
-        count = self.num_train if subset == "train" else self.num_validation
-        return f"DATASET.OPTIONS has num_{subset}={count}"
 
     def _load_item(self, item):
         """Renders one scene."""
@@ -484,7 +463,7 @@ def draw_boxes(image, gt_boxes, classes, scale=3):
     """
     from PIL import Image, ImageDraw
 
-    picture = Image.fromarray(image.repeat(scale, axis=0).repeat(scale, axis=1))
+    picture = Image.fromarray(sample_tool.enlarge(image, scale))
     pen = ImageDraw.Draw(picture)
     for x, y, w, h, class_id in np.asarray(gt_boxes).reshape(-1, 5):
         if class_id < 0:
@@ -497,55 +476,14 @@ def draw_boxes(image, gt_boxes, classes, scale=3):
     return np.asarray(picture)
 
 
-def write_samples(out_dir, count=12, image_size=(128, 128), seed=0, scale=3):
-    """Writes ``count`` training samples with their boxes drawn, and a contact sheet of them, as PNGs.
-
-    Args:
-        out_dir: folder to write to (created when missing).
-        count: number of samples.
-        image_size: ``(height, width)`` of the samples.
-        seed: dataset seed.
-        scale: enlargement factor of the written PNGs.
-
-    Returns:
-        The paths written.
-    """
-    from PIL import Image
-
-    os.makedirs(out_dir, exist_ok=True)
-    dataset = SyntheticShapesDetection("train", seed=seed, image_size=image_size, num_train=max(count, 1))
-    paths, pictures = [], []
-    for index in range(count):
-        image, gt_boxes = dataset[index]
-        pictures.append(draw_boxes(image, gt_boxes, dataset.classes, scale))
-        paths.append(os.path.join(out_dir, f"sample_{index:03d}.png"))
-        Image.fromarray(pictures[-1]).save(paths[-1])
-    if pictures:
-        paths.append(os.path.join(out_dir, "contact_sheet.png"))
-        Image.fromarray(_contact_sheet(pictures, columns=4, gap=4)).save(paths[-1])
-    return paths
+def _samples(dataset, count, scale):
+    """The first ``count`` training images enlarged with their boxes drawn, four per sheet row."""
+    pictures = [draw_boxes(*dataset[index], dataset.classes, scale) for index in range(count)]
+    return pictures, [f"sample_{index:03d}.png" for index in range(count)], 4
 
 
-def main(argv=None):
-    """Prints the generation time per image and writes sample PNGs (``python -m`` entry point)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out_dir", help="folder for the sample PNGs")
-    parser.add_argument("--count", type=int, default=12, help="number of samples written")
-    parser.add_argument("--height", type=int, default=128)
-    parser.add_argument("--width", type=int, default=128)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--scale", type=int, default=3, help="enlargement of the written PNGs")
-    parser.add_argument("--timing-images", type=int, default=500, help="images generated to measure speed")
-    args = parser.parse_args(argv)
-    image_size = (args.height, args.width)
-    dataset = SyntheticShapesDetection("train", seed=args.seed, image_size=image_size,
-                                       num_train=max(args.timing_images, 50))
-    _time_generation(dataset, 20)
-    seconds = _time_generation(dataset, args.timing_images)
-    print(f"SyntheticShapesDetection {image_size[0]}x{image_size[1]}: {seconds * 1e3:.3f} ms per image "
-          f"({1.0 / seconds:.0f} images/s, {args.timing_images} images)")
-    paths = write_samples(args.out_dir, args.count, image_size, args.seed, args.scale)
-    print(f"wrote {len(paths)} PNGs to {args.out_dir}")
+main = sample_tool.command(SyntheticShapesDetection, _samples, count=12, scale=3, timing_images=500,
+                           description=__doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

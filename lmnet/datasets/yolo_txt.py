@@ -65,26 +65,12 @@ def yolo_box(values, image_size):
 class YoloTxt(FileDetectionDataset):
     """YOLO-txt detection data under ``DATA_DIR/<extend_dir>/`` (``classes`` read from ``classes.txt``).
 
-    Args:
-        subset: ``"train"``, ``"validation"`` (or ``"test"``) or ``"train_validation_saving"``.
-        data_dir: root of the datasets.
-        train_validation_saving_size: training samples held out as ``train_validation_saving``.
-        seed: seed of the held-out split.
-        extend_dir: folder under ``data_dir`` holding the files.
-        **kwargs: ``max_boxes``, ``skip_bad_annotations``, ``use_ignored``, ``lazy_annotations`` of
-            :class:`lmnet.datasets.detection_base.DetectionDataset`.
+    Constructor arguments are those of :class:`lmnet.datasets.detection_base.DetectionDataset`.
     """
 
     extend_dir = "yolo"
     layout = ("classes.txt with train/{images,labels}/ and validation/{images,labels}/ "
               "(labels/<image stem>.txt lines: class cx cy w h, normalized)")
-
-    def __init__(self, subset="train", data_dir="dataset", train_validation_saving_size=0, seed=0,
-                 extend_dir="yolo", **kwargs):
-        self.extend_dir = extend_dir
-        self.classes = ()
-        super().__init__(subset=subset, data_dir=data_dir, train_validation_saving_size=train_validation_saving_size,
-                         seed=seed, **kwargs)
 
     def _read_subset(self, subset):
         """Reads ``classes.txt`` and the images and labels of ``subset``."""

@@ -61,6 +61,9 @@ class YoloBase(BaseNetwork):
                  loss_rescore=True, score_threshold=0.05, nms_iou_threshold=0.5, nms_max_output_size=100, **kwargs):
         super().__init__(classes, image_size, **kwargs)
         self.anchors = _check_anchors(anchors)
+        self.num_anchors = len(self.anchors)
+        #: Channels of the raw output: ``A * (C + 5)``.
+        self.output_channels = output_channels(self.num_anchors, self.num_classes)
         self.object_scale = float(object_scale)
         self.no_object_scale = float(no_object_scale)
         self.class_scale = float(class_scale)
@@ -83,16 +86,6 @@ class YoloBase(BaseNetwork):
         if self.batch_size:
             return int(math.ceil(WARMUP_IMAGES / self.batch_size))
         return DEFAULT_WARMUP_STEPS
-
-    @property
-    def num_anchors(self):
-        """Number of anchors."""
-        return len(self.anchors)
-
-    @property
-    def output_channels(self):
-        """Channels of the raw output: ``A * (C + 5)``."""
-        return output_channels(self.num_anchors, self.num_classes)
 
     @property
     def grid_size(self):
