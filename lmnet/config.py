@@ -98,27 +98,56 @@ def validate(raw):
     _fill_shared_keys(config)
     _fill_derived_keys(config)
     config.NETWORK_CLASS.check_image_size(config.IMAGE_SIZE)
+    _fill_input_sizes(config)
     _check_post_processor(config)
     return config
 
 
+#: The processor keys, and whether a size they set must equal ``IMAGE_SIZE`` (see
+#: :meth:`lmnet.data_processor.Processor.follow_image_size`).
+_PROCESSOR_KEYS = ((("PRE_PROCESSOR",), True), (("POST_PROCESSOR",), True), (("DATASET", "PRE_PROCESSOR"), True),
+                   (("DATASET", "AUGMENTOR"), False))
+
+
+def _fill_input_sizes(config):
+    """``IMAGE_SIZE`` is written once: every processor whose input size is unset takes it, and so does an
+    embedded set that draws its samples, unless ``DATASET.OPTIONS`` names its ``image_size``.
+
+    Raises:
+        ConfigError: a pre- or post-processor sets another size than ``IMAGE_SIZE``.
+    """
+    for path, strict in _PROCESSOR_KEYS:
+        section = config if len(path) == 1 else config[path[0]]
+        processor = section[path[-1]]
+        if processor is not None:
+            section[path[-1]] = processor.follow_image_size(config.IMAGE_SIZE, ".".join(path), strict)
+    options = config.DATASET.OPTIONS or {}
+    if hasattr(config.DATASET_CLASS, "default_image_size") and "image_size" not in options:
+        # An embedded set that draws its samples (lmnet.datasets.base.GeneratedSamples) draws them at IMAGE_SIZE.
+        config.DATASET.OPTIONS = dict(options, image_size=list(config.IMAGE_SIZE))
+
+
 def _check_post_processor(config):
-    """A ``POST_PROCESSOR`` given next to a network that builds its own must equal it.
+    """One post-processing per experiment: ``POST_PROCESSOR`` is the network's own, filled in or checked.
 
     Training-time metrics decode with the network's post-processing (built from ``NETWORK.ANCHORS``, the
     score and NMS thresholds, ``CLASSES`` and ``IMAGE_SIZE``); predict, export and the runtimes use
-    ``POST_PROCESSOR``. The two are one definition: a config that writes both must write the same.
-    Skipped while ``CLASSES`` is unknown (read from the data later).
+    ``POST_PROCESSOR``. Left unset, ``POST_PROCESSOR`` becomes the network's; a config that writes it
+    must write the same. Skipped while ``CLASSES`` is unknown (read from the data later, when
+    :func:`lmnet.builders.build_post_processor` takes the network's).
 
     Raises:
         ConfigError: naming the first processor parameter that differs.
     """
-    if config.POST_PROCESSOR is None or not config.CLASSES or not hasattr(config.NETWORK_CLASS, "post_processor"):
+    if not config.CLASSES or not hasattr(config.NETWORK_CLASS, "post_processor"):
         return
     try:
         network = config.NETWORK_CLASS(classes=list(config.CLASSES), **network_kwargs(config))
     except TypeError:
         return  # a key the network rejects is reported, with its name, when the network is built
+    if config.POST_PROCESSOR is None:
+        config.POST_PROCESSOR = network.post_processor()
+        return
     expected = processor_to_data(network.post_processor())
     given = processor_to_data(config.POST_PROCESSOR)
     if given != expected:

@@ -46,12 +46,42 @@ class Processor:
     def __call__(self, rng=None, **sample):
         raise NotImplementedError
 
+    #: The constructor parameter holding the network input size ``(height, width)`` (resizing, box
+    #: decoding), or ``None``. Left unset (``None``) in a config, it is filled from ``IMAGE_SIZE``.
+    input_size_param = None
+
     def at_image_size(self, image_size):
         """This processor for a network input of ``image_size`` ``(height, width)``.
 
-        Processors that hold the network input size (resizing, box decoding) return a copy set to
+        Processors that hold the network input size (:attr:`input_size_param`) return a copy set to
         ``image_size``; the others return themselves.
         """
+        if self.input_size_param is None:
+            return self
+        return self._with_params(**{self.input_size_param: [int(v) for v in image_size]})
+
+    def follow_image_size(self, image_size, where, strict=True):
+        """This processor with its input size filled from ``image_size`` where it is unset.
+
+        Args:
+            image_size: the config's ``IMAGE_SIZE``.
+            where: the config key holding this processor, for the error message.
+            strict: a size that is set must equal ``image_size`` (pre- and post-processing, which
+                produce and read the network input); otherwise it is kept (an augmentor may resize
+                to another size before cropping).
+
+        Raises:
+            ConfigError: ``strict`` and the size set differs from ``image_size``.
+        """
+        if self.input_size_param is None:
+            return self
+        size = getattr(self, self.input_size_param)
+        if size is None:
+            return self.at_image_size(image_size)
+        if strict and list(size) != list(image_size):
+            raise ConfigError(f"config key '{where}': {type(self).__name__} {self.input_size_param}={list(size)} "
+                              f"differs from IMAGE_SIZE {list(image_size)}; leave {self.input_size_param} unset "
+                              "and it follows IMAGE_SIZE")
         return self
 
     def _with_params(self, **changes):
@@ -103,6 +133,11 @@ class Sequence(Processor):
     def at_image_size(self, image_size):
         """The sequence with every processor set to ``image_size`` (see :meth:`Processor.at_image_size`)."""
         return Sequence([processor.at_image_size(image_size) for processor in self.processors])
+
+    def follow_image_size(self, image_size, where, strict=True):
+        """The sequence with every processor's unset input size filled (see :meth:`Processor.follow_image_size`)."""
+        return Sequence([processor.follow_image_size(image_size, f"{where}[{index}]", strict)
+                         for index, processor in enumerate(self.processors)])
 
     def with_params(self, processor_class, **changes):
         """The sequence with ``changes`` applied to every processor of exactly ``processor_class`` (for variant

@@ -57,7 +57,8 @@ class FormatYoloV2(OutputsProcessor):
     they follow from ``classes`` and ``anchors`` and are only checked when given.
 
     Args:
-        image_size: ``(height, width)`` of the network input, in pixels.
+        image_size: ``(height, width)`` of the network input, in pixels; ``None`` (in a config) follows
+            ``IMAGE_SIZE``.
         classes: the class names (``C = len(classes)``).
         anchors: ``A`` pairs ``(aw, ah)``, anchor sizes in grid cells.
         data_format: ``"NHWC"`` or ``"NCHW"``, the layout of the raw output.
@@ -65,8 +66,11 @@ class FormatYoloV2(OutputsProcessor):
         boxes_per_cell: ``A`` again (optional; must equal ``len(anchors)``).
     """
 
-    def __init__(self, image_size, classes, anchors, data_format="NHWC", num_classes=None, boxes_per_cell=None):
-        self.image_size = check_size(image_size, "image_size")
+    input_size_param = "image_size"
+
+    def __init__(self, image_size=None, classes=(), anchors=(), data_format="NHWC", num_classes=None,
+                 boxes_per_cell=None):
+        self.image_size = None if image_size is None else check_size(image_size, "image_size")
         self.classes = list(classes)
         self.anchors = tuple(tuple(float(v) for v in anchor) for anchor in anchors)
         if not self.classes:
@@ -79,9 +83,11 @@ class FormatYoloV2(OutputsProcessor):
         self.num_classes = _derived_count("num_classes", num_classes, len(self.classes), "len(classes)")
         self.boxes_per_cell = _derived_count("boxes_per_cell", boxes_per_cell, len(self.anchors), "len(anchors)")
 
-    def at_image_size(self, image_size):
-        """The same decoding for a network input of ``image_size``."""
-        return self._with_params(image_size=list(image_size))
+    def _image_size(self):
+        """The network input size, which must be set by now."""
+        if self.image_size is None:
+            raise ValueError("FormatYoloV2: image_size is unset; a config fills it from IMAGE_SIZE")
+        return self.image_size
 
     def _channels(self):
         """Returns ``A·(C+5)``, the expected number of raw output channels."""
@@ -101,7 +107,7 @@ class FormatYoloV2(OutputsProcessor):
 
     def process(self, outputs):
         """Decodes a NumPy raw output ``[B, gh, gw, A·(C+5)]`` into ``[B, gh·gw·A·C, 6]`` boxes."""
-        decoded = decode(self._nhwc(outputs), self.anchors, self.num_classes, self.image_size, NUMPY)
+        decoded = decode(self._nhwc(outputs), self.anchors, self.num_classes, self._image_size(), NUMPY)
         boxes = _rows_per_class(decoded.boxes, class_scores(decoded, NUMPY))
         return boxes.reshape(boxes.shape[0], -1, 6)
 
@@ -111,7 +117,7 @@ class FormatYoloV2(OutputsProcessor):
         raw = tf.convert_to_tensor(outputs, tf.float32)
         if self.data_format == "NCHW":
             raw = tf.transpose(raw, [0, 2, 3, 1])
-        decoded = decode(raw, self.anchors, self.num_classes, self.image_size, TENSORFLOW)
+        decoded = decode(raw, self.anchors, self.num_classes, self._image_size(), TENSORFLOW)
         scores = class_scores(decoded, TENSORFLOW)
         boxes = tf.broadcast_to(decoded.boxes[..., None, :], tf.concat([tf.shape(scores), [4]], 0))
         class_ids = tf.broadcast_to(tf.range(self.num_classes, dtype=tf.float32), tf.shape(scores))

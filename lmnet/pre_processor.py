@@ -131,7 +131,8 @@ class Resize(Processor):
     (docs/export.rst).
 
     Args:
-        size: ``(height, width)`` of the result, positive integers.
+        size: ``(height, width)`` of the result, positive integers; ``None`` (in a config) follows
+            ``IMAGE_SIZE``.
         resample: the filter, by upstream Blueoil's names: ``"NEAREST"``, ``"BOX"``, ``"BILINEAR"``
             (the default), ``"HAMMING"``, ``"BICUBIC"`` or ``"LANCZOS"``.
 
@@ -139,8 +140,10 @@ class Resize(Processor):
         ValueError: ``size`` is not two positive integers, or ``resample`` names no filter.
     """
 
-    def __init__(self, size, resample=DEFAULT_RESAMPLE):
-        self.size = check_size(size)
+    input_size_param = "size"
+
+    def __init__(self, size=None, resample=DEFAULT_RESAMPLE):
+        self.size = None if size is None else check_size(size)
         self.resample = check_resample(resample)
 
     def __call__(self, image, rng=None, **kwargs):
@@ -150,13 +153,16 @@ class Resize(Processor):
             ValueError: the sample has ``gt_boxes`` (use :class:`ResizeWithGtBoxes`).
         """
         if kwargs.get(GT_BOXES_KEY) is not None:
-            raise ValueError(f"{type(self).__name__} does not move gt_boxes; use ResizeWithGtBoxes({list(self.size)}) "
-                             f"for object detection")
-        return dict(kwargs, image=resize_image(np.asarray(image), self.size, self.resample))
+            size = "" if self.size is None else list(self.size)
+            raise ValueError(f"{type(self).__name__} does not move gt_boxes; use ResizeWithGtBoxes({size}) for object "
+                             "detection")
+        return dict(kwargs, image=resize_image(np.asarray(image), self._size(), self.resample))
 
-    def at_image_size(self, image_size):
-        """The same resize to ``image_size``."""
-        return self._with_params(size=list(image_size))
+    def _size(self):
+        """The target size, which must be set by now."""
+        if self.size is None:
+            raise ValueError(f"{type(self).__name__}: size is unset; a config fills it from IMAGE_SIZE")
+        return self.size
 
 
 class ResizeWithGtBoxes(Resize):
@@ -168,7 +174,7 @@ class ResizeWithGtBoxes(Resize):
     out as ``float32``. Samples without ``gt_boxes`` (inference) are simply resized.
 
     Args:
-        size: ``(height, width)`` of the result, positive integers.
+        size: ``(height, width)`` of the result, positive integers; ``None`` follows ``IMAGE_SIZE``.
         resample: the filter (see :class:`Resize`).
 
     Raises:
@@ -178,7 +184,7 @@ class ResizeWithGtBoxes(Resize):
     def __call__(self, image, rng=None, **kwargs):
         """Returns the sample with the resized image and scaled ``gt_boxes``."""
         image = np.asarray(image)
-        return with_gt_boxes(kwargs, resize_image(image, self.size, self.resample), resize_gt_boxes,
+        return with_gt_boxes(kwargs, resize_image(image, self._size(), self.resample), resize_gt_boxes,
                              image.shape[:2], self.size)
 
 

@@ -109,7 +109,7 @@ SAVE_CHECKPOINT_STEPS = {save_steps}
 KEEP_CHECKPOINT_MAX = 2
 TEST_STEPS = {test_steps}
 SUMMARISE_STEPS = 2
-PRE_PROCESSOR = Sequence([ResizeWithGtBoxes(IMAGE_SIZE), PerImageStandardization()])
+PRE_PROCESSOR = Sequence([ResizeWithGtBoxes(), PerImageStandardization()])
 
 NETWORK = SmartDict()
 NETWORK.OPTIMIZER_CLASS = keras.optimizers.Adam

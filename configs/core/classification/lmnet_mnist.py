@@ -6,7 +6,6 @@ from lmnet.datasets.mnist import Mnist
 BASE = "lmnet_cifar10.py"
 
 DATASET_CLASS = Mnist
-CLASSES = Mnist.classes
 MAX_STEPS = 20000
 NETWORK.LEARNING_RATE_KWARGS = dict(NETWORK.LEARNING_RATE_KWARGS,
                                     boundaries=[int(MAX_STEPS * 0.5), int(MAX_STEPS * 0.75)])

@@ -7,5 +7,5 @@ from lmnet.pre_processor import DivideBy255, Resize
 BASE = ["lmnet_cifar10.py", "../../common/binary_weights_2bit_activations.py"]
 
 NETWORK_CLASS = LmnetV0Quantize
-PRE_PROCESSOR = Sequence([Resize(size=IMAGE_SIZE, resample="NEAREST"), DivideBy255()])
+PRE_PROCESSOR = Sequence([Resize(resample="NEAREST"), DivideBy255()])
 DATASET.TRAIN_VALIDATION_SAVING_SIZE = 5000

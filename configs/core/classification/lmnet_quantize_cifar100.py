@@ -5,7 +5,6 @@ from lmnet.datasets.cifar100 import Cifar100
 BASE = "lmnet_quantize_cifar10.py"
 
 DATASET_CLASS = Cifar100
-CLASSES = Cifar100.classes
 MAX_STEPS = 150000
 NETWORK.LEARNING_RATE_KWARGS = dict(NETWORK.LEARNING_RATE_KWARGS,
                                     boundaries=[int(MAX_STEPS * 0.5), int(MAX_STEPS * 0.75)])

@@ -12,9 +12,8 @@ NETWORK_CLASS = LmnetV1
 DATASET_CLASS = ImageFolder
 IMAGE_SIZE = [64, 64]
 BATCH_SIZE = 32
-CLASSES = None  # read from the folder names
 MAX_STEPS = 20000
 NETWORK.LEARNING_RATE_KWARGS = dict(NETWORK.LEARNING_RATE_KWARGS,
                                     boundaries=[int(MAX_STEPS * 0.5), int(MAX_STEPS * 0.75)])
-PRE_PROCESSOR = Sequence([Resize(size=IMAGE_SIZE), DivideBy255()])
+PRE_PROCESSOR = Sequence([Resize(), DivideBy255()])
 DATASET.AUGMENTOR = Sequence([FlipLeftRight()])

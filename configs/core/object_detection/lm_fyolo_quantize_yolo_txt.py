@@ -5,8 +5,6 @@ from lmnet.datasets.yolo_txt import YoloTxt
 BASE = "lm_fyolo_quantize_pascalvoc_2007_2012.py"
 
 DATASET_CLASS = YoloTxt
-CLASSES = None  # read from DATA_DIR/yolo/classes.txt
 MAX_STEPS = 50000
 NETWORK.LEARNING_RATE_KWARGS = dict(NETWORK.LEARNING_RATE_KWARGS,
                                     boundaries=[int(MAX_STEPS * 0.5), int(MAX_STEPS * 0.75)])
-POST_PROCESSOR = None  # the classes come from the data: the network builds its post-processing from them
