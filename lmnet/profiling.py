@@ -47,19 +47,11 @@ import keras
 from lmnet import builders, config as config_module, experiment, outputs
 from lmnet.environment import PROFILE_ENTRIES
 from lmnet.errors import DatasetError, LmnetError
+from lmnet.layers.forms import form_of
 from lmnet.layers.quantized import QuantizedActivation
 from lmnet.quantizations import get_quantizer
 
 FLOAT_BITS = 32
-
-_BATCH_NORM = (keras.layers.BatchNormalization,)
-_ACTIVATIONS = (keras.layers.ReLU, keras.layers.LeakyReLU, keras.layers.ELU, keras.layers.PReLU,
-                keras.layers.Softmax, keras.layers.Activation)
-_POOLING = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D, keras.layers.MaxPooling1D,
-            keras.layers.AveragePooling1D)
-_GLOBAL_POOLING = (keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D)
-_MERGES = (keras.layers.Add, keras.layers.Subtract, keras.layers.Multiply, keras.layers.Maximum,
-           keras.layers.Minimum, keras.layers.Average)
 
 
 class ProfileError(LmnetError):
@@ -172,23 +164,8 @@ def _kernel(layer):
 
 
 def count_ops(layer, output_shape):
-    """``(macs, flops)`` of one layer per the module's counting rules."""
-    outputs = math.prod(output_shape)
-    kernel = _kernel(layer)
-    if kernel is not None:
-        macs = outputs * math.prod(kernel.shape) // output_shape[-1]
-        return macs, 2 * macs
-    if isinstance(layer, _BATCH_NORM):
-        return 0, 2 * outputs
-    if isinstance(layer, _ACTIVATIONS + (QuantizedActivation,)):
-        return 0, outputs
-    if isinstance(layer, _POOLING):
-        return 0, outputs * math.prod(layer.pool_size)
-    if isinstance(layer, _GLOBAL_POOLING):
-        return 0, outputs * math.prod(_input_shapes(layer)[0][1:-1])
-    if isinstance(layer, _MERGES):
-        return 0, (len(_input_shapes(layer)) - 1) * outputs
-    return 0, 0
+    """``(macs, flops)`` of one layer: its form's ``cost`` (:mod:`lmnet.layers.forms`), the module's rules."""
+    return form_of(layer).cost(layer, output_shape, _input_shapes(layer))
 
 
 def weight_bits(layer, unquant_layers=()):
@@ -224,7 +201,7 @@ def profile_layer(layer, unquant_layers=()):
 
 def moving_statistics(layer):
     """Number of batch-norm moving means and variances of ``layer`` (0 for other layers)."""
-    if not isinstance(layer, _BATCH_NORM) or not layer.built:
+    if not isinstance(layer, keras.layers.BatchNormalization) or not layer.built:
         return 0
     return sum(math.prod(variable.shape) for variable in (layer.moving_mean, layer.moving_variance))
 

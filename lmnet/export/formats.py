@@ -16,8 +16,7 @@ import onnx
 import tensorflow as tf
 
 from lmnet.export.graph import OUTPUT_NAME, PLACEHOLDER_NAME
-from lmnet.layers import QuantizedActivation, QuantizedConv2D
-from lmnet.quantizations import get_quantizer
+from lmnet.layers.forms import form_of
 
 ONNX_OPSET = 13
 
@@ -52,54 +51,17 @@ def saved_model_runner(path):
     return run
 
 
-class IntegerFormActivation(keras.layers.Layer):
-    """An activation quantizer in its integer-friendly form (:meth:`~lmnet.quantizations.Quantizer.integer_forward`).
-
-    Same values as the quantizer; ``linear_mid_tread_half``, for example, is written around a ReLU6 that int8
-    TFLite fuses into the convolution before it, so that its input keeps its precision.
-
-    Args:
-        activation_quantizer: registered quantizer name.
-        activation_quantizer_kwargs: keyword arguments of the quantizer.
-        **kwargs: ``keras.layers.Layer`` arguments.
-    """
-
-    def __init__(self, activation_quantizer, activation_quantizer_kwargs=None, **kwargs):
-        super().__init__(**kwargs)
-        self.quantizer = get_quantizer(activation_quantizer)
-        self.values = list(self.quantizer.arguments(activation_quantizer_kwargs).values())
-
-    def call(self, inputs):
-        """Returns the quantized inputs."""
-        return self.quantizer.integer_forward(inputs, *self.values)
-
-    def compute_output_shape(self, input_shape):
-        """Same shape as the input."""
-        return input_shape
-
-
 def baked_model(model):
     """A twin of ``model`` for int8 TFLite: quantized kernels baked in as plain float kernels.
 
-    Weight quantizers are gone (their result is the kernel); activation quantizers take their
-    integer-friendly form (:class:`IntegerFormActivation`, same values). TFLite's int8 quantizer cannot
+    Each layer becomes its form's integer twin (:mod:`lmnet.layers.forms`): weight quantizers are gone
+    (their result is the kernel) and activation quantizers take their integer-friendly form
+    (:class:`~lmnet.layers.quantized.IntegerFormActivation`, same values). TFLite's int8 quantizer cannot
     prepare a convolution whose kernel is computed by quantizer ops.
     """
-    def clone(layer):
-        config = layer.get_config()
-        if isinstance(layer, QuantizedConv2D):
-            config.update(weight_quantizer=None, weight_quantizer_kwargs=None)
-        if isinstance(layer, QuantizedActivation):
-            return IntegerFormActivation(layer.activation_quantizer, layer.activation_quantizer_kwargs,
-                                         name=layer.name)
-        return type(layer).from_config(config)
-
-    twin = keras.models.clone_model(model, clone_function=clone)
+    twin = keras.models.clone_model(model, clone_function=lambda layer: form_of(layer).integer_layer(layer))
     for layer in model.layers:
-        weights = [v.numpy() for v in layer.weights]
-        if isinstance(layer, QuantizedConv2D) and layer.weight_quantizer:
-            weights[0] = layer.quantized_kernel().numpy()
-        twin.get_layer(layer.name).set_weights(weights)
+        twin.get_layer(layer.name).set_weights(form_of(layer).integer_weights(layer))
     return twin
 
 

@@ -21,14 +21,12 @@ one with plain TensorFlow ops and the model's weights as ``Const`` nodes:
 Every node carries ``_output_shapes``. Node names start with the Keras layer name
 (``conv1/Conv2D``, ``conv1_bn/FusedBatchNormV3``, ``conv1_act/QTZ_linear_mid_tread_half``).
 """
-import keras
 import numpy as np
 import tensorflow as tf
 
 from lmnet.errors import LmnetError
 from lmnet.export.qtz import PREFIX, GraphQuantizers, node_arguments
-from lmnet.layers import QuantizedActivation, QuantizedConv2D, SpaceToDepth
-from lmnet.quantizations import get_quantizer
+from lmnet.layers.forms import form_of
 
 PLACEHOLDER_NAME = "images_placeholder"
 OUTPUT_NAME = "output"
@@ -89,139 +87,40 @@ def _rename_node(graph_def, old, new):
             node.name = new
 
 
-def _const(value, name):
-    return tf.constant(np.asarray(value, np.float32), name=name)
-
-
 class _Emitter:
-    """Maps each Keras layer to a function emitting its graph ops (``operation_fn`` of the walk)."""
+    """The graph context of :mod:`lmnet.layers.forms`: emits each Keras layer with its form's ``graph``."""
 
     def __init__(self, quantizers, values):
         self.quantizers = quantizers
         self.values = values
         self.quantized_inputs = {}  # name of a QTZ activation's output -> (its input, quantizer layer)
-        self.handlers = [
-            (QuantizedActivation, self.quantized_activation), (keras.layers.Conv2D, self.conv2d),
-            (keras.layers.BatchNormalization, self.batch_norm), (keras.layers.ReLU, self.relu),
-            (keras.layers.LeakyReLU, self.leaky_relu), (SpaceToDepth, self.space_to_depth),
-            (keras.layers.Dropout, self.identity), (keras.layers.Concatenate, self.concatenate),
-            (keras.layers.MaxPooling2D, self.max_pool), (keras.layers.GlobalAveragePooling2D, self.global_pool),
-            (keras.layers.Flatten, self.flatten), (keras.layers.Dense, self.dense),
-            (keras.layers.Softmax, self.softmax),
-        ]
 
     def operation(self, layer):
         """Returns ``f(*inputs, **kwargs) -> tensor`` emitting ``layer`` into the current graph."""
-        for layer_class, handler in self.handlers:
-            if isinstance(layer, layer_class):
-                def emit(*args, handler=handler, **kwargs):
-                    with tf.name_scope(layer.name):
-                        return handler(layer, *args)
-                return emit
-        raise LmnetError(f"export: no graph form for layer {layer.name} ({type(layer).__name__})")
+        graph = form_of(layer).graph
+        if graph is None:
+            raise LmnetError(f"export: no graph form for layer {layer.name} ({type(layer).__name__})")
 
-    def identity(self, layer, x):
-        """Dropout and other inference no-ops."""
-        return x
+        def emit(*args, **kwargs):
+            with tf.name_scope(layer.name):
+                return graph(self, layer, *args)
+        return emit
 
-    def conv2d(self, layer, x):
-        """``Conv2D`` with the (quantized) kernel, then ``BiasAdd`` and the layer's activation."""
-        kernel = _const(self.values[id(layer.kernel)], "kernel")
-        if isinstance(layer, QuantizedConv2D) and layer.weight_quantizer:
-            kernel = self.quantizers.apply(layer.weight_quantizer, kernel, layer.weight_quantizer_kwargs,
-                                           PREFIX + layer.weight_quantizer)
-        if layer.groups != 1 or layer.data_format != "channels_last":
-            raise LmnetError(f"export: layer {layer.name}: only NHWC, ungrouped convolutions")
-        y = tf.nn.conv2d(x, kernel, strides=[1, *layer.strides, 1], padding=layer.padding.upper(),
-                         dilations=[1, *layer.dilation_rate, 1], name="Conv2D")
-        if layer.use_bias:
-            y = tf.nn.bias_add(y, _const(self.values[id(layer.bias)], "bias"), name="BiasAdd")
-        return self._activation(layer, y)
+    def const(self, variable, name):
+        """A float32 ``Const`` node holding the value of a model variable."""
+        return tf.constant(np.asarray(self.values[id(variable)], np.float32), name=name)
 
-    def _activation(self, layer, x):
-        name = keras.activations.serialize(layer.activation)
-        name = name if isinstance(name, str) else name.get("config", name)
-        if name in ("linear", None):
-            return x
-        if name == "relu":
-            return tf.nn.relu(x, name="Relu")
-        raise LmnetError(f"export: layer {layer.name}: activation {name}")
+    def quantize(self, quantizer, x, kwargs):
+        """``x`` through one ``QTZ_<quantizer>`` node."""
+        return self.quantizers.apply(quantizer, x, kwargs, PREFIX + quantizer)
 
-    def batch_norm(self, layer, x):
-        """Inference batch norm as one ``FusedBatchNormV3``."""
-        channels = int(x.shape[-1])
-        gamma = self.values[id(layer.gamma)] if layer.scale else np.ones(channels, np.float32)
-        beta = self.values[id(layer.beta)] if layer.center else np.zeros(channels, np.float32)
-        if list(np.atleast_1d(layer.axis)) not in ([-1], [len(x.shape) - 1]):
-            raise LmnetError(f"export: layer {layer.name}: batch norm over axis {layer.axis}")
-        mean = _const(self.values[id(layer.moving_mean)], "moving_mean")
-        variance = _const(self.values[id(layer.moving_variance)], "moving_variance")
-        y, _, _ = tf.compat.v1.nn.fused_batch_norm(x, _const(gamma, "gamma"), _const(beta, "beta"), mean=mean,
-                                                   variance=variance, epsilon=layer.epsilon, is_training=False,
-                                                   name="FusedBatchNormV3")
-        return y
+    def remember_quantized(self, output, source, layer):
+        """Notes that ``output`` is ``source`` through the activation quantizer of ``layer``."""
+        self.quantized_inputs[output.name] = (source, layer)
 
-    def quantized_activation(self, layer, x):
-        """One ``QTZ_<activation quantizer>`` node."""
-        name = layer.activation_quantizer
-        y = self.quantizers.apply(name, x, layer.activation_quantizer_kwargs, PREFIX + name)
-        if get_quantizer(name).monotonic:
-            self.quantized_inputs[y.name] = (x, layer)
-        return y
-
-    def relu(self, layer, x):
-        """``Relu`` (plain ReLU layers only)."""
-        if layer.max_value is not None or layer.negative_slope or layer.threshold:
-            raise LmnetError(f"export: layer {layer.name}: ReLU with max_value/negative_slope/threshold")
-        return tf.nn.relu(x, name="Relu")
-
-    def leaky_relu(self, layer, x):
-        """``LeakyRelu``."""
-        return tf.nn.leaky_relu(x, alpha=float(layer.negative_slope), name="LeakyRelu")
-
-    def space_to_depth(self, layer, x):
-        """``SpaceToDepth``."""
-        return tf.nn.space_to_depth(x, layer.block_size, name="SpaceToDepth")
-
-    def concatenate(self, layer, *inputs):
-        """``ConcatV2``."""
-        tensors = inputs[0] if len(inputs) == 1 and isinstance(inputs[0], (list, tuple)) else inputs
-        return tf.concat(list(tensors), axis=layer.axis, name="ConcatV2")
-
-    def max_pool(self, layer, x):
-        """``MaxPool``; of quantized activations: ``MaxPool`` of the quantizer's input, then the quantizer."""
-        source = self.quantized_inputs.get(x.name)
-        pooled = tf.nn.max_pool2d(x if source is None else source[0], [1, *layer.pool_size, 1],
-                                  [1, *layer.strides, 1], layer.padding.upper(), name="MaxPool")
-        if source is None:
-            return pooled
-        name = source[1].activation_quantizer
-        return self.quantizers.apply(name, pooled, source[1].activation_quantizer_kwargs, PREFIX + name)
-
-    def global_pool(self, layer, x):
-        """``AvgPool`` over the whole map, then ``Reshape`` to ``[1, channels]``."""
-        height, width, channels = (int(v) for v in x.shape[1:])
-        y = tf.nn.avg_pool2d(x, [1, height, width, 1], [1, 1, 1, 1], "VALID", name="AvgPool")
-        if layer.keepdims:
-            return y
-        return tf.reshape(y, [1, channels], name="Reshape")
-
-    def flatten(self, layer, x):
-        """``Reshape`` to ``[1, -1]``."""
-        return tf.reshape(x, [1, int(np.prod(x.shape[1:]))], name="Reshape")
-
-    def dense(self, layer, x):
-        """``MatMul`` + ``BiasAdd`` + activation."""
-        y = tf.linalg.matmul(x, _const(self.values[id(layer.kernel)], "kernel"), name="MatMul")
-        if layer.use_bias:
-            y = tf.nn.bias_add(y, _const(self.values[id(layer.bias)], "bias"), name="BiasAdd")
-        return self._activation(layer, y)
-
-    def softmax(self, layer, x):
-        """``Softmax`` over the last axis."""
-        if list(np.atleast_1d(layer.axis)) not in ([-1], [len(x.shape) - 1]):
-            raise LmnetError(f"export: layer {layer.name}: softmax over axis {layer.axis}")
-        return tf.nn.softmax(x, name="Softmax")
+    def quantized_source(self, x):
+        """``(input, quantizer layer)`` when ``x`` is a remembered quantizer output, else ``None``."""
+        return self.quantized_inputs.get(x.name)
 
 
 def unsupported_ops(graph_def):

@@ -94,3 +94,29 @@ class QuantizedActivation(keras.layers.Layer):
         config.update(activation_quantizer=self.activation_quantizer,
                       activation_quantizer_kwargs=self.activation_quantizer_kwargs)
         return config
+
+
+class IntegerFormActivation(keras.layers.Layer):
+    """An activation quantizer in its integer-friendly form (:meth:`~lmnet.quantizations.Quantizer.integer_forward`).
+
+    Same values as the quantizer; ``linear_mid_tread_half``, for example, is written around a ReLU6 that int8
+    TFLite fuses into the convolution before it, so that its input keeps its precision.
+
+    Args:
+        activation_quantizer: registered quantizer name.
+        activation_quantizer_kwargs: keyword arguments of the quantizer.
+        **kwargs: ``keras.layers.Layer`` arguments.
+    """
+
+    def __init__(self, activation_quantizer, activation_quantizer_kwargs=None, **kwargs):
+        super().__init__(**kwargs)
+        self.quantizer = get_quantizer(activation_quantizer)
+        self.values = list(self.quantizer.arguments(activation_quantizer_kwargs).values())
+
+    def call(self, inputs):
+        """Returns the quantized inputs."""
+        return self.quantizer.integer_forward(inputs, *self.values)
+
+    def compute_output_shape(self, input_shape):
+        """Same shape as the input."""
+        return input_shape

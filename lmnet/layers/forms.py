@@ -1,0 +1,310 @@
+"""One description per layer type: what the frozen-graph exporter, the int8 export and the profiler know of it.
+
+:data:`FORMS` lists every Keras layer type lmnet's networks use, each as one :class:`LayerForm`:
+
+* ``cost``: its multiply-accumulates and FLOPs for one image (the counting rules of
+  :mod:`lmnet.profiling`);
+* ``graph``: how it is written with plain TensorFlow ops into the frozen graph the hardware converters
+  read (:mod:`lmnet.export.graph`), or ``None`` when it cannot be;
+* ``integer_layer`` / ``integer_weights``: its twin in the model that int8 TFLite quantizes
+  (:func:`lmnet.export.formats.baked_model`); by default the same layer with the same weights.
+
+A new layer type is one new entry here, or one :func:`register` call from the module that defines it
+(``tests/test_layer_forms.py`` shows both, and checks that every network's layers are described).
+:func:`form_of` finds a layer's entry; a subclass matches its own entry before its base class's.
+
+The ``graph`` functions take a *graph context* (``lmnet.export.graph``'s emitter) with
+``const(variable, name)``, ``quantize(quantizer name, tensor, kwargs)``, ``remember_quantized(output,
+input, layer)`` and ``quantized_source(tensor)``, then the layer and its input tensors.
+"""
+import dataclasses
+import math
+from typing import Callable, Optional
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from lmnet.errors import LmnetError
+from lmnet.layers.dropout import BatchSplitInvariantDropout
+from lmnet.layers.quantized import IntegerFormActivation, QuantizedActivation, QuantizedConv2D
+from lmnet.layers.space_to_depth import SpaceToDepth
+from lmnet.quantizations import get_quantizer
+
+
+# Costs: (layer, output shape, input shapes) -> (MACs, FLOPs), batch 1 ----------------------------------
+
+
+def kernel_cost(layer, output_shape, input_shapes):
+    """One multiply-accumulate per kernel tap feeding each output value; FLOPs = 2 x MACs."""
+    macs = math.prod(output_shape) * math.prod(layer.kernel.shape) // output_shape[-1]
+    return macs, 2 * macs
+
+
+def batch_norm_cost(layer, output_shape, input_shapes):
+    """A multiply and an add per output value (scale and offset folded)."""
+    return 0, 2 * math.prod(output_shape)
+
+
+def elementwise_cost(layer, output_shape, input_shapes):
+    """One FLOP per output value (activations)."""
+    return 0, math.prod(output_shape)
+
+
+def window_cost(layer, output_shape, input_shapes):
+    """The pooling window per output value."""
+    return 0, math.prod(output_shape) * math.prod(layer.pool_size)
+
+
+def global_window_cost(layer, output_shape, input_shapes):
+    """The whole input map per output value (global pooling)."""
+    return 0, math.prod(output_shape) * math.prod(input_shapes[0][1:-1])
+
+
+def merge_cost(layer, output_shape, input_shapes):
+    """``inputs - 1`` FLOPs per output value (element-wise merges)."""
+    return 0, (len(input_shapes) - 1) * math.prod(output_shape)
+
+
+def no_cost(layer, output_shape, input_shapes):
+    """Layers that only move data."""
+    return 0, 0
+
+
+def unknown_cost(layer, output_shape, input_shapes):
+    """A layer type without an entry: :func:`kernel_cost` when it has a kernel (a depthwise or 1-D
+    convolution, say), else nothing."""
+    if getattr(layer, "built", False) and getattr(layer, "kernel", None) is not None:
+        return kernel_cost(layer, output_shape, input_shapes)
+    return 0, 0
+
+
+# Graph forms: (context, layer, *inputs) -> tensor ------------------------------------------------------
+
+
+def _last_axis(layer, x, what):
+    if list(np.atleast_1d(layer.axis)) not in ([-1], [len(x.shape) - 1]):
+        raise LmnetError(f"export: layer {layer.name}: {what} over axis {layer.axis}")
+
+
+def _activation(layer, x):
+    name = keras.activations.serialize(layer.activation)
+    name = name if isinstance(name, str) else name.get("config", name)
+    if name in ("linear", None):
+        return x
+    if name == "relu":
+        return tf.nn.relu(x, name="Relu")
+    raise LmnetError(f"export: layer {layer.name}: activation {name}")
+
+
+def conv2d_graph(context, layer, x):
+    """``Conv2D`` with the (quantized) kernel, then ``BiasAdd`` and the layer's activation."""
+    kernel = context.const(layer.kernel, "kernel")
+    if getattr(layer, "weight_quantizer", None):
+        kernel = context.quantize(layer.weight_quantizer, kernel, layer.weight_quantizer_kwargs)
+    if layer.groups != 1 or layer.data_format != "channels_last":
+        raise LmnetError(f"export: layer {layer.name}: only NHWC, ungrouped convolutions")
+    y = tf.nn.conv2d(x, kernel, strides=[1, *layer.strides, 1], padding=layer.padding.upper(),
+                     dilations=[1, *layer.dilation_rate, 1], name="Conv2D")
+    if layer.use_bias:
+        y = tf.nn.bias_add(y, context.const(layer.bias, "bias"), name="BiasAdd")
+    return _activation(layer, y)
+
+
+def dense_graph(context, layer, x):
+    """``MatMul`` + ``BiasAdd`` + activation."""
+    y = tf.linalg.matmul(x, context.const(layer.kernel, "kernel"), name="MatMul")
+    if layer.use_bias:
+        y = tf.nn.bias_add(y, context.const(layer.bias, "bias"), name="BiasAdd")
+    return _activation(layer, y)
+
+
+def batch_norm_graph(context, layer, x):
+    """Inference batch norm as one ``FusedBatchNormV3``."""
+    _last_axis(layer, x, "batch norm")
+    mean = context.const(layer.moving_mean, "moving_mean")
+    variance = context.const(layer.moving_variance, "moving_variance")
+    ones = np.ones(int(x.shape[-1]), np.float32)
+    gamma = context.const(layer.gamma, "gamma") if layer.scale else tf.constant(ones, name="gamma")
+    beta = context.const(layer.beta, "beta") if layer.center else tf.constant(ones * 0, name="beta")
+    y, _, _ = tf.compat.v1.nn.fused_batch_norm(x, gamma, beta, mean=mean, variance=variance, epsilon=layer.epsilon,
+                                               is_training=False, name="FusedBatchNormV3")
+    return y
+
+
+def quantized_activation_graph(context, layer, x):
+    """One ``QTZ_<activation quantizer>`` node."""
+    y = context.quantize(layer.activation_quantizer, x, layer.activation_quantizer_kwargs)
+    if get_quantizer(layer.activation_quantizer).monotonic:
+        context.remember_quantized(y, x, layer)
+    return y
+
+
+def relu_graph(context, layer, x):
+    """``Relu`` (plain ReLU layers only)."""
+    if layer.max_value is not None or layer.negative_slope or layer.threshold:
+        raise LmnetError(f"export: layer {layer.name}: ReLU with max_value/negative_slope/threshold")
+    return tf.nn.relu(x, name="Relu")
+
+
+def leaky_relu_graph(context, layer, x):
+    """``LeakyRelu``."""
+    return tf.nn.leaky_relu(x, alpha=float(layer.negative_slope), name="LeakyRelu")
+
+
+def space_to_depth_graph(context, layer, x):
+    """``SpaceToDepth``."""
+    return tf.nn.space_to_depth(x, layer.block_size, name="SpaceToDepth")
+
+
+def identity_graph(context, layer, x):
+    """Dropout and other inference no-ops disappear."""
+    return x
+
+
+def concatenate_graph(context, layer, *inputs):
+    """``ConcatV2``."""
+    tensors = inputs[0] if len(inputs) == 1 and isinstance(inputs[0], (list, tuple)) else inputs
+    return tf.concat(list(tensors), axis=layer.axis, name="ConcatV2")
+
+
+def max_pool_graph(context, layer, x):
+    """``MaxPool``; of quantized activations: ``MaxPool`` of the quantizer's input, then the quantizer again.
+
+    ``max(q(x)) = q(max(x))`` for a monotone quantizer, so the numbers are the same, and Blueoil's x86
+    runtime has no ``MaxPool`` of packed 2-bit tensors.
+    """
+    source = context.quantized_source(x)
+    pooled = tf.nn.max_pool2d(x if source is None else source[0], [1, *layer.pool_size, 1],
+                              [1, *layer.strides, 1], layer.padding.upper(), name="MaxPool")
+    if source is None:
+        return pooled
+    quantizer_layer = source[1]
+    return context.quantize(quantizer_layer.activation_quantizer, pooled,
+                            quantizer_layer.activation_quantizer_kwargs)
+
+
+def global_pool_graph(context, layer, x):
+    """``AvgPool`` over the whole map, then ``Reshape`` to ``[1, channels]``."""
+    height, width, channels = (int(v) for v in x.shape[1:])
+    y = tf.nn.avg_pool2d(x, [1, height, width, 1], [1, 1, 1, 1], "VALID", name="AvgPool")
+    return y if layer.keepdims else tf.reshape(y, [1, channels], name="Reshape")
+
+
+def flatten_graph(context, layer, x):
+    """``Reshape`` to ``[1, -1]``."""
+    return tf.reshape(x, [1, int(np.prod(x.shape[1:]))], name="Reshape")
+
+
+def softmax_graph(context, layer, x):
+    """``Softmax`` over the last axis."""
+    _last_axis(layer, x, "softmax")
+    return tf.nn.softmax(x, name="Softmax")
+
+
+# Integer twins (int8 TFLite) -----------------------------------------------------------------------------
+
+
+def same_layer(layer):
+    """The layer rebuilt from its config."""
+    return type(layer).from_config(layer.get_config())
+
+
+def layer_weights(layer):
+    """The layer's weights as NumPy arrays."""
+    return [variable.numpy() for variable in layer.weights]
+
+
+def float_kernel_conv(layer):
+    """The convolution without its weight quantizer (its kernel is baked in by :func:`baked_kernel_weights`)."""
+    return type(layer).from_config(dict(layer.get_config(), weight_quantizer=None, weight_quantizer_kwargs=None))
+
+
+def baked_kernel_weights(layer):
+    """The weights with the kernel replaced by its quantized values."""
+    weights = layer_weights(layer)
+    if layer.weight_quantizer:
+        weights[0] = layer.quantized_kernel().numpy()
+    return weights
+
+
+def integer_form_activation(layer):
+    """The activation quantizer in its integer-friendly form (same values)."""
+    return IntegerFormActivation(layer.activation_quantizer, layer.activation_quantizer_kwargs, name=layer.name)
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerForm:
+    """What every consumer knows of one layer type (see the module).
+
+    Attributes:
+        layer_class: the Keras layer class (its subclasses match too, after their own entries).
+        cost: ``(layer, output shape, input shapes) -> (MACs, FLOPs)`` for one image.
+        graph: ``(context, layer, *inputs) -> tensor`` writing it into the frozen graph, or ``None``.
+        integer_layer: ``layer -> layer`` of the int8 twin model.
+        integer_weights: ``layer -> weights`` of that twin.
+    """
+
+    layer_class: type
+    cost: Callable
+    graph: Optional[Callable] = None
+    integer_layer: Callable = same_layer
+    integer_weights: Callable = layer_weights
+
+
+#: Every layer type, subclasses before their base classes (:func:`register` adds one in front).
+FORMS = [
+    LayerForm(QuantizedConv2D, kernel_cost, conv2d_graph, float_kernel_conv, baked_kernel_weights),
+    LayerForm(keras.layers.Conv2D, kernel_cost, conv2d_graph),
+    LayerForm(keras.layers.Dense, kernel_cost, dense_graph),
+    LayerForm(keras.layers.BatchNormalization, batch_norm_cost, batch_norm_graph),
+    LayerForm(QuantizedActivation, elementwise_cost, quantized_activation_graph, integer_form_activation),
+    LayerForm(keras.layers.ReLU, elementwise_cost, relu_graph),
+    LayerForm(keras.layers.LeakyReLU, elementwise_cost, leaky_relu_graph),
+    LayerForm(keras.layers.Softmax, elementwise_cost, softmax_graph),
+    LayerForm(keras.layers.ELU, elementwise_cost),
+    LayerForm(keras.layers.PReLU, elementwise_cost),
+    LayerForm(keras.layers.Activation, elementwise_cost),
+    LayerForm(keras.layers.MaxPooling2D, window_cost, max_pool_graph),
+    LayerForm(keras.layers.AveragePooling2D, window_cost),
+    LayerForm(keras.layers.MaxPooling1D, window_cost),
+    LayerForm(keras.layers.AveragePooling1D, window_cost),
+    LayerForm(keras.layers.GlobalAveragePooling2D, global_window_cost, global_pool_graph),
+    LayerForm(keras.layers.GlobalMaxPooling2D, global_window_cost),
+    LayerForm(keras.layers.Add, merge_cost),
+    LayerForm(keras.layers.Subtract, merge_cost),
+    LayerForm(keras.layers.Multiply, merge_cost),
+    LayerForm(keras.layers.Maximum, merge_cost),
+    LayerForm(keras.layers.Minimum, merge_cost),
+    LayerForm(keras.layers.Average, merge_cost),
+    LayerForm(SpaceToDepth, no_cost, space_to_depth_graph),
+    LayerForm(keras.layers.Concatenate, no_cost, concatenate_graph),
+    LayerForm(keras.layers.Flatten, no_cost, flatten_graph),
+    LayerForm(BatchSplitInvariantDropout, no_cost, identity_graph),
+    LayerForm(keras.layers.Dropout, no_cost, identity_graph),
+    LayerForm(keras.layers.InputLayer, no_cost),
+    LayerForm(keras.layers.Reshape, no_cost),
+    LayerForm(keras.layers.ZeroPadding2D, no_cost),
+]
+
+#: The form of layer types without an entry: a kernel's cost, no graph form, the same layer in the int8 twin.
+UNKNOWN = LayerForm(object, unknown_cost)
+
+
+def register(form):
+    """Adds the :class:`LayerForm` of a new layer type, in front of the others (it may subclass one of them)."""
+    FORMS.insert(0, form)
+    return form
+
+
+def unregister(form):
+    """Removes a form added by :func:`register`."""
+    FORMS.remove(form)
+
+
+def form_of(layer):
+    """The :class:`LayerForm` of ``layer`` (:data:`UNKNOWN` when its type has no entry)."""
+    for form in FORMS:
+        if isinstance(layer, form.layer_class):
+            return form
+    return UNKNOWN
