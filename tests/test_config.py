@@ -126,3 +126,46 @@ def test_class_path_prefers_public_keras_names():
     assert config_module.class_path(keras.optimizers.Adam) == "keras.optimizers.Adam"
     assert (config_module.class_path(keras.optimizers.schedules.CosineDecay)
             == "keras.optimizers.schedules.CosineDecay")
+
+
+EXAMPLE_DETECTION = os.path.join(REPO, "configs", "example", "object_detection_float.py")
+
+
+def test_image_size_given_once_reaches_every_processor_and_the_generated_data():
+    config = config_module.load(EXAMPLE_DETECTION, overrides=["IMAGE_SIZE=[160, 96]"])
+    assert config.PRE_PROCESSOR.processors[0].size == (160, 96)
+    assert config.DATASET.PRE_PROCESSOR.processors[0].size == (160, 96)
+    assert config.POST_PROCESSOR.processors[0].image_size == (160, 96)
+    assert config.DATASET.OPTIONS["image_size"] == [160, 96]
+    assert config.NETWORK.IMAGE_SIZE == [160, 96]
+
+
+def test_unset_post_processor_becomes_the_networks_own():
+    config = config_module.load(EXAMPLE_DETECTION)
+    decode, exclude, nms = config.POST_PROCESSOR.processors
+    names = [type(processor).__name__ for processor in (decode, exclude, nms)]
+    assert names == ["FormatYoloV2", "ExcludeLowScoreBox", "NMS"]
+    assert decode.anchors == ((0.6, 0.6), (0.9, 0.9), (1.25, 1.25), (1.7, 1.7))
+    assert exclude.threshold == 0.05 and list(decode.classes) == list(config.CLASSES)
+
+
+def test_a_written_pre_processor_size_other_than_image_size_is_refused_by_key(tmp_path):
+    path = write_tiny_config(str(tmp_path), extra="""
+        from lmnet.pre_processor import Resize
+        PRE_PROCESSOR = Sequence([Resize(size=[24, 24]), DivideBy255()])
+        """)
+    with pytest.raises(ConfigError, match=r"'PRE_PROCESSOR\[0\]': Resize size=\[24, 24\] differs from IMAGE_SIZE "
+                                          r"\[16, 16\]; leave size unset"):
+        config_module.load(path)
+
+
+def test_an_augmentor_may_resize_to_another_size(tmp_path):
+    path = write_tiny_config(str(tmp_path), extra="""
+        from lmnet.data_augmentor import Crop
+        from lmnet.pre_processor import Resize
+        DATASET.AUGMENTOR = Sequence([Resize(size=[20, 20]), Crop(size=[18, 18])])
+        PRE_PROCESSOR = Sequence([Resize(), DivideBy255()])
+        """)
+    config = config_module.load(path)
+    assert config.DATASET.AUGMENTOR.processors[0].size == (20, 20)
+    assert config.PRE_PROCESSOR.processors[0].size == (16, 16)

@@ -240,3 +240,8 @@ def test_main_prints_speed_and_writes_pngs(tmp_path, capsys):
     assert len(samples) == 7 and samples[0].name == "sample_000_circle.png"
     assert Image.open(samples[0]).size == (40 * 4, 24 * 4)
     assert (tmp_path / "contact_sheet.png").exists()
+
+
+def test_an_embedded_set_refuses_a_folder():
+    with pytest.raises(DatasetError, match=r"SyntheticShapes: extend_dir='shapes' given, but this dataset is embedded"):
+        SyntheticShapes("train", extend_dir="shapes", num_train=4)
