@@ -6,8 +6,12 @@
   :mod:`lmnet.profiling`);
 * ``graph``: how it is written with plain TensorFlow ops into the frozen graph the hardware converters
   read (:mod:`lmnet.export.graph`), or ``None`` when it cannot be;
-* ``integer_layer`` / ``integer_weights``: its twin in the model that int8 TFLite quantizes
-  (:func:`lmnet.export.formats.baked_model`); by default the same layer with the same weights.
+* ``folded_layer`` / ``folded_weights``: its twin in the float exports (ONNX), with whatever is computed
+  from constants alone folded in (a weight quantizer's result becomes the kernel;
+  :func:`lmnet.export.formats.folded_model`); by default the same layer with the same weights;
+* ``integer_layer``: its twin in the model that int8 TFLite quantizes
+  (:func:`lmnet.export.formats.baked_model`; an activation quantizer in its integer-friendly form), by
+  default the folded layer, with the folded weights.
 
 A new layer type is one new entry here, or one :func:`register` call from the module that defines it
 (``tests/test_layer_forms.py`` shows both, and checks that every network's layers are described).
@@ -202,7 +206,7 @@ def softmax_graph(context, layer, x):
     return tf.nn.softmax(x, name="Softmax")
 
 
-# Integer twins (int8 TFLite) -----------------------------------------------------------------------------
+# Folded and integer twins (ONNX, int8 TFLite) ---------------------------------------------------------------
 
 
 def same_layer(layer):
@@ -241,15 +245,21 @@ class LayerForm:
         layer_class: the Keras layer class (its subclasses match too, after their own entries).
         cost: ``(layer, output shape, input shapes) -> (MACs, FLOPs)`` for one image.
         graph: ``(context, layer, *inputs) -> tensor`` writing it into the frozen graph, or ``None``.
-        integer_layer: ``layer -> layer`` of the int8 twin model.
-        integer_weights: ``layer -> weights`` of that twin.
+        folded_layer: ``layer -> layer`` of the constant-folded twin model.
+        folded_weights: ``layer -> weights`` of that twin (and of the int8 twin).
+        integer_layer: ``layer -> layer`` of the int8 twin model, or ``None`` for the folded layer.
     """
 
     layer_class: type
     cost: Callable
     graph: Optional[Callable] = None
-    integer_layer: Callable = same_layer
-    integer_weights: Callable = layer_weights
+    folded_layer: Callable = same_layer
+    folded_weights: Callable = layer_weights
+    integer_layer: Optional[Callable] = None
+
+    def integer_twin(self, layer):
+        """The layer of the int8 twin model."""
+        return (self.integer_layer or self.folded_layer)(layer)
 
 
 #: Every layer type, subclasses before their base classes (:func:`register` adds one in front).
@@ -258,7 +268,8 @@ FORMS = [
     LayerForm(keras.layers.Conv2D, kernel_cost, conv2d_graph),
     LayerForm(keras.layers.Dense, kernel_cost, dense_graph),
     LayerForm(keras.layers.BatchNormalization, batch_norm_cost, batch_norm_graph),
-    LayerForm(QuantizedActivation, elementwise_cost, quantized_activation_graph, integer_form_activation),
+    LayerForm(QuantizedActivation, elementwise_cost, quantized_activation_graph,
+              integer_layer=integer_form_activation),
     LayerForm(keras.layers.ReLU, elementwise_cost, relu_graph),
     LayerForm(keras.layers.LeakyReLU, elementwise_cost, leaky_relu_graph),
     LayerForm(keras.layers.Softmax, elementwise_cost, softmax_graph),
@@ -287,7 +298,7 @@ FORMS = [
     LayerForm(keras.layers.ZeroPadding2D, no_cost),
 ]
 
-#: The form of layer types without an entry: a kernel's cost, no graph form, the same layer in the int8 twin.
+#: The form of layer types without an entry: a kernel's cost, no graph form, the same layer in both twins.
 UNKNOWN = LayerForm(object, unknown_cost)
 
 
