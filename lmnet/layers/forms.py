@@ -253,8 +253,8 @@ class LayerForm:
     layer_class: type
     cost: Callable
     graph: Optional[Callable] = None
-    folded_layer: Callable = same_layer
-    folded_weights: Callable = layer_weights
+    folded_layer: Callable = dataclasses.field(default_factory=lambda: same_layer)
+    folded_weights: Callable = dataclasses.field(default_factory=lambda: layer_weights)
     integer_layer: Optional[Callable] = None
 
     def integer_twin(self, layer):
