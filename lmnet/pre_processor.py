@@ -183,9 +183,8 @@ class ResizeWithGtBoxes(Resize):
 
     def __call__(self, image, rng=None, **kwargs):
         """Returns the sample with the resized image and scaled ``gt_boxes``."""
-        image = np.asarray(image)
-        return with_gt_boxes(kwargs, resize_image(image, self._size(), self.resample), resize_gt_boxes,
-                             image.shape[:2], self.size)
+        image, size = np.asarray(image), self._size()
+        return with_gt_boxes(kwargs, resize_image(image, size, self.resample), resize_gt_boxes, image.shape[:2], size)
 
 
 class DivideBy255(Processor):

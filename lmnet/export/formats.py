@@ -161,8 +161,10 @@ def tflite_float_ops(path):
 def save_onnx(model, image_size, path):
     """Converts ``model`` with tf2onnx (opset 13) to ``path``; input ``images_placeholder``, output ``output``.
 
-    The model is converted :func:`folded <folded_model>`: a quantized kernel is one constant, not quantizer
-    ops recomputed on every call (and converting YoloV2Quantize no longer takes about 12 GB of memory).
+    The model is converted :func:`folded <folded_model>`, so a quantized kernel is one constant whatever
+    tf2onnx's own constant folding does (for the shipped networks it already folded them: same graph).
+    The conversion itself needs about 60 times the weights' size in memory; :func:`_release_memory` hands
+    it back afterwards.
     """
     import tf2onnx
     try:
