@@ -16,7 +16,7 @@ from lmnet import builders, config as config_module
 from lmnet.common import Tasks
 from lmnet.data_processor import processor_from_dict
 from lmnet.environment import Environment
-from lmnet.export import debug_data, exporter, formats, graph, meta, samples
+from lmnet.export import debug_data, exporter, formats, graph, meta, qonnx_checks, samples
 from lmnet.post_processor import FormatYoloV2
 from lmnet.pre_processor import Resize
 from lmnet.runtime.layout import FORMAT_NAMES
@@ -137,7 +137,8 @@ def _images(count, image_size, seed=1):
 
 
 def _check_forms(paths, directory):
-    """Re-imported pb in a v1 Session and SavedModel within 1e-5 of Keras, TFLite float and ONNX within 1e-4."""
+    """Re-imported pb in a v1 Session and SavedModel within 1e-5 of Keras, TFLite float, ONNX and QONNX (run by
+    qonnx's executor) within 1e-4."""
     model, image_size = _keras_model(paths, directory)
     images = _images(2, image_size)
     expected = np.concatenate([model(image[None], training=False).numpy() for image in images])
@@ -148,7 +149,8 @@ def _check_forms(paths, directory):
     assert np.abs(pb - expected).max() <= 1e-5
     limits = {"saved_model": (formats.saved_model_runner, exporter.SAVED_MODEL, 1e-5),
               "tflite_float": (formats.tflite_runner, exporter.TFLITE_FLOAT, 1e-4),
-              "onnx": (formats.onnx_runner, exporter.ONNX_FILE, 1e-4)}
+              "onnx": (formats.onnx_runner, exporter.ONNX_FILE, 1e-4),
+              "qonnx": (qonnx_checks.qonnx_runner, exporter.QONNX_FILE, 1e-4)}
     for form, (make_runner, name, limit) in limits.items():
         run = make_runner(os.path.join(directory, name))
         actual = np.concatenate([run(image[None]) for image in images])
@@ -160,7 +162,7 @@ def _check_parity_file(result):
     assert list(parity["max_abs_diff"]) == list(FORMAT_NAMES)
     for form in ("pb", "saved_model"):
         assert parity["max_abs_diff"][form] <= 1e-5
-    for form in ("tflite_float", "onnx"):
+    for form in ("tflite_float", "onnx", "qonnx"):
         assert parity["max_abs_diff"][form] <= 1e-4
     with open(result.files["parity"]) as stream:
         assert json.load(stream)["max_abs_diff"] == pytest.approx(parity["max_abs_diff"])
@@ -302,7 +304,7 @@ def test_float_network_exports_without_quantizers(float_classifier):
     paths, directory, output = float_classifier
     assert "parity.json" in output and "tflite_int8" in output
     steps = [line.split("]")[0] + "]" for line in output.splitlines() if line.startswith("[")]
-    assert steps == [f"[{k}/7]" for k in range(1, 8)]  # config/meta, 5 formats, parity (no --images)
+    assert steps == [f"[{k}/8]" for k in range(1, 9)]  # config/meta, 6 formats, parity (no --images)
     _check_graph_contract(directory, [24, 24], quantized=False)
     _check_forms(paths, directory)
 
@@ -375,7 +377,7 @@ def test_unknown_format_is_one_line_exit_2(workspace, value, wrong):
     assert outcome.exit_code == 2
     lines = outcome.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: --formats: ")
-    assert lines[0].endswith("choose from pb, saved_model, tflite_float, tflite_int8, onnx")
+    assert lines[0].endswith("choose from pb, saved_model, tflite_float, tflite_int8, onnx, qonnx")
     assert wrong is None or f"unknown format '{wrong}'" in lines[0]
     assert not os.path.exists(os.path.join(workspace["root"], "saved", "nope"))
 

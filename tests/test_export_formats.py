@@ -8,7 +8,7 @@ import pytest
 from lmnet.errors import ConfigError
 from lmnet.runtime import layout
 
-TABLE_NAMES = ("pb", "saved_model", "tflite_float", "tflite_int8", "onnx")
+TABLE_NAMES = ("pb", "saved_model", "tflite_float", "tflite_int8", "onnx", "qonnx")
 
 
 def _click_choices(command, option):
@@ -21,15 +21,17 @@ def test_one_name_and_one_file_per_format():
     assert all(item.description for item in layout.EXPORT_FORMATS)
     assert layout.RUNTIME_FORMATS == tuple(item.name for item in layout.EXPORT_FORMATS if item.engine)
     assert layout.FORMATS["pb"].engine is None
+    assert layout.FORMATS["qonnx"].engine is None  # qonnx's executor is a reference, not a runtime engine
 
 
 def test_file_names_of_the_export_contract_are_unchanged():
     """ARCHITECTURE §7 fixes the file names; the module constants are the table's."""
     files = {item.name: item.file for item in layout.EXPORT_FORMATS}
     assert files == {"pb": "minimal_graph_with_shape.pb", "saved_model": "saved_model",
-                     "tflite_float": "model_float.tflite", "tflite_int8": "model_int8.tflite", "onnx": "model.onnx"}
-    assert (layout.GRAPH_FILE, layout.SAVED_MODEL, layout.TFLITE_FLOAT, layout.TFLITE_INT8, layout.ONNX_FILE) == \
-        tuple(files.values())
+                     "tflite_float": "model_float.tflite", "tflite_int8": "model_int8.tflite", "onnx": "model.onnx",
+                     "qonnx": "model_qonnx.onnx"}
+    assert (layout.GRAPH_FILE, layout.SAVED_MODEL, layout.TFLITE_FLOAT, layout.TFLITE_INT8, layout.ONNX_FILE,
+            layout.QONNX_FILE) == tuple(files.values())
 
 
 def test_parity_and_exporter_use_the_table():
@@ -74,8 +76,8 @@ def test_select_formats(names, expected):
 
 @pytest.mark.parametrize("names, message", [
     ("onnx,savedmodel", "--formats: unknown format 'savedmodel'; choose from pb, saved_model, tflite_float, "
-                        "tflite_int8, onnx"),
-    (",", "--formats: no format given; choose from pb, saved_model, tflite_float, tflite_int8, onnx"),
+                        "tflite_int8, onnx, qonnx"),
+    (",", "--formats: no format given; choose from pb, saved_model, tflite_float, tflite_int8, onnx, qonnx"),
 ])
 def test_select_formats_refuses(names, message):
     with pytest.raises(ConfigError) as error:

@@ -24,10 +24,8 @@ KERNEL_SHAPE = (3, 3, 4, 5)
 def linear_reference(x, bit=BIT, max_value=MAX_VALUE):
     """NumPy ``linear_mid_tread_half`` in float32, rounding half to even (``np.round``)."""
     x = np.asarray(x, np.float32)
-    levels = np.float32(2 ** bit - 1)
-    max_value = np.float32(max_value)
-    scaled = np.clip(x, 0, max_value) * (levels / max_value)
-    return (np.round(scaled) / levels * max_value).astype(np.float32)
+    scale = np.float32(max_value) / np.float32(2 ** bit - 1)
+    return (np.round(np.clip(x, 0, np.float32(max_value)) / scale) * scale).astype(np.float32)
 
 
 def linear_gradient_reference(x, upstream, max_value=MAX_VALUE):

@@ -7,7 +7,8 @@ size and writes, in this order (each step logged as ``[k/n]``):
 2. one step per selected export format of :data:`lmnet.runtime.layout.EXPORT_FORMATS`, in table
    order (default: all): ``minimal_graph_with_shape.pb`` (:mod:`lmnet.export.graph`),
    ``saved_model/``, ``model_float.tflite``, ``model_int8.tflite``, ``model.onnx``
-   (:mod:`lmnet.export.formats`); :data:`FORM_WRITERS` holds each format's writer and runner;
+   (:mod:`lmnet.export.formats`), ``model_qonnx.onnx`` (:mod:`lmnet.export.qonnx`, run for the parity check
+   by qonnx's executor); :data:`FORM_WRITERS` holds each format's writer and runner;
 3. ``inference_test_data/`` with ``--images`` when ``pb`` is written (:mod:`lmnet.export.debug_data`);
 4. ``parity.json`` comparing the written formats with the Keras model (:mod:`lmnet.export.parity`), always.
 """
@@ -22,11 +23,11 @@ import numpy as np
 from lmnet import builders, experiment, outputs
 from lmnet.environment import Environment
 from lmnet.errors import ConfigError, ExperimentError
-from lmnet.export import debug_data, formats, graph, meta, parity, samples
+from lmnet.export import debug_data, formats, graph, meta, parity, qonnx, qonnx_checks, samples
 
 from lmnet.runtime.layout import (CONFIG_FILE, EXPORT_FORMATS, FORMATS, GRAPH_FILE,  # noqa: F401
-                                  INFERENCE_TEST_DATA, META_FILE, ONNX_FILE, PARITY_FILE, SAVED_MODEL, TFLITE_FLOAT,
-                                  TFLITE_INT8, select_formats)
+                                  INFERENCE_TEST_DATA, META_FILE, ONNX_FILE, PARITY_FILE, QONNX_FILE, SAVED_MODEL,
+                                  TFLITE_FLOAT, TFLITE_INT8, select_formats)
 
 #: Validation images compared form by form when no ``--images`` are given.
 PARITY_IMAGES = 4
@@ -41,7 +42,7 @@ class ExportResult:
         checkpoint: the checkpoint prefix exported.
         image_size: ``[height, width]``.
         files: path of each written export format by its name (``"pb"``, ``"saved_model"``,
-            ``"tflite_float"``, ``"tflite_int8"``, ``"onnx"``), and of ``"config"``, ``"meta"``,
+            ``"tflite_float"``, ``"tflite_int8"``, ``"onnx"``, ``"qonnx"``), and of ``"config"``, ``"meta"``,
             ``"parity"``, plus ``"inference_test_data"`` with ``--images`` and ``pb``.
         parity: the content of ``parity.json``.
         unsupported_ops: op types of the frozen graph outside the converter's list (normally empty;
@@ -242,6 +243,16 @@ def _write_onnx(context, path):
     formats.save_onnx(context.network.model, context.image_size, path)
 
 
+def _write_qonnx(context, path):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        proto = qonnx.build_qonnx(context.network.model, context.image_size)
+    for warning in caught:
+        warnings.warn(str(warning.message), stacklevel=2)
+        context.log(f"warning: {warning.message}")
+    _write_bytes(path, proto.SerializeToString())
+
+
 def _write_bytes(path, data):
     outputs.write_atomically(path, lambda stream: stream.write(data), mode="wb")
 
@@ -269,6 +280,7 @@ FORM_WRITERS = {
     "tflite_int8": FormWriter(_write_tflite_int8, lambda context, path: formats.tflite_runner(path),
                               note=lambda context: f" ({context.calibration_samples} calibration images)"),
     "onnx": FormWriter(_write_onnx, lambda context, path: formats.onnx_runner(path)),
+    "qonnx": FormWriter(_write_qonnx, lambda context, path: qonnx_checks.qonnx_runner(path)),
 }
 
 

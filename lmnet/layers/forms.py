@@ -11,7 +11,9 @@
   :func:`lmnet.export.formats.folded_model`); by default the same layer with the same weights;
 * ``integer_layer``: its twin in the model that int8 TFLite quantizes
   (:func:`lmnet.export.formats.baked_model`; an activation quantizer in its integer-friendly form), by
-  default the folded layer, with the folded weights.
+  default the folded layer, with the folded weights;
+* ``qonnx``: how it is written in the QONNX model (:mod:`lmnet.export.qonnx`; the functions are in
+  :mod:`lmnet.layers.qonnx_forms`), or ``None`` when it cannot be.
 
 A new layer type is one new entry here, or one :func:`register` call from the module that defines it
 (``tests/test_layer_forms.py`` shows both, and checks that every network's layers are described).
@@ -29,9 +31,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from lmnet.errors import LmnetError
+from lmnet.layers import qonnx_forms as qonnx
 from lmnet.layers.dropout import BatchSplitInvariantDropout
 from lmnet.layers.quantized import IntegerFormActivation, QuantizedActivation, QuantizedConv2D
+from lmnet.layers.settings import activation_name, check_last_axis, check_plain_convolution, check_plain_relu
 from lmnet.layers.space_to_depth import SpaceToDepth
 from lmnet.quantizations import get_quantizer
 
@@ -86,28 +89,16 @@ def unknown_cost(layer, output_shape, input_shapes):
 # Graph forms: (context, layer, *inputs) -> tensor ------------------------------------------------------
 
 
-def _last_axis(layer, x, what):
-    if list(np.atleast_1d(layer.axis)) not in ([-1], [len(x.shape) - 1]):
-        raise LmnetError(f"export: layer {layer.name}: {what} over axis {layer.axis}")
-
-
 def _activation(layer, x):
-    name = keras.activations.serialize(layer.activation)
-    name = name if isinstance(name, str) else name.get("config", name)
-    if name in ("linear", None):
-        return x
-    if name == "relu":
-        return tf.nn.relu(x, name="Relu")
-    raise LmnetError(f"export: layer {layer.name}: activation {name}")
+    return tf.nn.relu(x, name="Relu") if activation_name(layer) == "relu" else x
 
 
 def conv2d_graph(context, layer, x):
     """``Conv2D`` with the (quantized) kernel, then ``BiasAdd`` and the layer's activation."""
+    check_plain_convolution(layer)
     kernel = context.const(layer.kernel, "kernel")
     if getattr(layer, "weight_quantizer", None):
         kernel = context.quantize(layer.weight_quantizer, kernel, layer.weight_quantizer_kwargs)
-    if layer.groups != 1 or layer.data_format != "channels_last":
-        raise LmnetError(f"export: layer {layer.name}: only NHWC, ungrouped convolutions")
     y = tf.nn.conv2d(x, kernel, strides=[1, *layer.strides, 1], padding=layer.padding.upper(),
                      dilations=[1, *layer.dilation_rate, 1], name="Conv2D")
     if layer.use_bias:
@@ -125,7 +116,7 @@ def dense_graph(context, layer, x):
 
 def batch_norm_graph(context, layer, x):
     """Inference batch norm as one ``FusedBatchNormV3``."""
-    _last_axis(layer, x, "batch norm")
+    check_last_axis(layer, len(x.shape), "batch norm")
     mean = context.const(layer.moving_mean, "moving_mean")
     variance = context.const(layer.moving_variance, "moving_variance")
     ones = np.ones(int(x.shape[-1]), np.float32)
@@ -146,8 +137,7 @@ def quantized_activation_graph(context, layer, x):
 
 def relu_graph(context, layer, x):
     """``Relu`` (plain ReLU layers only)."""
-    if layer.max_value is not None or layer.negative_slope or layer.threshold:
-        raise LmnetError(f"export: layer {layer.name}: ReLU with max_value/negative_slope/threshold")
+    check_plain_relu(layer)
     return tf.nn.relu(x, name="Relu")
 
 
@@ -202,7 +192,7 @@ def flatten_graph(context, layer, x):
 
 def softmax_graph(context, layer, x):
     """``Softmax`` over the last axis."""
-    _last_axis(layer, x, "softmax")
+    check_last_axis(layer, len(x.shape), "softmax")
     return tf.nn.softmax(x, name="Softmax")
 
 
@@ -248,6 +238,7 @@ class LayerForm:
         folded_layer: ``layer -> layer`` of the constant-folded twin model.
         folded_weights: ``layer -> weights`` of that twin (and of the int8 twin).
         integer_layer: ``layer -> layer`` of the int8 twin model, or ``None`` for the folded layer.
+        qonnx: ``(context, layer, *inputs) -> value`` writing it into the QONNX model, or ``None``.
     """
 
     layer_class: type
@@ -256,6 +247,7 @@ class LayerForm:
     folded_layer: Callable = dataclasses.field(default_factory=lambda: same_layer)
     folded_weights: Callable = dataclasses.field(default_factory=lambda: layer_weights)
     integer_layer: Optional[Callable] = None
+    qonnx: Optional[Callable] = None
 
     def integer_twin(self, layer):
         """The layer of the int8 twin model."""
@@ -264,23 +256,25 @@ class LayerForm:
 
 #: Every layer type, subclasses before their base classes (:func:`register` adds one in front).
 FORMS = [
-    LayerForm(QuantizedConv2D, kernel_cost, conv2d_graph, float_kernel_conv, baked_kernel_weights),
-    LayerForm(keras.layers.Conv2D, kernel_cost, conv2d_graph),
-    LayerForm(keras.layers.Dense, kernel_cost, dense_graph),
-    LayerForm(keras.layers.BatchNormalization, batch_norm_cost, batch_norm_graph),
+    LayerForm(QuantizedConv2D, kernel_cost, conv2d_graph, float_kernel_conv, baked_kernel_weights,
+              qonnx=qonnx.conv2d_qonnx),
+    LayerForm(keras.layers.Conv2D, kernel_cost, conv2d_graph, qonnx=qonnx.conv2d_qonnx),
+    LayerForm(keras.layers.Dense, kernel_cost, dense_graph, qonnx=qonnx.dense_qonnx),
+    LayerForm(keras.layers.BatchNormalization, batch_norm_cost, batch_norm_graph, qonnx=qonnx.batch_norm_qonnx),
     LayerForm(QuantizedActivation, elementwise_cost, quantized_activation_graph,
-              integer_layer=integer_form_activation),
-    LayerForm(keras.layers.ReLU, elementwise_cost, relu_graph),
-    LayerForm(keras.layers.LeakyReLU, elementwise_cost, leaky_relu_graph),
-    LayerForm(keras.layers.Softmax, elementwise_cost, softmax_graph),
+              integer_layer=integer_form_activation, qonnx=qonnx.quantized_activation_qonnx),
+    LayerForm(keras.layers.ReLU, elementwise_cost, relu_graph, qonnx=qonnx.relu_qonnx),
+    LayerForm(keras.layers.LeakyReLU, elementwise_cost, leaky_relu_graph, qonnx=qonnx.leaky_relu_qonnx),
+    LayerForm(keras.layers.Softmax, elementwise_cost, softmax_graph, qonnx=qonnx.softmax_qonnx),
     LayerForm(keras.layers.ELU, elementwise_cost),
     LayerForm(keras.layers.PReLU, elementwise_cost),
     LayerForm(keras.layers.Activation, elementwise_cost),
-    LayerForm(keras.layers.MaxPooling2D, window_cost, max_pool_graph),
+    LayerForm(keras.layers.MaxPooling2D, window_cost, max_pool_graph, qonnx=qonnx.max_pool_qonnx),
     LayerForm(keras.layers.AveragePooling2D, window_cost),
     LayerForm(keras.layers.MaxPooling1D, window_cost),
     LayerForm(keras.layers.AveragePooling1D, window_cost),
-    LayerForm(keras.layers.GlobalAveragePooling2D, global_window_cost, global_pool_graph),
+    LayerForm(keras.layers.GlobalAveragePooling2D, global_window_cost, global_pool_graph,
+              qonnx=qonnx.global_pool_qonnx),
     LayerForm(keras.layers.GlobalMaxPooling2D, global_window_cost),
     LayerForm(keras.layers.Add, merge_cost),
     LayerForm(keras.layers.Subtract, merge_cost),
@@ -288,11 +282,11 @@ FORMS = [
     LayerForm(keras.layers.Maximum, merge_cost),
     LayerForm(keras.layers.Minimum, merge_cost),
     LayerForm(keras.layers.Average, merge_cost),
-    LayerForm(SpaceToDepth, no_cost, space_to_depth_graph),
-    LayerForm(keras.layers.Concatenate, no_cost, concatenate_graph),
-    LayerForm(keras.layers.Flatten, no_cost, flatten_graph),
-    LayerForm(BatchSplitInvariantDropout, no_cost, identity_graph),
-    LayerForm(keras.layers.Dropout, no_cost, identity_graph),
+    LayerForm(SpaceToDepth, no_cost, space_to_depth_graph, qonnx=qonnx.space_to_depth_qonnx),
+    LayerForm(keras.layers.Concatenate, no_cost, concatenate_graph, qonnx=qonnx.concatenate_qonnx),
+    LayerForm(keras.layers.Flatten, no_cost, flatten_graph, qonnx=qonnx.flatten_qonnx),
+    LayerForm(BatchSplitInvariantDropout, no_cost, identity_graph, qonnx=qonnx.identity_qonnx),
+    LayerForm(keras.layers.Dropout, no_cost, identity_graph, qonnx=qonnx.identity_qonnx),
     LayerForm(keras.layers.InputLayer, no_cost),
     LayerForm(keras.layers.Reshape, no_cost),
     LayerForm(keras.layers.ZeroPadding2D, no_cost),

@@ -9,6 +9,8 @@ A quantizer is a :class:`Quantizer` object, registered once under its contract n
   :meth:`Quantizer.forward`, its inputs the tensor then :attr:`Quantizer.parameters` in their dtypes;
 * the int8 exporter uses :meth:`Quantizer.integer_forward` (the same values, written so that int8 TFLite
   keeps its input precise);
+* the QONNX exporter (:mod:`lmnet.export.qonnx`) writes the node :meth:`Quantizer.qonnx_form` describes
+  (``Quant`` or ``BipolarQuant`` with its scale, bit width, signedness and rounding);
 * profiling and the converter checks read :meth:`Quantizer.bits`, :attr:`Quantizer.role` and
   :attr:`Quantizer.monotonic`;
 * configs are checked with :meth:`Quantizer.arguments`.
@@ -19,6 +21,7 @@ Keras model computes.
 """
 import dataclasses
 
+import numpy as np
 import tensorflow as tf
 
 from lmnet.errors import ConfigError
@@ -66,6 +69,36 @@ class Parameter:
         return number
 
 
+@dataclasses.dataclass(frozen=True)
+class QonnxForm:
+    """A quantizer as one QONNX node (``qonnx.custom_op.general``), with the values that make it exact.
+
+    ``Quant`` computes ``round(clip(x / scale)) * scale`` with the integer range of ``bits``, ``signed``
+    and ``narrow``; ``BipolarQuant`` computes ``(+1 if x >= 0 else -1) * scale``.
+
+    Attributes:
+        op_type: ``"Quant"`` or ``"BipolarQuant"``.
+        scale: float32, a scalar or one value per output channel (the kernel's last axis in TensorFlow's
+            layout; the exporter reshapes it to its layout).
+        bits: the bit width of ``Quant`` (``None`` for ``BipolarQuant``).
+        signed: ``Quant``'s integer range includes negative values.
+        narrow: ``Quant``'s range drops its most negative value (signed) or its top value (unsigned).
+        rounding_mode: ``Quant``'s rounding; ``"ROUND"`` halves to even, as ``tf.round``.
+        value: for a weight quantizer, the constant to feed the node instead of the float kernel
+            (TensorFlow's layout), or ``None`` to feed the float kernel.
+        note: why this form differs from the quantizer's usual one (the exporter warns with it), or ``""``.
+    """
+
+    op_type: str
+    scale: np.ndarray
+    bits: int = None
+    signed: bool = False
+    narrow: bool = False
+    rounding_mode: str = "ROUND"
+    value: np.ndarray = None
+    note: str = ""
+
+
 class Quantizer:
     """Base class of every quantizer; a subclass describes one completely.
 
@@ -101,6 +134,19 @@ class Quantizer:
     def integer_forward(self, x, *values):
         """The same values as :meth:`forward`, written for int8 export (by default :meth:`forward` itself)."""
         return self.forward(x, *values)
+
+    def qonnx_form(self, x, *values):
+        """The QONNX node computing :meth:`forward` (:class:`QonnxForm`).
+
+        Args:
+            x: the kernel (float32 NumPy array, TensorFlow's layout) for a weight quantizer; ``None`` for an
+                activation quantizer.
+            values: the parameters in :attr:`parameters` order, as Python numbers.
+
+        Raises:
+            NotImplementedError: the quantizer has no QONNX form.
+        """
+        raise NotImplementedError(f"quantizer {self.name} has no QONNX form")
 
     @property
     def keywords(self):

@@ -1,7 +1,8 @@
 """Binary weight quantizers (scaled sign)."""
+import numpy as np
 import tensorflow as tf
 
-from lmnet.quantizations.base import Quantizer
+from lmnet.quantizations.base import QonnxForm, Quantizer
 from lmnet.quantizations.registry import register
 
 
@@ -26,6 +27,22 @@ class BinaryMeanScaling(Quantizer):
         """``sign(x) * mean(|x|)`` over :meth:`scale_axes`."""
         scale = tf.reduce_mean(tf.abs(x), axis=self.scale_axes(x), keepdims=True)
         return tf.sign(x) * scale
+
+    def qonnx_form(self, x):
+        """``BipolarQuant`` of the float kernel with scale ``mean(|x|)`` (computed by TensorFlow, as in training).
+
+        ``BipolarQuant`` maps 0 to ``+scale`` where ``tf.sign`` gives 0; a kernel holding exact zeros is
+        written instead as a 2-bit signed narrow ``Quant`` of its quantized values (levels ``-1, 0, +1`` times
+        the scale, exact), with a note saying so.
+        """
+        x = tf.convert_to_tensor(x, tf.float32)
+        scale = tf.reduce_mean(tf.abs(x), axis=self.scale_axes(x)).numpy()
+        zeros = int(np.count_nonzero(x.numpy() == 0))
+        if not zeros:
+            return QonnxForm("BipolarQuant", scale)
+        return QonnxForm("Quant", scale, bits=2, signed=True, narrow=True, value=self.forward(x).numpy(),
+                         note=f"{zeros} kernel values are exactly 0, which {self.name} keeps at 0 and a 1-bit "
+                              f"BipolarQuant cannot; written as a 2-bit Quant (levels -1, 0, +1 times the scale)")
 
     def bits(self):
         """1."""

@@ -45,6 +45,8 @@ EXPORT_FORMATS = (
     ExportFormat("tflite_int8", "model_int8.tflite", "tflite",
                  "full-integer (int8) TFLite model with float32 input and output"),
     ExportFormat("onnx", "model.onnx", "onnx", "ONNX model (opset 13)"),
+    ExportFormat("qonnx", "model_qonnx.onnx", None,
+                 "QONNX model (ONNX with Quant/BipolarQuant nodes, NCHW input) for FINN and hls4ml"),
 )
 #: The formats by name.
 FORMATS = {item.name: item for item in EXPORT_FORMATS}
@@ -63,6 +65,8 @@ TFLITE_FLOAT = FORMATS["tflite_float"].file
 TFLITE_INT8 = FORMATS["tflite_int8"].file
 #: ONNX model.
 ONNX_FILE = FORMATS["onnx"].file
+#: QONNX model.
+QONNX_FILE = FORMATS["qonnx"].file
 #: The experiment's whole config.
 CONFIG_FILE = "config.yaml"
 #: Task, classes, input size and processors (what the runtime needs).
