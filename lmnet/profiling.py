@@ -28,9 +28,16 @@ Bit widths:
   of the quantizer of a ``QuantizedActivation`` layer (same rule as for weights) and 32 for every
   other layer (also for layers that only move already quantized values, such as space-to-depth).
 
+* A kernel layer's **input bits** are the activation bits of the layer that produced its input, looked
+  for through layers that only move values (space-to-depth, concatenation, max pooling …; their form's
+  ``moves_values``); 32 for the image and any other input. **Bit operations** = MACs x input bits x weight
+  bits, qonnx's ``bops``.
+
 Totals: parameters, MACs, FLOPs, fp32 size (every parameter at 4 bytes), quantized size (sum of
-the weight bytes), compression ratio (fp32 / quantized) and the share of MACs done by layers whose
-weights are quantized (weight bits < 32).
+the weight bytes), compression ratio (fp32 / quantized), the share of MACs done by layers whose
+weights are quantized (weight bits < 32), bit operations, and the kernel weight bits (kernel elements x
+weight bits; qonnx's ``mem_w`` bits). The last two, with the MACs, are what
+:func:`lmnet.export.qonnx_checks.inference_cost` reads from the exported QONNX model.
 
 Upstream Blueoil's profile counts differently, and the totals give its numbers too, so the two can
 be compared: its **parameters** are the learned ones (kernels, biases, batch-norm gamma and beta;
@@ -74,6 +81,9 @@ class LayerProfile:
         activation_bits: bit width of the output.
         activation_bytes: output elements at ``activation_bits``, in bytes.
         moving_statistics: batch-norm moving means and variances among ``params`` (0 elsewhere).
+        kernel_elements: elements of the kernel (0 without one).
+        input_bits: bit width of the values a kernel multiplies (32 without a kernel).
+        bit_operations: ``macs x input_bits x weight_bits``.
     """
 
     name: str
@@ -87,6 +97,9 @@ class LayerProfile:
     activation_bits: int
     activation_bytes: float
     moving_statistics: int = 0
+    kernel_elements: int = 0
+    input_bits: int = FLOAT_BITS
+    bit_operations: int = 0
 
 
 @dataclasses.dataclass
@@ -115,6 +128,8 @@ class ModelProfile:
                 "compression_ratio": fp32_bytes / quantized_bytes if quantized_bytes else 1.0,
                 "quantized_macs_share": quantized_macs / macs if macs else 0.0,
                 "activation_bytes": _bytes_value(sum(layer.activation_bytes for layer in self.layers) * 8),
+                "bit_operations": sum(layer.bit_operations for layer in self.layers),
+                "kernel_weight_bits": sum(layer.kernel_elements * layer.weight_bits for layer in self.layers),
                 **self.upstream_totals()}
 
     def upstream_totals(self):
@@ -183,6 +198,21 @@ def activation_bits(layer):
     return quantizer_bits(layer.activation_quantizer, layer.activation_quantizer_kwargs)
 
 
+def input_bits(layer):
+    """Bit width of the values entering ``layer``: the activation bits of their producer, found through layers
+    that only move values; 32 for the image (or when the inputs differ)."""
+    def producer_bits(tensor):
+        producer = tensor._keras_history.operation
+        if isinstance(producer, QuantizedActivation):
+            return activation_bits(producer)
+        if form_of(producer).moves_values and not isinstance(producer, keras.layers.InputLayer):
+            return input_bits(producer)
+        return FLOAT_BITS
+    inputs = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
+    bits = {producer_bits(tensor) for tensor in inputs}
+    return bits.pop() if len(bits) == 1 else FLOAT_BITS
+
+
 def profile_layer(layer, unquant_layers=()):
     """Returns the :class:`LayerProfile` of one built Keras layer."""
     shape = _output_shape(layer)
@@ -192,11 +222,13 @@ def profile_layer(layer, unquant_layers=()):
     kernel_size = math.prod(kernel.shape) if kernel is not None else 0
     bits = weight_bits(layer, unquant_layers) if kernel is not None else FLOAT_BITS
     act_bits = activation_bits(layer)
+    in_bits = input_bits(layer) if kernel is not None else FLOAT_BITS
     return LayerProfile(name=layer.name, type=type(layer).__name__, output_shape=shape, params=params,
                         macs=macs, flops=flops, weight_bits=bits,
                         weight_bytes=_bytes_value(bits * kernel_size + FLOAT_BITS * (params - kernel_size)),
                         activation_bits=act_bits, activation_bytes=_bytes_value(act_bits * math.prod(shape)),
-                        moving_statistics=moving_statistics(layer))
+                        moving_statistics=moving_statistics(layer), kernel_elements=kernel_size,
+                        input_bits=in_bits, bit_operations=macs * in_bits * bits)
 
 
 def moving_statistics(layer):
@@ -247,7 +279,9 @@ TOTAL_LABELS = (("params", "parameters"), ("macs", "MACs"), ("flops", "FLOPs"), 
                 ("quantized_macs_share", "quantized MACs share"), ("activation_bytes", "activation memory (bytes)"),
                 ("learned_params", "learned parameters (Blueoil's count: no moving statistics)"),
                 ("moving_statistics", "batch-norm moving means and variances"),
-                ("conv_flops", "convolution FLOPs (Blueoil's count: 2 x conv MACs)"))
+                ("conv_flops", "convolution FLOPs (Blueoil's count: 2 x conv MACs)"),
+                ("bit_operations", "bit operations (MACs x input bits x weight bits; qonnx's bops)"),
+                ("kernel_weight_bits", "kernel weight bits (kernel elements x weight bits; qonnx's mem_w bits)"))
 
 
 def _format_number(value):

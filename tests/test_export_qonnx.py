@@ -102,6 +102,16 @@ def randomized(model, seed=0):
     return model
 
 
+def without_exact_zeros(model):
+    """``model`` with exact-zero kernel values (a freshly initialised large kernel has a few) nudged off zero,
+    so every binary kernel exports as ``BipolarQuant`` (an exact zero makes it a 3-level ``Quant``)."""
+    for layer in model.layers:
+        if isinstance(layer, QuantizedConv2D):
+            kernel = layer.kernel.numpy()
+            layer.kernel.assign(np.where(kernel == 0, np.float32(1e-6), kernel))
+    return model
+
+
 def keras_layer_outputs(model, image):
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
     probe = keras.Model(model.inputs, [layer.output for layer in layers])
@@ -183,3 +193,25 @@ def test_qonnx_cleanup_and_channels_last_keep_the_outputs(quantized_detector):
 def test_a_layer_type_without_a_qonnx_form_is_refused_by_name():
     with pytest.raises(LmnetError, match=r"no QONNX form for layer double \(Doubling\)"):
         build_qonnx(doubling_model(), (8, 8))
+
+
+# qonnx's cost model against lmnet's profile ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("module, cls", [(module, cls) for module, cls in NETWORKS
+                                         if cls.quantized or module.endswith("lmnet_v1")],
+                         ids=lambda value: value if isinstance(value, str) else "")
+def test_qonnx_inference_cost_equals_the_profile(module, cls, tmp_path):
+    """MACs, bit operations and kernel weight bits: qonnx's cost model of the export equals lmnet's profile."""
+    from lmnet.profiling import profile_keras_model, to_markdown
+    network = small_network(cls)
+    path = save_qonnx(without_exact_zeros(network.model), network.image_size, str(tmp_path / "model_qonnx.onnx"))
+    cost = qonnx_checks.inference_cost(path)
+    profile = profile_keras_model(network.model, cls.__name__)
+    totals = profile.totals()
+    assert (cost["total_macs"], cost["total_bops"], cost["total_mem_w_bits"]) == (
+        totals["macs"], totals["bit_operations"], totals["kernel_weight_bits"])
+    if cls.quantized:
+        assert any(key.startswith("op_mac_SCALEDINT<2>_BIPOLAR") for key in cost)  # 2-bit x 1-bit MACs seen
+        assert totals["bit_operations"] < 0.1 * totals["macs"] * 32 * 32
+    text = to_markdown(profile)
+    assert f"| bit operations (MACs x input bits x weight bits; qonnx's bops) | {totals['bit_operations']} |" in text

@@ -58,3 +58,49 @@ def layer_outputs(path, image):
 
 def _channels_last(array):
     return array.transpose(TO_CHANNELS_LAST) if array.ndim == 4 else array
+
+
+#: ONNX ops whose output holds only values of their inputs (moved, selected or zero-padded), so it keeps their
+#: datatype; qonnx's datatype inference leaves some of them (``SpaceToDepth``) at FLOAT32.
+VALUE_MOVING_OPS = frozenset(["SpaceToDepth", "DepthToSpace", "Concat", "Transpose", "Reshape", "Flatten", "MaxPool",
+                              "Identity", "Pad"])
+
+
+def inference_cost(path):
+    """qonnx's cost model (``qonnx.util.inference_cost``) of a QONNX file: MACs, bit operations, weight bits.
+
+    It runs qonnx's own preprocessing (shape and datatype inference, constant folding of the weight quantizers),
+    then states two datatypes qonnx's inference cannot:
+
+    * a ``BipolarQuant`` kernel with a per-channel scale is 1-bit values times one float per output channel;
+      qonnx annotates any non-unit scale FLOAT32, which would count its weights as 32-bit;
+    * the outputs of :data:`VALUE_MOVING_OPS` keep their input's datatype (a 2-bit tensor after
+      ``SpaceToDepth`` is still 2-bit).
+
+    Sparsity is not discounted (every weight counts, as lmnet's profile counts them).
+
+    Returns:
+        qonnx's ``total_cost`` dict (``total_macs``, ``total_bops``, ``total_mem_w_bits``, ``op_mac_<in>_<w>``,
+        ``unsupported`` …).
+    """
+    from qonnx.core.datatype import DataType
+    from qonnx.transformation.fold_constants import FoldConstants
+    from qonnx.transformation.general import GiveUniqueParameterTensors, RemoveStaticGraphInputs, RemoveUnusedTensors
+    from qonnx.transformation.infer_datatypes import InferDataTypes
+    from qonnx.transformation.infer_shapes import InferShapes
+    from qonnx.util.inference_cost import inference_cost as qonnx_inference_cost
+    model = load(path)
+    bipolar = [node.output[0] for node in model.graph.node
+               if node.op_type == "BipolarQuant" and model.get_initializer(node.input[0]) is not None]
+    for transformation in (InferShapes(), GiveUniqueParameterTensors(), InferDataTypes(allow_scaledint_dtypes=True),
+                           FoldConstants(exclude_op_types=[]), RemoveUnusedTensors(), RemoveStaticGraphInputs(),
+                           InferDataTypes(allow_scaledint_dtypes=True)):
+        model = model.transform(transformation)
+    for name in bipolar:
+        model.set_tensor_datatype(name, DataType["BIPOLAR"])
+    for node in model.graph.node:  # in topological order
+        if node.op_type in VALUE_MOVING_OPS:
+            dtypes = {model.get_tensor_datatype(name) for name in node.input if model.get_initializer(name) is None}
+            if len(dtypes) == 1:
+                model.set_tensor_datatype(node.output[0], dtypes.pop())
+    return qonnx_inference_cost(model, preprocess=False, discount_sparsity=False)["total_cost"]

@@ -239,6 +239,8 @@ class LayerForm:
         folded_weights: ``layer -> weights`` of that twin (and of the int8 twin).
         integer_layer: ``layer -> layer`` of the int8 twin model, or ``None`` for the folded layer.
         qonnx: ``(context, layer, *inputs) -> value`` writing it into the QONNX model, or ``None``.
+        moves_values: its output holds only values of its inputs (moved, selected, or padded with zeros), so
+            quantized inputs stay quantized at their bit width (profiling's ``input_bits``).
     """
 
     layer_class: type
@@ -248,6 +250,7 @@ class LayerForm:
     folded_weights: Callable = dataclasses.field(default_factory=lambda: layer_weights)
     integer_layer: Optional[Callable] = None
     qonnx: Optional[Callable] = None
+    moves_values: bool = False
 
     def integer_twin(self, layer):
         """The layer of the int8 twin model."""
@@ -269,27 +272,27 @@ FORMS = [
     LayerForm(keras.layers.ELU, elementwise_cost),
     LayerForm(keras.layers.PReLU, elementwise_cost),
     LayerForm(keras.layers.Activation, elementwise_cost),
-    LayerForm(keras.layers.MaxPooling2D, window_cost, max_pool_graph, qonnx=qonnx.max_pool_qonnx),
+    LayerForm(keras.layers.MaxPooling2D, window_cost, max_pool_graph, qonnx=qonnx.max_pool_qonnx, moves_values=True),
     LayerForm(keras.layers.AveragePooling2D, window_cost),
-    LayerForm(keras.layers.MaxPooling1D, window_cost),
+    LayerForm(keras.layers.MaxPooling1D, window_cost, moves_values=True),
     LayerForm(keras.layers.AveragePooling1D, window_cost),
     LayerForm(keras.layers.GlobalAveragePooling2D, global_window_cost, global_pool_graph,
               qonnx=qonnx.global_pool_qonnx),
-    LayerForm(keras.layers.GlobalMaxPooling2D, global_window_cost),
+    LayerForm(keras.layers.GlobalMaxPooling2D, global_window_cost, moves_values=True),
     LayerForm(keras.layers.Add, merge_cost),
     LayerForm(keras.layers.Subtract, merge_cost),
     LayerForm(keras.layers.Multiply, merge_cost),
     LayerForm(keras.layers.Maximum, merge_cost),
     LayerForm(keras.layers.Minimum, merge_cost),
     LayerForm(keras.layers.Average, merge_cost),
-    LayerForm(SpaceToDepth, no_cost, space_to_depth_graph, qonnx=qonnx.space_to_depth_qonnx),
-    LayerForm(keras.layers.Concatenate, no_cost, concatenate_graph, qonnx=qonnx.concatenate_qonnx),
-    LayerForm(keras.layers.Flatten, no_cost, flatten_graph, qonnx=qonnx.flatten_qonnx),
-    LayerForm(BatchSplitInvariantDropout, no_cost, identity_graph, qonnx=qonnx.identity_qonnx),
-    LayerForm(keras.layers.Dropout, no_cost, identity_graph, qonnx=qonnx.identity_qonnx),
+    LayerForm(SpaceToDepth, no_cost, space_to_depth_graph, qonnx=qonnx.space_to_depth_qonnx, moves_values=True),
+    LayerForm(keras.layers.Concatenate, no_cost, concatenate_graph, qonnx=qonnx.concatenate_qonnx, moves_values=True),
+    LayerForm(keras.layers.Flatten, no_cost, flatten_graph, qonnx=qonnx.flatten_qonnx, moves_values=True),
+    LayerForm(BatchSplitInvariantDropout, no_cost, identity_graph, qonnx=qonnx.identity_qonnx, moves_values=True),
+    LayerForm(keras.layers.Dropout, no_cost, identity_graph, qonnx=qonnx.identity_qonnx, moves_values=True),
     LayerForm(keras.layers.InputLayer, no_cost),
-    LayerForm(keras.layers.Reshape, no_cost),
-    LayerForm(keras.layers.ZeroPadding2D, no_cost),
+    LayerForm(keras.layers.Reshape, no_cost, moves_values=True),
+    LayerForm(keras.layers.ZeroPadding2D, no_cost, moves_values=True),
 ]
 
 #: The form of layer types without an entry: a kernel's cost, no graph form, the same layer in both twins.
