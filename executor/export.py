@@ -10,15 +10,17 @@ from lmnet.runtime.layout import CONFIG_FILE, EXPORT_FORMATS, META_FILE, PARITY_
 
 
 def run(experiment_id, restore_path=None, image_size=None, images=(), config_file=None, metric_samples=64,
-        calibration_samples=64, formats=None, overrides=()):
+        calibration_samples=64, formats=None, overrides=(), accept_parity_failures=False):
     """Exports the newest (or given) checkpoint of ``experiment_id``; returns the :class:`ExportResult`.
 
     ``formats``: export format names, a comma-separated string or a sequence (default ``None``: all).
+    A form missing its parity tolerance raises :class:`~lmnet.export.exporter.ParityError` (exit code 2)
+    unless ``accept_parity_failures``.
     """
     return export_experiment(experiment_id, restore_path=restore_path, image_size=image_size, images=images,
                              config_file=config_file, metric_samples=metric_samples,
                              calibration_samples=calibration_samples, formats=formats, log=click.echo,
-                             overrides=overrides)
+                             overrides=overrides, accept_parity_failures=accept_parity_failures)
 
 
 FORMATS_HELP = ("comma-separated export formats to write (default: all): "
@@ -37,11 +39,14 @@ FORMATS_HELP = ("comma-separated export formats to write (default: all): "
 @click.option("--calibration_samples", default=64, show_default=True, type=click.IntRange(min=1),
               help="training images calibrating the int8 TFLite model")
 @click.option("--formats", metavar="NAME[,NAME...]", help=FORMATS_HELP)
+@click.option("--accept_parity_failures", is_flag=True,
+              help=f"exit 0 even when a form misses its tolerance in {PARITY_FILE} (by default the export fails "
+                   "after writing every file, naming the form and the first layer past its tolerance)")
 def main(experiment_id, restore_path, image_size, images, config_file, metric_samples, calibration_samples, formats,
-         overrides):
-    """Export a trained experiment (frozen graph, meta, SavedModel, TFLite, ONNX, parity report)."""
+         overrides, accept_parity_failures):
+    """Export a trained experiment (frozen graph, meta, SavedModel, TFLite, ONNX, QONNX, parity report)."""
     user_errors_exit_2(run)(experiment_id, restore_path, image_size or None, images, config_file, metric_samples,
-                            calibration_samples, formats, overrides)
+                            calibration_samples, formats, overrides, accept_parity_failures)
 
 
 if __name__ == "__main__":

@@ -10,11 +10,15 @@ size and writes, in this order (each step logged as ``[k/n]``):
    (:mod:`lmnet.export.formats`), ``model_qonnx.onnx`` (:mod:`lmnet.export.qonnx`, run for the parity check
    by qonnx's executor); :data:`FORM_WRITERS` holds each format's writer and runner;
 3. ``inference_test_data/`` with ``--images`` when ``pb`` is written (:mod:`lmnet.export.debug_data`);
-4. ``parity.json`` comparing the written formats with the Keras model (:mod:`lmnet.export.parity`), always.
+4. ``parity.json`` comparing the written formats with the Keras model (:mod:`lmnet.export.parity`), always:
+   the final outputs, each form layer by layer (:mod:`lmnet.export.layer_parity`), the int8 task metric, and
+   the forms that miss their tolerance. Those fail the export (:class:`ParityError`, after every file is
+   written) unless ``accept_parity_failures`` is set.
 """
 import dataclasses
 import os
 import shutil
+import tempfile
 import time
 import warnings
 
@@ -22,8 +26,8 @@ import numpy as np
 
 from lmnet import builders, experiment, outputs
 from lmnet.environment import Environment
-from lmnet.errors import ConfigError, ExperimentError
-from lmnet.export import debug_data, formats, graph, meta, parity, qonnx, qonnx_checks, samples
+from lmnet.errors import ConfigError, ExperimentError, LmnetError
+from lmnet.export import debug_data, formats, graph, layer_parity, meta, parity, qonnx, qonnx_checks, samples
 
 from lmnet.runtime.layout import (CONFIG_FILE, EXPORT_FORMATS, FORMATS, GRAPH_FILE,  # noqa: F401
                                   INFERENCE_TEST_DATA, META_FILE, ONNX_FILE, PARITY_FILE, QONNX_FILE, SAVED_MODEL,
@@ -31,6 +35,10 @@ from lmnet.runtime.layout import (CONFIG_FILE, EXPORT_FORMATS, FORMATS, GRAPH_FI
 
 #: Validation images compared form by form when no ``--images`` are given.
 PARITY_IMAGES = 4
+
+
+class ParityError(LmnetError):
+    """An export form misses its parity tolerance (the files are written; the message names form and layer)."""
 
 
 @dataclasses.dataclass
@@ -80,6 +88,8 @@ class _Context:
     def __init__(self, experiment_id, restore_path, image_size, config_file, environment, log, overrides=()):
         self.log = log
         self.graph_def = None
+        self.layer_nodes = {}
+        self.calibration = None
         self.unsupported_ops = []
         self.calibration_samples = 0
         self.environment = environment or Environment.from_env()
@@ -111,7 +121,7 @@ class _Context:
 
 def export_experiment(experiment_id, restore_path=None, image_size=None, images=(), config_file=None,
                       environment=None, metric_samples=64, calibration_samples=64, formats=None, log=print,
-                      overrides=()):
+                      overrides=(), accept_parity_failures=False):
     """Exports a checkpoint of an experiment (see the module docstring for the files).
 
     Args:
@@ -127,6 +137,7 @@ def export_experiment(experiment_id, restore_path=None, image_size=None, images=
             sequence or a comma-separated string (default ``None``: all).
         log: receives one line per step.
         overrides: ``--set KEY=VALUE`` strings applied to the config.
+        accept_parity_failures: return normally even when a form misses its parity tolerance.
 
     Returns:
         An :class:`ExportResult`.
@@ -135,6 +146,7 @@ def export_experiment(experiment_id, restore_path=None, image_size=None, images=
         ExperimentError: unknown experiment, no or missing checkpoint, checkpoint not matching the network.
         ConfigError: bad image size, config or format name.
         DatasetError: an image file is unreadable.
+        ParityError: a form misses its tolerance (unless ``accept_parity_failures``); every file is written.
     """
     start = time.time()
     selected = select_formats(formats)
@@ -157,6 +169,9 @@ def export_experiment(experiment_id, restore_path=None, image_size=None, images=
     parity.write_parity(files["parity"], result)
     log(parity.format_table(result))
     log(f"export done in {time.time() - start:.0f} s: {context.directory}")
+    if result["failed"] and not accept_parity_failures:
+        raise ParityError(f"{'; '.join(result['failed'].values())} (every file is written, see "
+                          f"{files['parity']}; --accept_parity_failures exports anyway)")
     return ExportResult(context.directory, context.checkpoint, context.image_size, files, result,
                         context.unsupported_ops)
 
@@ -211,7 +226,7 @@ def _note_earlier_files(context, selected, debug):
 # ---------------------------------------------------------------- one writer and one runner per export format
 
 def _write_pb(context, path):
-    graph_def = graph.build_graph_def(context.network.model, context.image_size)
+    graph_def = graph.build_graph_def(context.network.model, context.image_size, context.layer_nodes)
     context.unsupported_ops = graph.unsupported_ops(graph_def)
     messages = list(graph.converter_limit_warnings(graph_def))
     if context.unsupported_ops:
@@ -234,9 +249,9 @@ def _write_tflite_float(context, path):
 
 
 def _write_tflite_int8(context, path):
-    calibration = samples.calibration_images(context.export_config, context.environment.data_dir,
-                                             context.calibration_samples)
-    _write_bytes(path, formats.tflite_int8(context.network.model, context.image_size, calibration))
+    context.calibration = samples.calibration_images(context.export_config, context.environment.data_dir,
+                                                     context.calibration_samples)
+    _write_bytes(path, formats.tflite_int8(context.network.model, context.image_size, context.calibration))
 
 
 def _write_onnx(context, path):
@@ -257,30 +272,69 @@ def _write_bytes(path, data):
     outputs.write_atomically(path, lambda stream: stream.write(data), mode="wb")
 
 
+def _trace_probe(convert, trace):
+    """A per-layer tracer of a converted form: the probe (:func:`lmnet.export.layer_parity.probe_model`) is
+    converted with ``convert(context, probe, path)`` into a temporary file and read with ``trace``."""
+    def run(context, path, images):
+        names = layer_parity.checkpoint_layers(context.network.model)
+        probe = layer_parity.probe_model(context.network.model, names)
+        with tempfile.TemporaryDirectory(prefix="lmnet_probe_") as folder:
+            probe_path = os.path.join(folder, "probe")
+            convert(context, probe, probe_path)
+            return trace(probe_path, images, names)
+    return run
+
+
+def _probe_tflite_float(context, probe, path):
+    _write_bytes(path, formats.tflite_float(probe, context.image_size))
+
+
+def _probe_int8(context, probe, path):
+    _write_bytes(path, formats.tflite_int8(probe, context.image_size, context.calibration))
+
+
+def _probe_onnx(context, probe, path):
+    formats.save_onnx(probe, context.image_size, path)
+
+
+def _trace_pb(context, path, images):
+    return layer_parity.trace_pb(context.graph_def, context.layer_nodes, images)
+
+
+def _trace_qonnx(context, path, images):
+    return layer_parity.trace_qonnx(path, images)
+
+
 @dataclasses.dataclass(frozen=True)
 class FormWriter:
-    """How the exporter writes one export format and runs it for the parity check.
+    """How the exporter writes one export format and checks it against the Keras model.
 
     Attributes:
         write: ``write(context, path)`` writes the format's file.
         runner: ``runner(context, path)`` returns ``f(image [1, H, W, 3]) -> raw output`` of the written file.
         note: ``note(context)`` returns text added to the step's log line (default: none).
+        trace: ``trace(context, path, images) -> {layer name: outputs}`` of the layers the form shows
+            (:mod:`lmnet.export.layer_parity`), or ``None`` for the final output only.
     """
 
     write: object
     runner: object
     note: object = lambda context: ""
+    trace: object = None
 
 
 #: The writer and runner of every format of :data:`lmnet.runtime.layout.EXPORT_FORMATS`, by its name.
 FORM_WRITERS = {
-    "pb": FormWriter(_write_pb, lambda context, path: graph.graph_runner(context.graph_def)),
+    "pb": FormWriter(_write_pb, lambda context, path: graph.graph_runner(context.graph_def), trace=_trace_pb),
     "saved_model": FormWriter(_write_saved_model, lambda context, path: formats.saved_model_runner(path)),
-    "tflite_float": FormWriter(_write_tflite_float, lambda context, path: formats.tflite_runner(path)),
+    "tflite_float": FormWriter(_write_tflite_float, lambda context, path: formats.tflite_runner(path),
+                               trace=_trace_probe(_probe_tflite_float, layer_parity.trace_tflite)),
     "tflite_int8": FormWriter(_write_tflite_int8, lambda context, path: formats.tflite_runner(path),
-                              note=lambda context: f" ({context.calibration_samples} calibration images)"),
-    "onnx": FormWriter(_write_onnx, lambda context, path: formats.onnx_runner(path)),
-    "qonnx": FormWriter(_write_qonnx, lambda context, path: qonnx_checks.qonnx_runner(path)),
+                              note=lambda context: f" ({context.calibration_samples} calibration images)",
+                              trace=_trace_probe(_probe_int8, layer_parity.trace_tflite)),
+    "onnx": FormWriter(_write_onnx, lambda context, path: formats.onnx_runner(path),
+                       trace=_trace_probe(_probe_onnx, layer_parity.trace_onnx)),
+    "qonnx": FormWriter(_write_qonnx, lambda context, path: qonnx_checks.qonnx_runner(path), trace=_trace_qonnx),
 }
 
 
@@ -296,7 +350,8 @@ def _parity(context, selected, export_images, metric_samples, step):
         source = "validation images"
     runners = {item.name: FORM_WRITERS[item.name].runner(context, context.path(item.file)) for item in selected}
     result = {"compared_on": source, "num_images": int(len(images)),
-              "max_abs_diff": parity.max_abs_diffs(context.keras_run, runners, images)}
+              "max_abs_diff": parity.max_abs_diffs(context.keras_run, runners, images),
+              "layers": _layer_parity(context, selected, images)}
     if parity.INT8_FORM in runners:
         metric_images, targets = samples.dataset_samples(context.export_config, context.validation, metric_samples)
         result["int8_task"] = parity.int8_task_change(
@@ -304,4 +359,22 @@ def _parity(context, selected, export_images, metric_samples, step):
             dataset=context.validation, post_processor=context.post_processor, classes=context.classes,
             image_size=context.image_size)
         result["int8_float_ops"] = formats.tflite_float_ops(context.path(FORMATS[parity.INT8_FORM].file))
+    result["failed"] = parity.failures(result, _output_scale(context, images))
     return result
+
+
+def _output_scale(context, images):
+    return max(1.0, float(np.max(np.abs(parity.run_batch(context.keras_run, images)))))
+
+
+def _layer_parity(context, selected, images):
+    """``{form: per-layer report}`` of the forms with a tracer (:mod:`lmnet.export.layer_parity`)."""
+    model = context.network.model
+    reference = layer_parity.keras_layer_outputs(model, images)
+    reports = {}
+    for item in selected:
+        trace = FORM_WRITERS[item.name].trace
+        if trace is not None:
+            traced = trace(context, context.path(item.file), images)
+            reports[item.name] = layer_parity.layer_report(model, reference, traced, item.name)
+    return reports

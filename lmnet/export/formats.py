@@ -28,10 +28,14 @@ def _input_spec(image_size):
 
 
 def serving_function(model, image_size):
-    """A ``tf.function`` ``images_placeholder -> {"output": raw output}`` at batch 1 (inference mode)."""
+    """A ``tf.function`` ``images_placeholder -> {"output": raw output}`` at batch 1 (inference mode).
+
+    A model whose output is a dict (``{name: tensor}``, as the per-layer parity probes) is served as that dict.
+    """
     @tf.function(input_signature=[_input_spec(image_size)])
     def serve(images_placeholder):
-        return {OUTPUT_NAME: model(images_placeholder, training=False)}
+        outputs = model(images_placeholder, training=False)
+        return dict(outputs) if isinstance(outputs, dict) else {OUTPUT_NAME: outputs}
     return serve
 
 
@@ -191,7 +195,8 @@ def _convert_onnx(tf2onnx, model, image_size, path):
     function = serving_function(model, image_size)
     proto, _ = tf2onnx.convert.from_function(function, input_signature=[_input_spec(image_size)],
                                              opset=ONNX_OPSET)
-    _rename_onnx_output(proto, OUTPUT_NAME)
+    if len(proto.graph.output) == 1:
+        _rename_onnx_output(proto, OUTPUT_NAME)
     onnx.save(proto, path)
     return path
 

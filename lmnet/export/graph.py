@@ -39,12 +39,14 @@ CONVERTER_OPS = frozenset([
 ])
 
 
-def build_graph_def(model, image_size):
+def build_graph_def(model, image_size, layer_nodes=None):
     """Returns the frozen, shape-annotated ``GraphDef`` of ``model`` at batch 1.
 
     Args:
         model: a functional Keras model with one image input (``network.model``).
         image_size: ``(height, width)`` of the input.
+        layer_nodes: a dict that receives ``{Keras layer name: node computing its output}`` (a layer whose
+            output node was pruned, as a quantizer re-applied after a max pooling, is left out).
 
     Returns:
         A ``tf.compat.v1.GraphDef``.
@@ -61,7 +63,11 @@ def build_graph_def(model, image_size):
         final = tf.identity(output, name=OUTPUT_NAME)
     graph_def = graph.as_graph_def(add_shapes=True)
     _rename_node(graph_def, final.op.name, OUTPUT_NAME)
-    return _prune(graph_def)
+    pruned = _prune(graph_def)
+    if layer_nodes is not None:
+        present = {node.name for node in pruned.node}
+        layer_nodes.update({layer: node for layer, node in emitter.layer_nodes.items() if node in present})
+    return pruned
 
 
 def _prune(graph_def):
@@ -94,6 +100,7 @@ class _Emitter:
         self.quantizers = quantizers
         self.values = values
         self.quantized_inputs = {}  # name of a QTZ activation's output -> (its input, quantizer layer)
+        self.layer_nodes = {}  # Keras layer name -> name of the node computing its output
 
     def operation(self, layer):
         """Returns ``f(*inputs, **kwargs) -> tensor`` emitting ``layer`` into the current graph."""
@@ -103,7 +110,9 @@ class _Emitter:
 
         def emit(*args, **kwargs):
             with tf.name_scope(layer.name):
-                return graph(self, layer, *args)
+                output = graph(self, layer, *args)
+            self.layer_nodes[layer.name] = output.op.name
+            return output
         return emit
 
     def const(self, variable, name):

@@ -16,6 +16,9 @@ from lmnet.tasks import get_task
 FORMS = FORMAT_NAMES
 #: The form whose task metric is compared with the Keras model's (``int8_task``, ``int8_float_ops``).
 INT8_FORM = "tflite_int8"
+#: The largest drop of the task metric (accuracy, or VOC mAP@0.5) the int8 model may show against the Keras
+#: model before the export fails. int8 rounds every tensor, so it is judged by what it predicts, not by values.
+INT8_MAX_DROP = 0.1
 
 
 def run_batch(run, images):
@@ -89,6 +92,34 @@ def int8_task_change(task, float_run, int8_run, images, targets, dataset=None, p
     return result
 
 
+def failures(parity, output_scale):
+    """``{form: message}`` of the forms that miss their tolerance.
+
+    A form with a per-layer report fails at its first layer past :data:`lmnet.export.layer_parity.TOLERANCES`;
+    any other compared form (except int8) when its final output differs by more than that relative tolerance
+    times ``output_scale`` (``max(1, max |Keras output|)``); the int8 form when its task metric drops by more than
+    :data:`INT8_MAX_DROP`.
+    """
+    from lmnet.export.layer_parity import TOLERANCES
+    failed = {}
+    for form, report in parity.get("layers", {}).items():
+        first = report.get("first_over_tolerance")
+        if first is not None:
+            levels = "" if first["level_mismatch"] is None else \
+                f", {100 * first['level_mismatch']:.2f}% of its values on another level"
+            failed[form] = (f"{form} misses its tolerance first at layer {first['layer']} "
+                            f"(max |diff| {first['max_abs_diff']:.3g}{levels})")
+    for form, value in parity["max_abs_diff"].items():
+        if form in failed or form not in TOLERANCES or value is None:
+            continue
+        if value > TOLERANCES[form].relative * output_scale:
+            failed[form] = f"{form} misses its tolerance at the output (max |diff| {value:.3g})"
+    change = next((value for key, value in parity.get("int8_task", {}).items() if key.endswith("_change")), None)
+    if change is not None and change < -INT8_MAX_DROP:
+        failed[INT8_FORM] = f"{INT8_FORM} loses {-change:.3f} of its task metric (limit {INT8_MAX_DROP})"
+    return failed
+
+
 def write_parity(path, data):
     """Writes ``parity.json`` (NaN as ``null``)."""
     write_json(path, _json_safe(data))
@@ -105,13 +136,20 @@ def _json_safe(value):
 
 
 def format_table(parity):
-    """A short text table: one line per compared form with its max abs difference, then the int8 task metrics."""
-    lines = [f"{'form':<14}{'max |diff| vs Keras':>22}"]
+    """A short text table: one line per compared form (max abs difference of the output, layers compared, the
+    first layer past its tolerance), then the int8 task metrics and the failures."""
+    lines = [f"{'form':<14}{'max |diff| vs Keras':>22}  {'layers':>6}  first layer past tolerance"]
     for form in (form for form in FORMS if form in parity["max_abs_diff"]):
         value = parity["max_abs_diff"][form]
         text = "skipped" if value is None else f"{value:.3g}"
-        lines.append(f"{form:<14}{text:>22}")
+        report = parity.get("layers", {}).get(form)
+        layers = str(len(report["layers"])) if report else "-"
+        first = (report or {}).get("first_over_tolerance")
+        verdict = first["layer"] if first else ("none" if report and report["tolerance"] else "-")
+        lines.append(f"{form:<14}{text:>22}  {layers:>6}  {verdict}")
     for key, value in parity.get("int8_task", {}).items():
         text = str(value) if isinstance(value, int) else f"{value:.4f}"
         lines.append(f"  int8 {key}: {text}")
+    for message in parity.get("failed", {}).values():
+        lines.append(f"  FAILED: {message}")
     return "\n".join(lines)

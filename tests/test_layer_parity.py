@@ -1,0 +1,88 @@
+"""The per-layer parity report (lmnet.export.layer_parity) names the layer where a form starts to differ."""
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from lmnet.export import formats, graph, layer_parity, parity, qonnx
+from lmnet.networks.object_detection.lm_fyolo_quantize import LMFYoloQuantize
+from tests.test_export_qonnx import randomized, without_exact_zeros
+from tests.test_layer_forms import small_network
+
+CORRUPTED = "block_5"
+
+
+@pytest.fixture(scope="module")
+def models():
+    """A quantized detector, a copy with one convolution's kernel corrupted, images and the Keras reference."""
+    network = small_network(LMFYoloQuantize)
+    model = without_exact_zeros(randomized(network.model))
+    corrupted = keras.models.clone_model(model)
+    corrupted.set_weights(model.get_weights())
+    kernel = corrupted.get_layer(CORRUPTED).kernel
+    kernel.assign(-kernel.numpy())  # every sign flipped: the binary kernel changes everywhere
+    images = np.random.RandomState(6).uniform(-1, 1, (2, *network.image_size, 3)).astype(np.float32)
+    return model, corrupted, network.image_size, images, layer_parity.keras_layer_outputs(model, images)
+
+
+def _report(model, reference, traced, form):
+    return layer_parity.layer_report(model, reference, traced, form)
+
+
+def test_the_true_forms_pass_layer_by_layer(models, tmp_path):
+    model, _, image_size, images, reference = models
+    nodes = {}
+    graph_def = graph.build_graph_def(model, image_size, nodes)
+    path = qonnx.save_qonnx(model, image_size, str(tmp_path / "model_qonnx.onnx"))
+    for form, traced in (("pb", layer_parity.trace_pb(graph_def, nodes, images)),
+                         ("qonnx", layer_parity.trace_qonnx(path, images))):
+        report = _report(model, reference, traced, form)
+        assert report["first_over_tolerance"] is None, form
+        quantized = [record for record in report["layers"] if record["level_mismatch"] is not None]
+        assert quantized and all(record["level_mismatch"] == 0 for record in quantized), form
+        assert len(report["layers"]) >= len(model.layers) - 3  # every layer but the input (and pruned nodes)
+
+
+def test_a_corrupted_layer_is_named_in_pb_and_qonnx(models, tmp_path):
+    model, corrupted, image_size, images, reference = models
+    nodes = {}
+    graph_def = graph.build_graph_def(corrupted, image_size, nodes)
+    path = qonnx.save_qonnx(corrupted, image_size, str(tmp_path / "model_qonnx.onnx"))
+    for form, traced in (("pb", layer_parity.trace_pb(graph_def, nodes, images)),
+                         ("qonnx", layer_parity.trace_qonnx(path, images))):
+        report = _report(model, reference, traced, form)
+        assert report["first_over_tolerance"]["layer"] == CORRUPTED, form
+        failed = parity.failures({"layers": {form: report}, "max_abs_diff": {form: 1.0}}, 1.0)
+        assert failed[form].startswith(f"{form} misses its tolerance first at layer {CORRUPTED} (max |diff| ")
+
+
+def test_a_corrupted_layer_is_named_at_the_next_checkpoint_in_tflite_and_onnx(models, tmp_path):
+    """Converters fuse layers, so probes show the activations: the corrupted convolution's own activation."""
+    model, corrupted, image_size, images, reference = models
+    names = layer_parity.checkpoint_layers(corrupted)
+    assert f"{CORRUPTED}_act" in names and names[-1] == model.layers[-1].name
+    probe = layer_parity.probe_model(corrupted, names)
+    tflite_path, onnx_path = str(tmp_path / "probe.tflite"), str(tmp_path / "probe.onnx")
+    with open(tflite_path, "wb") as stream:
+        stream.write(formats.tflite_float(probe, image_size))
+    formats.save_onnx(probe, image_size, onnx_path)
+    for form, traced in (("tflite_float", layer_parity.trace_tflite(tflite_path, images, names)),
+                         ("onnx", layer_parity.trace_onnx(onnx_path, images, names))):
+        assert set(traced) == set(names), form
+        report = _report(model, reference, traced, form)
+        first = report["first_over_tolerance"]
+        assert first["layer"] == f"{CORRUPTED}_act" and first["level_mismatch"] > 0.05, form
+        before = [record for record in report["layers"] if record["layer"] in names[:names.index(first["layer"])]]
+        assert before and all(record["max_abs_diff"] <= 1e-5 * record["scale"] for record in before), form
+    assert os.path.getsize(tflite_path) > 0
+
+
+def test_failures_name_the_output_and_the_int8_drop():
+    result = {"max_abs_diff": {"saved_model": 0.5, "onnx": 1e-7}, "layers": {},
+              "int8_task": {"mAP@0.5_change": -0.2}}
+    failed = parity.failures(result, 1.0)
+    assert failed["saved_model"] == "saved_model misses its tolerance at the output (max |diff| 0.5)"
+    assert "onnx" not in failed
+    assert failed["tflite_int8"] == f"tflite_int8 loses 0.200 of its task metric (limit {parity.INT8_MAX_DROP})"
+    assert parity.failures({"max_abs_diff": {"saved_model": 0.5}}, 10000.0) == {}  # relative to the output range
