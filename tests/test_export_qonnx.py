@@ -215,3 +215,17 @@ def test_qonnx_inference_cost_equals_the_profile(module, cls, tmp_path):
         assert totals["bit_operations"] < 0.1 * totals["macs"] * 32 * 32
     text = to_markdown(profile)
     assert f"| bit operations (MACs x input bits x weight bits; qonnx's bops) | {totals['bit_operations']} |" in text
+
+
+def test_the_float_onnx_export_holds_quantized_kernels_as_constants(tmp_path):
+    """No weight quantizer runs per call in model.onnx: every Conv reads its kernel from an initializer."""
+    import onnx
+    from lmnet.export import formats
+    from lmnet.networks.object_detection.lm_fyolo_quantize import LMFYoloQuantize
+    network = small_network(LMFYoloQuantize)
+    path = formats.save_onnx(network.model, network.image_size, str(tmp_path / "model.onnx"))
+    graph = onnx.load(path).graph
+    initializers = {initializer.name for initializer in graph.initializer}
+    assert not {node.op_type for node in graph.node} & {"Sign", "Abs", "ReduceMean"}
+    convs = [node for node in graph.node if node.op_type == "Conv"]
+    assert len(convs) == 17 and all(node.input[1] in initializers for node in convs)
