@@ -86,3 +86,18 @@ def test_failures_name_the_output_and_the_int8_drop():
     assert "onnx" not in failed
     assert failed["tflite_int8"] == f"tflite_int8 loses 0.200 of its task metric (limit {parity.INT8_MAX_DROP})"
     assert parity.failures({"max_abs_diff": {"saved_model": 0.5}}, 10000.0) == {}  # relative to the output range
+
+
+def test_the_int8_probe_maps_every_output_to_its_layer(models, tmp_path):
+    """int8 TFLite lists its outputs in another order than float TFLite; each still lands on its own layer."""
+    model, _, image_size, images, reference = models
+    names = layer_parity.checkpoint_layers(model)
+    path = str(tmp_path / "probe_int8.tflite")
+    with open(path, "wb") as stream:
+        stream.write(formats.tflite_int8(layer_parity.probe_model(model, names), image_size, images))
+    traced = layer_parity.trace_tflite(path, images, names)
+    assert {name: traced[name].shape for name in names} == {name: reference[name].shape for name in names}
+    report = _report(model, reference, traced, "tflite_int8")
+    assert len(report["layers"]) == len(names) and report["tolerance"] is None
+    first = report["layers"][0]
+    assert first["layer"] == names[0] and first["level_mismatch"] < 0.05  # int8 drifts from the first layer on

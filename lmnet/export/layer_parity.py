@@ -17,6 +17,7 @@ past the form's :data:`TOLERANCES`.
 """
 import dataclasses
 import os
+import re
 
 import keras
 import numpy as np
@@ -155,22 +156,46 @@ def probe_model(model, layer_names):
     return keras.Model(model.inputs, {name: model.get_layer(name).output for name in layer_names})
 
 
-def trace_tflite(path, images, layer_names):
-    """Per-layer outputs of a probe's TFLite file (outputs in sorted-name order, as the converter flattens the
-    serving dict)."""
-    from ai_edge_litert.interpreter import Interpreter
-    interpreter = Interpreter(model_path=path)
+def _layer_of_output(key, names):
+    """The layer a probe output stands for: its key names it, or ends with its position in sorted-name order
+    (``Identity_5``, ``output_5``: the converter flattens the serving dict in sorted-key order)."""
+    if key in names:
+        return key
+    match = re.search(r"[_:](\d+)$", key)
+    return names[int(match.group(1)) if match else 0]
+
+
+def _tflite_probe_runner(interpreter, names):
+    """``f(image) -> {layer: output}`` of a probe's interpreter: through its signature when it has one (int8
+    files list their outputs as ``PartitionedCall:<k>`` in yet another order), else by output tensor names."""
+    signatures = interpreter.get_signature_list()
+    if signatures:
+        key = next(iter(signatures))
+        runner = interpreter.get_signature_runner(key)
+        input_name = signatures[key]["inputs"][0]
+        return lambda image: {_layer_of_output(out, names): value.copy()
+                              for out, value in runner(**{input_name: image}).items()}
     interpreter.allocate_tensors()
     input_index = interpreter.get_input_details()[0]["index"]
-    outputs = [detail["index"] for detail in interpreter.get_output_details()]
-    names = sorted(layer_names)
-    results = {name: [] for name in names}
-    for image in images:
-        interpreter.set_tensor(input_index, np.asarray(image[None], np.float32))
+    outputs = {_layer_of_output(detail["name"], names): detail["index"]
+               for detail in interpreter.get_output_details()}
+
+    def run(image):
+        interpreter.set_tensor(input_index, image)
         interpreter.invoke()
-        for name, index in zip(names, outputs):
-            results[name].append(interpreter.get_tensor(index).copy())
-    return {name: np.concatenate(values) for name, values in results.items()}
+        return {name: interpreter.get_tensor(index).copy() for name, index in outputs.items()}
+    return run
+
+
+def trace_tflite(path, images, layer_names):
+    """Per-layer outputs of a probe's TFLite file."""
+    from ai_edge_litert.interpreter import Interpreter
+    names = sorted(layer_names)
+    run = _tflite_probe_runner(Interpreter(model_path=path), names)
+    runs = [run(np.asarray(image[None], np.float32)) for image in images]
+    if set(runs[0]) != set(names):
+        raise ValueError(f"{path}: its outputs do not map one to one onto the probed layers")
+    return {name: np.concatenate([outputs[name] for outputs in runs]) for name in names}
 
 
 def trace_onnx(path, images, layer_names):
