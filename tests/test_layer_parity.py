@@ -30,13 +30,18 @@ def _report(model, reference, traced, form):
     return layer_parity.layer_report(model, reference, traced, form)
 
 
+def _exact_traces(exported, image_size, images, folder):
+    """``(form, per-layer outputs)`` of ``exported`` as the frozen graph and as QONNX (the forms with layer maps)."""
+    nodes = {}
+    graph_def = graph.build_graph_def(exported, image_size, nodes)
+    path = qonnx.save_qonnx(exported, image_size, str(folder / "model_qonnx.onnx"))
+    return (("pb", layer_parity.trace_pb(graph_def, nodes, images)),
+            ("qonnx", layer_parity.trace_qonnx(path, images)))
+
+
 def test_the_true_forms_pass_layer_by_layer(models, tmp_path):
     model, _, image_size, images, reference = models
-    nodes = {}
-    graph_def = graph.build_graph_def(model, image_size, nodes)
-    path = qonnx.save_qonnx(model, image_size, str(tmp_path / "model_qonnx.onnx"))
-    for form, traced in (("pb", layer_parity.trace_pb(graph_def, nodes, images)),
-                         ("qonnx", layer_parity.trace_qonnx(path, images))):
+    for form, traced in _exact_traces(model, image_size, images, tmp_path):
         report = _report(model, reference, traced, form)
         assert report["first_over_tolerance"] is None, form
         quantized = [record for record in report["layers"] if record["level_mismatch"] is not None]
@@ -46,11 +51,7 @@ def test_the_true_forms_pass_layer_by_layer(models, tmp_path):
 
 def test_a_corrupted_layer_is_named_in_pb_and_qonnx(models, tmp_path):
     model, corrupted, image_size, images, reference = models
-    nodes = {}
-    graph_def = graph.build_graph_def(corrupted, image_size, nodes)
-    path = qonnx.save_qonnx(corrupted, image_size, str(tmp_path / "model_qonnx.onnx"))
-    for form, traced in (("pb", layer_parity.trace_pb(graph_def, nodes, images)),
-                         ("qonnx", layer_parity.trace_qonnx(path, images))):
+    for form, traced in _exact_traces(corrupted, image_size, images, tmp_path):
         report = _report(model, reference, traced, form)
         assert report["first_over_tolerance"]["layer"] == CORRUPTED, form
         failed = parity.failures({"layers": {form: report}, "max_abs_diff": {form: 1.0}}, 1.0)

@@ -100,7 +100,6 @@ class _Builder:
         self.nodes, self.initializers, self.shapes = [], [], {}
         self.layer_outputs = {}
         self.scope = ""
-        self.layer = None
 
     def operation(self, layer):
         """Returns ``f(*inputs) -> value`` writing ``layer`` with its form's ``qonnx`` function."""
@@ -109,7 +108,7 @@ class _Builder:
             raise LmnetError(f"export: no QONNX form for layer {layer.name} ({type(layer).__name__})")
 
         def emit(*args, **kwargs):
-            self.scope, self.layer = layer.name, layer
+            self.scope = layer.name
             output = write(self, layer, *args)
             self.layer_outputs[layer.name] = output.name
             return output
