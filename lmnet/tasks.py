@@ -34,8 +34,9 @@ class Task:
         """``canvas`` (the image enlarged ``factor`` times) with ``prediction`` drawn on it."""
         raise NotImplementedError
 
-    def int8_change(self, float_outputs, int8_outputs, targets, context):
-        """The task metric of the float against the int8 model (:mod:`lmnet.export.parity`).
+    def form_change(self, float_outputs, form_outputs, targets, context, form):
+        """The task metric of the Keras model against an export form's (:mod:`lmnet.export.parity`); the keys
+        name the form (``int8_accuracy``, ``hls4ml_mAP@0.5``).
 
         ``context``: ``{"dataset", "post_processor", "classes", "image_size"}`` of the validation sample.
         """
@@ -62,9 +63,9 @@ class Classification(Task):
         from lmnet.runtime.inference import draw_top_classes
         return draw_top_classes(canvas, prediction)
 
-    def int8_change(self, float_outputs, int8_outputs, targets, context):
+    def form_change(self, float_outputs, form_outputs, targets, context, form):
         from lmnet.export.parity import classification_change
-        return classification_change(float_outputs, int8_outputs, targets)
+        return classification_change(float_outputs, form_outputs, targets, form)
 
 
 class ObjectDetection(Task):
@@ -85,10 +86,10 @@ class ObjectDetection(Task):
         from lmnet.runtime.inference import draw_predicted_boxes
         return draw_predicted_boxes(canvas, prediction, classes, factor)
 
-    def int8_change(self, float_outputs, int8_outputs, targets, context):
+    def form_change(self, float_outputs, form_outputs, targets, context, form):
         from lmnet.export.parity import detection_change
-        return detection_change(float_outputs, int8_outputs, targets, context["dataset"], context["post_processor"],
-                                context["classes"], context["image_size"])
+        return detection_change(float_outputs, form_outputs, targets, context["dataset"], context["post_processor"],
+                                context["classes"], context["image_size"], form)
 
 
 #: The tasks by their :class:`lmnet.common.Tasks` string.

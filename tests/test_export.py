@@ -377,7 +377,7 @@ def test_unknown_format_is_one_line_exit_2(workspace, value, wrong):
     assert outcome.exit_code == 2
     lines = outcome.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: --formats: ")
-    assert lines[0].endswith("choose from pb, saved_model, tflite_float, tflite_int8, onnx, qonnx")
+    assert lines[0].endswith("choose from default, pb, saved_model, tflite_float, tflite_int8, onnx, qonnx, hls4ml")
     assert wrong is None or f"unknown format '{wrong}'" in lines[0]
     assert not os.path.exists(os.path.join(workspace["root"], "saved", "nope"))
 

@@ -8,7 +8,7 @@ import pytest
 from lmnet.errors import ConfigError
 from lmnet.runtime import layout
 
-TABLE_NAMES = ("pb", "saved_model", "tflite_float", "tflite_int8", "onnx", "qonnx")
+TABLE_NAMES = ("pb", "saved_model", "tflite_float", "tflite_int8", "onnx", "qonnx", "hls4ml")
 
 
 def _click_choices(command, option):
@@ -22,6 +22,7 @@ def test_one_name_and_one_file_per_format():
     assert layout.RUNTIME_FORMATS == tuple(item.name for item in layout.EXPORT_FORMATS if item.engine)
     assert layout.FORMATS["pb"].engine is None
     assert layout.FORMATS["qonnx"].engine is None  # qonnx's executor is a reference, not a runtime engine
+    assert layout.FORMATS["hls4ml"].engine is None and not layout.FORMATS["hls4ml"].default  # minutes of g++
 
 
 def test_file_names_of_the_export_contract_are_unchanged():
@@ -29,9 +30,9 @@ def test_file_names_of_the_export_contract_are_unchanged():
     files = {item.name: item.file for item in layout.EXPORT_FORMATS}
     assert files == {"pb": "minimal_graph_with_shape.pb", "saved_model": "saved_model",
                      "tflite_float": "model_float.tflite", "tflite_int8": "model_int8.tflite", "onnx": "model.onnx",
-                     "qonnx": "model_qonnx.onnx"}
+                     "qonnx": "model_qonnx.onnx", "hls4ml": "hls4ml_prj"}
     assert (layout.GRAPH_FILE, layout.SAVED_MODEL, layout.TFLITE_FLOAT, layout.TFLITE_INT8, layout.ONNX_FILE,
-            layout.QONNX_FILE) == tuple(files.values())
+            layout.QONNX_FILE, layout.HLS4ML_PROJECT) == tuple(files.values())
 
 
 def test_parity_and_exporter_use_the_table():
@@ -64,8 +65,14 @@ def test_latency_choices_are_keras_and_the_runtime_formats():
     assert _click_choices(measure_latency.main, "engine") == latency.ENGINES
 
 
+DEFAULT_NAMES = tuple(name for name in TABLE_NAMES if name != "hls4ml")
+
+
 @pytest.mark.parametrize("names, expected", [
-    (None, TABLE_NAMES),
+    (None, DEFAULT_NAMES),
+    ("default", DEFAULT_NAMES),
+    ("default,hls4ml", TABLE_NAMES),
+    ("hls4ml,pb", ("pb", "hls4ml")),
     ("onnx,tflite_float", ("tflite_float", "onnx")),
     (" onnx , pb,onnx", ("pb", "onnx")),
     (["tflite_int8"], ("tflite_int8",)),
@@ -75,9 +82,10 @@ def test_select_formats(names, expected):
 
 
 @pytest.mark.parametrize("names, message", [
-    ("onnx,savedmodel", "--formats: unknown format 'savedmodel'; choose from pb, saved_model, tflite_float, "
-                        "tflite_int8, onnx, qonnx"),
-    (",", "--formats: no format given; choose from pb, saved_model, tflite_float, tflite_int8, onnx, qonnx"),
+    ("onnx,savedmodel", "--formats: unknown format 'savedmodel'; choose from default, pb, saved_model, "
+                        "tflite_float, tflite_int8, onnx, qonnx, hls4ml"),
+    (",", "--formats: no format given; choose from default, pb, saved_model, tflite_float, tflite_int8, onnx, "
+          "qonnx, hls4ml"),
 ])
 def test_select_formats_refuses(names, message):
     with pytest.raises(ConfigError) as error:

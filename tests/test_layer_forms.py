@@ -14,14 +14,15 @@ from lmnet.quantizations import binary_channel_wise_mean_scaling, linear_mid_tre
 from tests.test_network_harness import NETWORKS
 
 
-def small_network(cls):
-    """A network of class ``cls`` at the smallest size its family takes, with the quantizers it needs."""
+def small_network(cls, image_size=None):
+    """A network of class ``cls`` at ``image_size`` (default: a small size its family takes), with the quantizers
+    it needs."""
     kwargs = {}
     if cls.quantized:
         kwargs = dict(activation_quantizer=linear_mid_tread_half,
                       activation_quantizer_kwargs={"bit": 2, "max_value": 2.0},
                       weight_quantizer=binary_channel_wise_mean_scaling, weight_quantizer_kwargs={})
-    image_size = [64, 64] if cls.size_divisor == 32 else [32, 32]
+    image_size = image_size or ([64, 64] if cls.size_divisor == 32 else [32, 32])
     return cls(classes=["a", "b", "c"], image_size=image_size, batch_size=1, **kwargs)
 
 

@@ -8,12 +8,13 @@ size and writes, in this order (each step logged as ``[k/n]``):
    order (default: all): ``minimal_graph_with_shape.pb`` (:mod:`lmnet.export.graph`),
    ``saved_model/``, ``model_float.tflite``, ``model_int8.tflite``, ``model.onnx``
    (:mod:`lmnet.export.formats`), ``model_qonnx.onnx`` (:mod:`lmnet.export.qonnx`, run for the parity check
-   by qonnx's executor); :data:`FORM_WRITERS` holds each format's writer and runner;
+   by qonnx's executor), and when asked for, ``hls4ml_prj/`` (:mod:`lmnet.export.hls4ml_project`, its C++
+   emulation compiled and run for the parity check); :data:`FORM_WRITERS` holds each format's writer and runner;
 3. ``inference_test_data/`` with ``--images`` when ``pb`` is written (:mod:`lmnet.export.debug_data`);
 4. ``parity.json`` comparing the written formats with the Keras model (:mod:`lmnet.export.parity`), always:
-   the final outputs, each form layer by layer (:mod:`lmnet.export.layer_parity`), the int8 task metric, and
-   the forms that miss their tolerance. Those fail the export (:class:`ParityError`, after every file is
-   written) unless ``accept_parity_failures`` is set.
+   the final outputs, each form layer by layer (:mod:`lmnet.export.layer_parity`), the task metric of the int8
+   model and of the hls4ml emulation, and the forms that miss their tolerance. Those fail the export
+   (:class:`ParityError`, after every file is written) unless ``accept_parity_failures`` is set.
 """
 import dataclasses
 import os
@@ -27,7 +28,8 @@ import numpy as np
 from lmnet import builders, experiment, outputs
 from lmnet.environment import Environment
 from lmnet.errors import ConfigError, ExperimentError, LmnetError
-from lmnet.export import debug_data, formats, graph, layer_parity, meta, parity, qonnx, qonnx_checks, samples
+from lmnet.export import (debug_data, formats, graph, hls4ml_project, layer_parity, meta, parity, qonnx, qonnx_checks,
+                          samples)
 
 from lmnet.runtime.layout import (CONFIG_FILE, EXPORT_FORMATS, FORMATS, GRAPH_FILE,  # noqa: F401
                                   INFERENCE_TEST_DATA, META_FILE, ONNX_FILE, PARITY_FILE, QONNX_FILE, SAVED_MODEL,
@@ -88,6 +90,8 @@ class _Context:
     def __init__(self, experiment_id, restore_path, image_size, config_file, environment, log, overrides=()):
         self.log = log
         self.graph_def = None
+        self.hls4ml = None
+        self.qonnx_written = False
         self.layer_nodes = {}
         self.calibration = None
         self.unsupported_ops = []
@@ -121,7 +125,7 @@ class _Context:
 
 def export_experiment(experiment_id, restore_path=None, image_size=None, images=(), config_file=None,
                       environment=None, metric_samples=64, calibration_samples=64, formats=None, log=print,
-                      overrides=(), accept_parity_failures=False):
+                      overrides=(), accept_parity_failures=False, emulation_samples=16):
     """Exports a checkpoint of an experiment (see the module docstring for the files).
 
     Args:
@@ -132,6 +136,8 @@ def export_experiment(experiment_id, restore_path=None, image_size=None, images=
         config_file: a config to use instead of the experiment's ``config.yaml``.
         environment: an :class:`lmnet.environment.Environment` (default: from the process environment).
         metric_samples: validation samples for the int8 task-metric comparison.
+        emulation_samples: validation samples for the hls4ml emulation's task-metric comparison (its C++
+            emulation is slow: about 4 s per image for LmnetV1Quantize at 32x32 on one core).
         calibration_samples: training images calibrating the int8 model.
         formats: the export formats to write, names of :data:`lmnet.runtime.layout.EXPORT_FORMATS` as a
             sequence or a comma-separated string (default ``None``: all).
@@ -152,6 +158,7 @@ def export_experiment(experiment_id, restore_path=None, image_size=None, images=
     selected = select_formats(formats)
     context = _Context(experiment_id, restore_path, image_size, config_file, environment, log, overrides)
     context.calibration_samples = calibration_samples
+    context.task_samples = {parity.INT8_FORM: metric_samples, "hls4ml": emulation_samples}
     export_images = samples.load_export_images(images, context.export_config.PRE_PROCESSOR, context.image_size)
     debug = bool(export_images) and any(item.name == "pb" for item in selected)
     steps = _StepLog(log, 2 + len(selected) + debug)
@@ -164,7 +171,7 @@ def export_experiment(experiment_id, restore_path=None, image_size=None, images=
     elif export_images:
         log(f"no {INFERENCE_TEST_DATA}/: it holds the frozen graph's node outputs and pb is not exported")
     _note_earlier_files(context, selected, debug)
-    result = _parity(context, selected, export_images, metric_samples, steps)
+    result = _parity(context, selected, export_images, steps)
     files["parity"] = context.path(PARITY_FILE)
     parity.write_parity(files["parity"], result)
     log(parity.format_table(result))
@@ -262,10 +269,26 @@ def _write_qonnx(context, path):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         proto = qonnx.build_qonnx(context.network.model, context.image_size)
+    context.qonnx_written = path == context.path(QONNX_FILE)
     for warning in caught:
         warnings.warn(str(warning.message), stacklevel=2)
         context.log(f"warning: {warning.message}")
     _write_bytes(path, proto.SerializeToString())
+
+
+def _write_hls4ml(context, path):
+    """The hls4ml project of the QONNX model (written now into a temporary file when ``qonnx`` is not exported)."""
+    hls4ml_project.check_toolchain()
+    model = context.network.model
+    shape_and_name = (model.output_shape[1:], model.layers[-1].name)
+    if context.qonnx_written:
+        context.hls4ml = hls4ml_project.build_project(context.path(QONNX_FILE), path, *shape_and_name,
+                                                      log=context.log)
+        return
+    with tempfile.TemporaryDirectory(prefix="lmnet_qonnx_") as folder:
+        qonnx_path = os.path.join(folder, QONNX_FILE)
+        _write_qonnx(context, qonnx_path)
+        context.hls4ml = hls4ml_project.build_project(qonnx_path, path, *shape_and_name, log=context.log)
 
 
 def _write_bytes(path, data):
@@ -335,12 +358,15 @@ FORM_WRITERS = {
     "onnx": FormWriter(_write_onnx, lambda context, path: formats.onnx_runner(path),
                        trace=_trace_probe(_probe_onnx, layer_parity.trace_onnx)),
     "qonnx": FormWriter(_write_qonnx, lambda context, path: qonnx_checks.qonnx_runner(path), trace=_trace_qonnx),
+    "hls4ml": FormWriter(_write_hls4ml, lambda context, path: context.hls4ml.run,
+                         note=lambda context: " (hls4ml conversion and g++ compile: minutes)",
+                         trace=lambda context, path, images: context.hls4ml.layer_outputs(images)),
 }
 
 
 # ---------------------------------------------------------------- parity
 
-def _parity(context, selected, export_images, metric_samples, step):
+def _parity(context, selected, export_images, step):
     """``parity.json``'s content: every written format against the Keras model, and the int8 task metric."""
     step(f"{PARITY_FILE}: comparing {', '.join(item.name for item in selected)} with the Keras model")
     if export_images:
@@ -352,12 +378,14 @@ def _parity(context, selected, export_images, metric_samples, step):
     result = {"compared_on": source, "num_images": int(len(images)),
               "max_abs_diff": parity.max_abs_diffs(context.keras_run, runners, images),
               "layers": _layer_parity(context, selected, images)}
-    if parity.INT8_FORM in runners:
-        metric_images, targets = samples.dataset_samples(context.export_config, context.validation, metric_samples)
-        result["int8_task"] = parity.int8_task_change(
-            context.export_config.TASK, context.keras_run, runners[parity.INT8_FORM], metric_images, targets,
+    for form in (form for form in parity.TASK_FORMS if form in runners):
+        metric_images, targets = samples.dataset_samples(context.export_config, context.validation,
+                                                         context.task_samples[form])
+        result[parity.task_key(form)] = parity.task_change(
+            context.export_config.TASK, context.keras_run, runners[form], metric_images, targets, form,
             dataset=context.validation, post_processor=context.post_processor, classes=context.classes,
             image_size=context.image_size)
+    if parity.INT8_FORM in runners:
         result["int8_float_ops"] = formats.tflite_float_ops(context.path(FORMATS[parity.INT8_FORM].file))
     result["failed"] = parity.failures(result, _output_scale(context, images))
     return result

@@ -9,6 +9,9 @@ Each form is traced to ``{layer name: outputs [N, ...]}`` in the Keras layout (N
   extra named outputs (:func:`probe_model`), converted by the form's own converter. Converters fuse layers
   (a batch norm into its convolution), so a probe cannot show every layer, and its extra outputs keep those
   tensors from being fused away; between checkpoints it computes as the exported file does;
+* ``hls4ml``: every quantized activation (its integer codes times the level spacing), from hls4ml's own trace
+  of the compiled C++ emulation (:meth:`lmnet.export.hls4ml_project.Hls4mlProject.layer_outputs`), and the
+  output; its fixed-point softmax differs from float by about 1e-4;
 * ``saved_model``: its final output only (it runs the Keras layers themselves).
 
 :func:`compare_layers` measures per layer the max absolute difference and, for quantized activations, the
@@ -48,6 +51,7 @@ TOLERANCES = {
     "tflite_float": Tolerance(1e-3, 1e-3),
     "onnx": Tolerance(1e-3, 1e-3),
     "qonnx": Tolerance(1e-4, 1e-3),
+    "hls4ml": Tolerance(1e-3, 1e-3),
 }
 
 
@@ -115,8 +119,8 @@ def layer_report(model, reference, traced, form):
     """The per-layer part of ``parity.json`` for one form.
 
     Returns:
-        ``{"layers": compare_layers(...), "tolerance": {"relative", "levels"} or None,
-        "first_over_tolerance": record or None}``.
+        A dict: ``layers`` (:func:`compare_layers`), ``tolerance`` (``{"relative", "levels"}`` or ``None``)
+        and ``first_over_tolerance`` (a record or ``None``).
     """
     records = compare_layers(model, reference, traced)
     tolerance = TOLERANCES.get(form)

@@ -14,16 +14,27 @@ from lmnet.tasks import get_task
 
 #: The forms, in the order ``parity.json`` and the printed table list them: the export format names.
 FORMS = FORMAT_NAMES
-#: The form whose task metric is compared with the Keras model's (``int8_task``, ``int8_float_ops``).
+#: The form whose task metric must stay near the Keras model's (``int8_task``, ``int8_float_ops``).
 INT8_FORM = "tflite_int8"
+#: The forms whose task metric is compared with the Keras model's on ``metric_samples`` validation images
+#: (``parity.json`` key :func:`task_key`): they compute something else (int8) or run slowly (hls4ml's emulation),
+#: so a few images cannot show what they predict.
+TASK_FORMS = (INT8_FORM, "hls4ml")
+#: How a form is called in the keys of its task report.
+FORM_LABELS = {INT8_FORM: "int8"}
 #: The largest drop of the task metric (accuracy, or VOC mAP@0.5) the int8 model may show against the Keras
 #: model before the export fails. int8 rounds every tensor, so it is judged by what it predicts, not by values.
 INT8_MAX_DROP = 0.1
 
 
-def run_batch(run, images):
-    """Runs a batch-1 form ``run(image [1, H, W, 3])`` over ``images`` ``[N, H, W, 3]``; returns ``[N, ...]``."""
-    return np.concatenate([np.asarray(run(image[None])) for image in images], axis=0)
+def run_batch(run, images, progress=None):
+    """Runs a batch-1 form ``run(image [1, H, W, 3])`` over ``images`` ``[N, H, W, 3]``; returns ``[N, ...]``.
+
+    ``progress``: a description shows a progress bar (on a terminal) while the images run.
+    """
+    from tqdm import tqdm
+    bar = tqdm(images, desc=progress, unit="image", leave=False, disable=None if progress else True)
+    return np.concatenate([np.asarray(run(image[None])) for image in bar], axis=0)
 
 
 def max_abs_diffs(reference, runners, images):
@@ -38,17 +49,28 @@ def max_abs_diffs(reference, runners, images):
     return {form: float(np.max(np.abs(run_batch(run, images) - expected))) for form, run in runners.items()}
 
 
-def classification_change(float_outputs, int8_outputs, labels):
-    """Top-1 agreement of the two models and their accuracies on ``labels``."""
+def form_label(form):
+    """The name of ``form`` in its task report's keys (``int8`` for ``tflite_int8``)."""
+    return FORM_LABELS.get(form, form)
+
+
+def task_key(form):
+    """The ``parity.json`` key of a form's task report: ``int8_task``, ``hls4ml_task``."""
+    return f"{form_label(form)}_task"
+
+
+def classification_change(float_outputs, form_outputs, labels, form=INT8_FORM):
+    """Top-1 agreement of the Keras model and a form, and their accuracies on ``labels``."""
     labels = np.asarray(labels).reshape(-1)
+    label = form_label(form)
     results = {}
-    for name, outputs in (("float", float_outputs), ("int8", int8_outputs)):
+    for name, outputs in (("float", float_outputs), (label, form_outputs)):
         metrics = ClassificationMetrics(top_k=1)
         metrics.update(labels, outputs)
         results[f"{name}_accuracy"] = metrics.result()["accuracy"]
-    agreement = np.argmax(float_outputs, axis=-1) == np.argmax(int8_outputs, axis=-1)
+    agreement = np.argmax(float_outputs, axis=-1) == np.argmax(form_outputs, axis=-1)
     results["top1_agreement"] = float(np.mean(agreement)) if len(agreement) else float("nan")
-    results["accuracy_change"] = results["int8_accuracy"] - results["float_accuracy"]
+    results["accuracy_change"] = results[f"{label}_accuracy"] - results["float_accuracy"]
     return results
 
 
@@ -60,23 +82,25 @@ def detection_map(outputs, targets, dataset, post_processor, classes, image_size
     return float(metrics.result()["mAP@0.5"])
 
 
-def detection_change(float_outputs, int8_outputs, targets, dataset, post_processor, classes, image_size):
-    """mAP@0.5 of the float and the int8 model and its change."""
+def detection_change(float_outputs, form_outputs, targets, dataset, post_processor, classes, image_size,
+                     form=INT8_FORM):
+    """mAP@0.5 of the Keras model and a form, and its change."""
     float_map = detection_map(float_outputs, targets, dataset, post_processor, classes, image_size)
-    int8_map = detection_map(int8_outputs, targets, dataset, post_processor, classes, image_size)
-    return {"float_mAP@0.5": float_map, "int8_mAP@0.5": int8_map, "mAP@0.5_change": int8_map - float_map}
+    form_map = detection_map(form_outputs, targets, dataset, post_processor, classes, image_size)
+    return {"float_mAP@0.5": float_map, f"{form_label(form)}_mAP@0.5": form_map, "mAP@0.5_change": form_map - float_map}
 
 
-def int8_task_change(task, float_run, int8_run, images, targets, dataset=None, post_processor=None, classes=None,
-                     image_size=None):
-    """The task metric of the Keras model against the int8 TFLite model on a validation sample.
+def task_change(task, float_run, form_run, images, targets, form, dataset=None, post_processor=None, classes=None,
+                image_size=None):
+    """The task metric of the Keras model against an export form on a validation sample.
 
     Args:
         task: :class:`lmnet.common.Tasks` value.
         float_run: ``f(image) -> output`` of the Keras model.
-        int8_run: ``f(image) -> output`` of the int8 model.
+        form_run: ``f(image) -> output`` of the form.
         images: pre-processed validation images ``[N, H, W, 3]`` (the first ``N`` of ``dataset``).
         targets: their targets (labels, or padded ground-truth boxes).
+        form: the form's name (:data:`TASK_FORMS`).
         dataset: the validation dataset (detection).
         post_processor: the detection post-processor.
         classes: class names (detection).
@@ -85,9 +109,10 @@ def int8_task_change(task, float_run, int8_run, images, targets, dataset=None, p
     Returns:
         A dict of metric values with ``num_samples``.
     """
-    float_outputs, int8_outputs = run_batch(float_run, images), run_batch(int8_run, images)
+    float_outputs = run_batch(float_run, images)
+    form_outputs = run_batch(form_run, images, progress=f"{form_label(form)} task metric")
     context = {"dataset": dataset, "post_processor": post_processor, "classes": classes, "image_size": image_size}
-    result = get_task(task).int8_change(float_outputs, int8_outputs, targets, context)
+    result = get_task(task).form_change(float_outputs, form_outputs, targets, context, form)
     result["num_samples"] = int(len(images))
     return result
 
@@ -147,9 +172,10 @@ def format_table(parity):
         first = (report or {}).get("first_over_tolerance")
         verdict = first["layer"] if first else ("none" if report and report["tolerance"] else "-")
         lines.append(f"{form:<14}{text:>22}  {layers:>6}  {verdict}")
-    for key, value in parity.get("int8_task", {}).items():
-        text = str(value) if isinstance(value, int) else f"{value:.4f}"
-        lines.append(f"  int8 {key}: {text}")
+    for form in TASK_FORMS:
+        for key, value in parity.get(task_key(form), {}).items():
+            text = str(value) if isinstance(value, int) else f"{value:.4f}"
+            lines.append(f"  {form_label(form)} {key}: {text}")
     for message in parity.get("failed", {}).values():
         lines.append(f"  FAILED: {message}")
     return "\n".join(lines)

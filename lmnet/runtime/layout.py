@@ -27,12 +27,14 @@ class ExportFormat:
         engine: the :mod:`lmnet.runtime.engines` engine that reads it; ``None`` when no runtime engine
             does (the frozen graph is for the hardware converter).
         description: one line saying what it is.
+        default: written when no formats are named (``hls4ml`` is not: it needs a C++ compiler and minutes).
     """
 
     name: str
     file: str
     engine: str | None
     description: str
+    default: bool = True
 
 
 #: The export formats, in the order the exporter writes them and ``parity.json`` lists them.
@@ -47,6 +49,9 @@ EXPORT_FORMATS = (
     ExportFormat("onnx", "model.onnx", "onnx", "ONNX model (opset 13)"),
     ExportFormat("qonnx", "model_qonnx.onnx", None,
                  "QONNX model (ONNX with Quant/BipolarQuant nodes, NCHW input) for FINN and hls4ml"),
+    ExportFormat("hls4ml", "hls4ml_prj", None,
+                 "hls4ml HLS C++ project of the QONNX model (io_stream), with its compiled C++ emulation",
+                 default=False),
 )
 #: The formats by name.
 FORMATS = {item.name: item for item in EXPORT_FORMATS}
@@ -67,6 +72,12 @@ TFLITE_INT8 = FORMATS["tflite_int8"].file
 ONNX_FILE = FORMATS["onnx"].file
 #: QONNX model.
 QONNX_FILE = FORMATS["qonnx"].file
+#: hls4ml project folder.
+HLS4ML_PROJECT = FORMATS["hls4ml"].file
+#: The formats written when none are named.
+DEFAULT_FORMATS = tuple(item for item in EXPORT_FORMATS if item.default)
+#: The word that stands for :data:`DEFAULT_FORMATS` in a list of format names (``--formats default,hls4ml``).
+DEFAULT_KEYWORD = "default"
 #: The experiment's whole config.
 CONFIG_FILE = "config.yaml"
 #: Task, classes, input size and processors (what the runtime needs).
@@ -97,7 +108,8 @@ def select_formats(names=None, option="--formats"):
     """The formats named in ``names``, in table order, each once.
 
     Args:
-        names: a comma-separated string (``"pb,onnx"``), an iterable of names, or ``None`` for all.
+        names: a comma-separated string (``"pb,onnx"``), an iterable of names, or ``None`` for
+            :data:`DEFAULT_FORMATS`; the name ``default`` stands for those (``"default,hls4ml"``).
         option: the option named in errors.
 
     Returns:
@@ -107,12 +119,17 @@ def select_formats(names=None, option="--formats"):
         ConfigError: an unknown name, or no name at all.
     """
     if names is None:
-        return EXPORT_FORMATS
+        return DEFAULT_FORMATS
     if isinstance(names, str):
         names = names.split(",")
-    wanted = {get_format(name.strip(), option).name for name in names if name.strip()}
+    wanted = set()
+    for name in (name.strip() for name in names if name.strip()):
+        if name == DEFAULT_KEYWORD:
+            wanted.update(item.name for item in DEFAULT_FORMATS)
+        else:
+            wanted.add(get_format(name, option, (DEFAULT_KEYWORD, *FORMAT_NAMES)).name)
     if not wanted:
-        raise ConfigError(f"{option}: no format given; choose from {', '.join(FORMAT_NAMES)}")
+        raise ConfigError(f"{option}: no format given; choose from {', '.join((DEFAULT_KEYWORD, *FORMAT_NAMES))}")
     return tuple(item for item in EXPORT_FORMATS if item.name in wanted)
 
 
