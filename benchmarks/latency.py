@@ -3,6 +3,9 @@
 Models:
 
 * ``LmnetV1Quantize`` 32x32 (``configs/example/classification.py``),
+* ``LMFYolo`` (float, ``configs/example/object_detection_float.py``) and ``LMFYoloQuantize`` at 128x128, side by
+  side: what the quantizers cost in the float forms (the weight quantizers are folded into constants; the
+  activation quantizers are computed),
 * ``LMFYoloQuantize`` 160x160 and 224x224 (``configs/example/object_detection.py`` at those sizes).
 
 Each network is built **untrained** (random initial weights: latency does not depend on the weight
@@ -36,6 +39,8 @@ from benchmarks.common import REPO, print_table  # also quiets TensorFlow's logs
 THREADS = 2
 BACKENDS = ("keras", "saved_model", "tflite_float", "onnx")
 MODELS = (("LmnetV1Quantize", os.path.join("configs", "example", "classification.py"), (32, 32)),
+          ("LMFYolo", os.path.join("configs", "example", "object_detection_float.py"), (128, 128)),
+          ("LMFYoloQuantize", os.path.join("configs", "example", "object_detection.py"), (128, 128)),
           ("LMFYoloQuantize", os.path.join("configs", "example", "object_detection.py"), (160, 160)),
           ("LMFYoloQuantize", os.path.join("configs", "example", "object_detection.py"), (224, 224)))
 

@@ -92,8 +92,10 @@ def test_the_compiled_detector_emulation_reproduces_the_keras_model(tmp_path):
 def _example_run(tmp_path):
     """The classification example trained by its config and exported with the hls4ml project.
 
-    CI shortens the training to 200 steps and runs 16 images through the emulation (about 4 s each); with
-    ``LMNET_HLS4ML_FULL_EXAMPLE=1`` the config's own 1,000 steps and 256 images (about 30 minutes on 2 cores).
+    CI shortens the training to 300 steps (the whole cosine schedule; the scores stay nearly flat, validation
+    accuracy about 0.2) and runs 16 images through the emulation (about 4 s each): the full run does not fit
+    CI's time. With ``LMNET_HLS4ML_FULL_EXAMPLE=1``: the config's own 1,000 steps (validation accuracy about
+    0.98) and 256 images, about 30 minutes on 2 cores.
     """
     full = os.environ.get("LMNET_HLS4ML_FULL_EXAMPLE") == "1"
     env = dict(os.environ, OUTPUT_DIR=str(tmp_path / "saved"), DATA_DIR=str(tmp_path / "dataset"),
@@ -101,7 +103,8 @@ def _example_run(tmp_path):
     train = [sys.executable, os.path.join(REPO, "executor", "train.py"), "-c",
              os.path.join(REPO, "configs", "example", "classification.py"), "-i", "example"]
     if not full:
-        train += ["--set", "MAX_STEPS=200"]
+        train += ["--set", "MAX_STEPS=300", "--set",
+                  "NETWORK.LEARNING_RATE_KWARGS={initial_learning_rate: 0.002, decay_steps: 300, alpha: 0.01}"]
     result = subprocess.run(train, capture_output=True, text=True, env=env, timeout=3600)
     assert result.returncode == 0, result.stderr[-3000:]
     samples = 256 if full else 16
@@ -121,7 +124,11 @@ def test_the_trained_example_classifier_agrees_with_its_hls4ml_emulation(tmp_pat
     with open(parity_path) as stream:
         parity = json.load(stream)
     task = parity["hls4ml_task"]
-    assert task["num_samples"] == samples and task["top1_agreement"] >= 0.99, task
+    assert task["num_samples"] == samples
+    if samples >= 256:  # the classification example trained by its config
+        assert task["top1_agreement"] >= 0.99, task
+    else:  # 300 steps leave the class scores nearly flat: a flip is allowed only on a near-tie
+        assert task["largest_margin_flipped"] <= 2e-3, task
     report = parity["layers"]["hls4ml"]
     assert report["first_over_tolerance"] is None and not parity["failed"]
     layers = {record["layer"]: record for record in report["layers"]}

@@ -71,7 +71,19 @@ def classification_change(float_outputs, form_outputs, labels, form=INT8_FORM):
     agreement = np.argmax(float_outputs, axis=-1) == np.argmax(form_outputs, axis=-1)
     results["top1_agreement"] = float(np.mean(agreement)) if len(agreement) else float("nan")
     results["accuracy_change"] = results[f"{label}_accuracy"] - results["float_accuracy"]
+    results["largest_margin_flipped"] = largest_margin_flipped(float_outputs, agreement)
     return results
+
+
+def largest_margin_flipped(float_outputs, agreement):
+    """The largest gap between the Keras model's best and second-best class score among the images whose top-1
+    class the form changed (0 when none changed): a flip within a gap smaller than the form's numeric error is
+    a near-tie, not a wrong prediction."""
+    if len(float_outputs) == 0 or np.all(agreement) or np.shape(float_outputs)[-1] < 2:
+        return 0.0
+    ordered = np.sort(np.asarray(float_outputs, np.float64).reshape(len(agreement), -1), axis=-1)
+    gaps = ordered[:, -1] - ordered[:, -2]
+    return float(np.max(gaps[~np.asarray(agreement)]))
 
 
 def detection_map(outputs, targets, dataset, post_processor, classes, image_size):
