@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from lmnet.errors import ConfigError
-from lmnet.export import hls4ml_graph, hls4ml_project, qonnx_checks
+from lmnet.export import hls4ml_graph, hls4ml_project, layer_parity, qonnx_checks
 from lmnet.export.qonnx import save_qonnx
 from lmnet.layers.quantized import QuantizedActivation, QuantizedConv2D
 from tests.test_export_qonnx import keras_layer_outputs, randomized, without_exact_zeros
@@ -77,16 +77,33 @@ def test_a_missing_compiler_is_a_config_error(monkeypatch, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.skipif(NO_COMPILER, reason="hls4ml's C++ emulation needs g++")
-def test_the_compiled_detector_emulation_reproduces_the_keras_model(tmp_path):
-    """LMFYoloQuantize (SpaceToDepth side paths, five-input concatenation) through hls4ml and g++."""
+def test_the_compiled_detector_emulation_is_exact_and_its_report_names_a_corrupted_layer(tmp_path):
+    """LMFYoloQuantize (SpaceToDepth side paths, five-input concatenation) through hls4ml and g++, built from a
+    copy with one convolution's kernel corrupted: layer by layer it equals that copy, and against the true model
+    its report names the activation after the corrupted convolution."""
     from lmnet.networks.object_detection.lm_fyolo_quantize import LMFYoloQuantize
-    model, path, images = exported(small_network(LMFYoloQuantize, image_size=[32, 32]), str(tmp_path))
-    project = hls4ml_project.build_project(path, str(tmp_path / "prj"), model.output_shape[1:], model.layers[-1].name)
+    model = without_exact_zeros(randomized(small_network(LMFYoloQuantize, image_size=[32, 32]).model))
+    corrupted = keras.models.clone_model(model)
+    corrupted.set_weights(model.get_weights())
+    corrupted.get_layer("block_5").kernel.assign(-model.get_layer("block_5").kernel.numpy())
+    path = save_qonnx(corrupted, [32, 32], str(tmp_path / "model_qonnx.onnx"))
+    project = hls4ml_project.build_project(path, str(tmp_path / "prj"), corrupted.output_shape[1:],
+                                           corrupted.layers[-1].name)
     assert os.path.exists(tmp_path / "prj" / hls4ml_project.PREPARED_FILE)
-    assert "firmware" in os.listdir(tmp_path / "prj")
-    expected = model(images, training=False).numpy()
+    assert os.path.exists(tmp_path / "prj" / "firmware" / "myproject.cpp")
+    images = np.random.RandomState(3).uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
+    expected = corrupted(images, training=False).numpy()
     got = np.concatenate([project.run(image[None]) for image in images])
     np.testing.assert_allclose(got, expected, atol=1e-4 * max(1.0, float(np.abs(expected).max())), rtol=0)
+
+    traced = project.layer_outputs(images)
+    own = layer_parity.layer_report(corrupted, layer_parity.keras_layer_outputs(corrupted, images), traced, "hls4ml")
+    quantized = {layer.name for layer in corrupted.layers if isinstance(layer, QuantizedActivation)}
+    assert {record["layer"] for record in own["layers"]} == quantized | {corrupted.layers[-1].name}
+    assert own["first_over_tolerance"] is None
+    assert all(record["level_mismatch"] == 0 for record in own["layers"] if record["layer"] in quantized)
+    true = layer_parity.layer_report(model, layer_parity.keras_layer_outputs(model, images), traced, "hls4ml")
+    assert true["first_over_tolerance"]["layer"] == "block_5_act"
 
 
 def _example_run(tmp_path):
@@ -116,6 +133,7 @@ def _example_run(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 @pytest.mark.skipif(NO_COMPILER, reason="hls4ml's C++ emulation needs g++")
 def test_the_trained_example_classifier_agrees_with_its_hls4ml_emulation(tmp_path):
     stdout, samples = _example_run(tmp_path)

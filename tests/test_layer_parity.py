@@ -102,3 +102,13 @@ def test_the_int8_probe_maps_every_output_to_its_layer(models, tmp_path):
     assert len(report["layers"]) == len(names) and report["tolerance"] is None
     first = report["layers"][0]
     assert first["layer"] == names[0] and first["level_mismatch"] < 0.05  # int8 drifts from the first layer on
+
+
+def test_a_top1_flip_reports_the_keras_score_gap_it_crossed():
+    keras_scores = np.array([[0.50, 0.49, 0.01], [0.9, 0.05, 0.05], [0.2, 0.7, 0.1]], np.float32)
+    form_scores = np.array([[0.49, 0.50, 0.01], [0.9, 0.05, 0.05], [0.2, 0.7, 0.1]], np.float32)
+    result = parity.classification_change(keras_scores, form_scores, [0, 0, 1], form="hls4ml")
+    assert result["top1_agreement"] == pytest.approx(2 / 3)
+    assert result["largest_margin_flipped"] == pytest.approx(0.01, abs=1e-6)
+    assert result["hls4ml_accuracy"] == pytest.approx(2 / 3) and result["float_accuracy"] == 1.0
+    assert parity.classification_change(keras_scores, keras_scores, [0, 0, 1])["largest_margin_flipped"] == 0.0
