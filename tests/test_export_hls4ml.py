@@ -69,10 +69,13 @@ def test_a_pattern_the_preparation_cannot_rewrite_is_named(tmp_path):
         hls4ml_graph.prepare_for_hls4ml(qonnx_checks.load(path))
 
 
-def test_a_missing_compiler_is_a_config_error(monkeypatch, tmp_path):
+def test_a_missing_compiler_stops_the_export_before_anything_is_written(monkeypatch, tmp_path):
+    from lmnet.export.exporter import export_experiment
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ConfigError, match="compiles its C.. emulation with g.., which is not on PATH"):
         hls4ml_project.check_toolchain()
+    with pytest.raises(ConfigError, match="g.., which is not on PATH"):  # checked before the experiment is opened
+        export_experiment("no_such_experiment", formats="qonnx,hls4ml")
 
 
 @pytest.mark.slow

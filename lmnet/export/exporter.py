@@ -156,6 +156,8 @@ def export_experiment(experiment_id, restore_path=None, image_size=None, images=
     """
     start = time.time()
     selected = select_formats(formats)
+    if any(item.name == "hls4ml" for item in selected):
+        hls4ml_project.check_toolchain()  # before anything is written
     context = _Context(experiment_id, restore_path, image_size, config_file, environment, log, overrides)
     context.calibration_samples = calibration_samples
     context.task_samples = {parity.INT8_FORM: metric_samples, "hls4ml": emulation_samples}
@@ -278,7 +280,6 @@ def _write_qonnx(context, path):
 
 def _write_hls4ml(context, path):
     """The hls4ml project of the QONNX model (written now into a temporary file when ``qonnx`` is not exported)."""
-    hls4ml_project.check_toolchain()
     model = context.network.model
     shape_and_name = (model.output_shape[1:], model.layers[-1].name)
     if context.qonnx_written:
