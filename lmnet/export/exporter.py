@@ -91,7 +91,7 @@ class _Context:
         self.log = log
         self.graph_def = None
         self.hls4ml = None
-        self.qonnx_written = False
+        self.format_names = ()
         self.layer_nodes = {}
         self.calibration = None
         self.unsupported_ops = []
@@ -160,6 +160,7 @@ def export_experiment(experiment_id, restore_path=None, image_size=None, images=
         hls4ml_project.check_toolchain()  # before anything is written
     context = _Context(experiment_id, restore_path, image_size, config_file, environment, log, overrides)
     context.calibration_samples = calibration_samples
+    context.format_names = tuple(item.name for item in selected)
     context.task_samples = {parity.INT8_FORM: metric_samples, "hls4ml": emulation_samples}
     export_images = samples.load_export_images(images, context.export_config.PRE_PROCESSOR, context.image_size)
     debug = bool(export_images) and any(item.name == "pb" for item in selected)
@@ -271,7 +272,6 @@ def _write_qonnx(context, path):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         proto = qonnx.build_qonnx(context.network.model, context.image_size)
-    context.qonnx_written = path == context.path(QONNX_FILE)
     for warning in caught:
         warnings.warn(str(warning.message), stacklevel=2)
         context.log(f"warning: {warning.message}")
@@ -282,7 +282,7 @@ def _write_hls4ml(context, path):
     """The hls4ml project of the QONNX model (written now into a temporary file when ``qonnx`` is not exported)."""
     model = context.network.model
     shape_and_name = (model.output_shape[1:], model.layers[-1].name)
-    if context.qonnx_written:
+    if "qonnx" in context.format_names:  # written by the step before
         context.hls4ml = hls4ml_project.build_project(context.path(QONNX_FILE), path, *shape_and_name,
                                                       log=context.log)
         return

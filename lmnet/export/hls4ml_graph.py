@@ -27,15 +27,13 @@ import numpy as np
 from onnx import helper
 
 from lmnet.errors import LmnetError
+from lmnet.export.qonnx_checks import VALUE_MOVING_OPS
 
 
 class Hls4mlGraphError(LmnetError):
     """The QONNX model holds a pattern the hls4ml preparation cannot rewrite (the message names the node)."""
 
 
-#: The ONNX ops a quantized activation passes through with its values unchanged (moved or selected only), so its
-#: scale can pass through them too.
-VALUE_MOVING_OPS = frozenset(["Reshape", "Transpose", "SpaceToDepth", "Concat", "MaxPool", "Flatten"])
 NCHW_TO_NHWC = [0, 2, 3, 1]
 #: The prefix of the Keras layer name in a labelled node's ``doc_string``.
 LAYER_LABEL = "lmnet layer: "
@@ -234,7 +232,8 @@ def integer_activations(model):
     """Every activation ``Quant`` with a scalar scale ``s != 1`` gets scale 1 (its outputs are the integer codes):
 
     * the ``BatchNormalization`` feeding it gets ``gamma / s`` and ``beta / s``, so its codes are unchanged;
-    * ``s`` moves into the weight quantizer of every ``Conv`` the codes reach through :data:`VALUE_MOVING_OPS`
+    * ``s`` moves into the weight quantizer of every ``Conv`` the codes reach through ops that only move values
+      (:data:`lmnet.export.qonnx_checks.VALUE_MOVING_OPS`)
       (``BipolarQuant``: scale ``· s``; ``Quant``: value and scale ``· s``, same codes).
 
     hls4ml's scale propagation fails on a scalar activation scale against a per-channel weight scale

@@ -16,9 +16,9 @@ from lmnet.tasks import get_task
 FORMS = FORMAT_NAMES
 #: The form whose task metric must stay near the Keras model's (``int8_task``, ``int8_float_ops``).
 INT8_FORM = "tflite_int8"
-#: The forms whose task metric is compared with the Keras model's on ``metric_samples`` validation images
-#: (``parity.json`` key :func:`task_key`): they compute something else (int8) or run slowly (hls4ml's emulation),
-#: so a few images cannot show what they predict.
+#: The forms whose task metric is compared with the Keras model's on a validation sample (``--metric_samples``
+#: for int8, ``--emulation_samples`` for hls4ml; ``parity.json`` key :func:`task_key`): they compute something
+#: else (int8) or run slowly (hls4ml's emulation), so a few images cannot show what they predict.
 TASK_FORMS = (INT8_FORM, "hls4ml")
 #: How a form is called in the keys of its task report.
 FORM_LABELS = {INT8_FORM: "int8"}
