@@ -53,7 +53,7 @@ def bare_seconds_per_step(config, steps, warmup):
     network = builders.build_network(config, dataset.classes)
     optimizer = network.create_optimizer()
     optimizer.build(network.training_model.trainable_variables)
-    step = make_train_step(network, optimizer)
+    step = make_train_step(network, optimizer, jit_compile=config.JIT_COMPILE)
     processor = builders.build_processor(config, dataset, training=True)
     batches = list(pipeline.train_dataset(processor, config.BATCH_SIZE, config.SEED).take(steps))
     for images, labels in batches[:warmup]:

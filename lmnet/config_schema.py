@@ -57,6 +57,7 @@ TOP_LEVEL = {
     "IS_DISTRIBUTION": Field("bool", False, optional=False),
     "DISTRIBUTION_STRATEGY": Field("distribution_strategy", "auto", optional=False),
     "DETERMINISTIC": Field("bool", False, optional=False),
+    "JIT_COMPILE": Field("bool", True, optional=False),
     "PRE_PROCESSOR": Field("processor"),
     "POST_PROCESSOR": Field("processor"),
     "IS_DEBUG": Field("bool", False, optional=False),

@@ -30,26 +30,40 @@ from lmnet.training.hooks import StepContext, default_hooks
 from lmnet.training.pretrain import restore_pretrained
 
 
-def make_train_step(network, optimizer, strategy=None):
+def make_train_step(network, optimizer, strategy=None, jit_compile=False):
     """Returns a ``tf.function`` ``(images, targets) -> (loss, metric sums)`` that applies one update.
 
     Under a strategy with ``R`` replicas, ``images`` and ``targets`` are per-replica values; each
     replica's loss (a mean over its slice) is divided by ``R`` before the gradient, so the summed
     gradients equal those of the mean loss over the global batch. The returned loss is the mean
     over replicas and the metric sums are summed over replicas.
+
+    With ``jit_compile`` the forward pass, the loss, its gradients and the metric sums are compiled
+    by XLA as one cluster (config key ``JIT_COMPILE``); the optimizer's update stays outside, so
+    gradients are reduced across replicas as usual. On 2 CPU cores this halves LMFYolo's step
+    (``benchmarks/train_step.py``) and is as deterministic as the plain step. Do not set it under a
+    distribution strategy: there batch norm's moving statistics synchronise the replicas inside the
+    forward pass, which an XLA cluster cannot hold (the trainer compiles only undistributed runs).
     """
     model = network.training_model
     strategy = strategy or tf.distribute.get_strategy()
     replicas = strategy.num_replicas_in_sync
 
-    def replica_step(images, targets):
+    def loss_and_gradients(images, targets, step):
         with tf.GradientTape() as tape:
             outputs = model(images, training=True)
-            loss = network.compute_loss(targets, outputs, model, step=optimizer.iterations)
+            loss = network.compute_loss(targets, outputs, model, step=step)
             scaled_loss = loss / replicas if replicas > 1 else loss
         gradients = tape.gradient(scaled_loss, model.trainable_variables)
+        return loss, gradients, network.batch_metrics(targets, outputs)
+
+    if jit_compile:
+        loss_and_gradients = tf.function(loss_and_gradients, jit_compile=True)
+
+    def replica_step(images, targets):
+        loss, gradients, sums = loss_and_gradients(images, targets, tf.convert_to_tensor(optimizer.iterations))
         optimizer.apply(gradients, model.trainable_variables)
-        return loss, network.batch_metrics(targets, outputs)
+        return loss, sums
 
     @tf.function
     def train_step(images, targets):
@@ -162,7 +176,8 @@ class Trainer:
         if start >= self.max_steps:
             self.log(f"already trained to step {start} (MAX_STEPS {self.max_steps}); nothing to do")
             return self.validate(start) if self.is_chief else None
-        train_step = make_train_step(self.network, self.optimizer, self.distribution.strategy)
+        train_step = make_train_step(self.network, self.optimizer, self.distribution.strategy,
+                                     jit_compile=self.config.JIT_COMPILE and not self.distribution.distributed)
         data = self._train_batches(start)
         try:
             results = self._train_loop(train_step, data, start)
