@@ -19,6 +19,8 @@ import tensorflow as tf
 from lmnet.errors import ExperimentError
 
 CHECKPOINT_NAME = "save.ckpt"
+#: Checkpoint key of the weight averages of a run with ``EMA_DECAY`` (:mod:`lmnet.training.weight_average`).
+AVERAGED_WEIGHTS = "averaged_weights"
 
 
 def weight_map(model):
@@ -130,6 +132,10 @@ def read_checkpoint(checkpoint, path, way_out=""):
 def restore_weights(model, path, keys=None):
     """Restores the model's variables (or only ``keys``) from checkpoint prefix ``path``.
 
+    A checkpoint of a run with ``EMA_DECAY`` holds each variable twice: the raw value the training
+    continues from and the average (:mod:`lmnet.training.weight_average`); the average is what this
+    restores, as every reader (evaluate, export, predict, pre-training) should use it.
+
     Raises:
         ExperimentError: the checkpoint is missing, not a readable checkpoint, or lacks one of the
             requested variables.
@@ -138,19 +144,24 @@ def restore_weights(model, path, keys=None):
     weights = weight_map(model)
     if keys is not None:
         weights = {key: weights[key] for key in keys}
-    status = read_checkpoint(tf.train.Checkpoint(weights=weights), path)
+    available = {name for name, _ in tf.train.list_variables(path)}
+    averaged = {key: variable for key, variable in weights.items()
+                if _checkpoint_key(key, AVERAGED_WEIGHTS) in available}
+    parts = {"weights": {key: variable for key, variable in weights.items() if key not in averaged}}
+    if averaged:
+        parts[AVERAGED_WEIGHTS] = averaged
+    status = read_checkpoint(tf.train.Checkpoint(**parts), path)
     try:
         status.expect_partial().assert_existing_objects_matched()
     except AssertionError as error:
         raise ExperimentError(f"checkpoint {path} does not match the model: {error}".replace("\n", " ")) from None
-    available = {name for name, _ in tf.train.list_variables(path)}
     missing = [key for key in weights if _checkpoint_key(key) not in available]
     if missing:
         raise ExperimentError(f"checkpoint {path} lacks variables: {', '.join(missing[:5])}")
 
 
-def _checkpoint_key(weight_key):
-    return "weights/" + weight_key.replace(".", "..").replace("/", ".S") + "/.ATTRIBUTES/VARIABLE_VALUE"
+def _checkpoint_key(weight_key, root="weights"):
+    return f"{root}/" + weight_key.replace(".", "..").replace("/", ".S") + "/.ATTRIBUTES/VARIABLE_VALUE"
 
 
 def latest_checkpoint(directory):

@@ -58,6 +58,8 @@ TOP_LEVEL = {
     "DISTRIBUTION_STRATEGY": Field("distribution_strategy", "auto", optional=False),
     "DETERMINISTIC": Field("bool", False, optional=False),
     "JIT_COMPILE": Field("bool", True, optional=False),
+    "EMA_DECAY": Field("unit_float"),
+    "EMA_RAMP_STEPS": Field("positive_int", 500, optional=False),
     "PRE_PROCESSOR": Field("processor"),
     "POST_PROCESSOR": Field("processor"),
     "IS_DEBUG": Field("bool", False, optional=False),

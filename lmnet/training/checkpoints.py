@@ -11,7 +11,7 @@ import shutil
 
 import tensorflow as tf
 
-from lmnet.checkpoint_io import CHECKPOINT_NAME, read_checkpoint, weight_map
+from lmnet.checkpoint_io import AVERAGED_WEIGHTS, CHECKPOINT_NAME, read_checkpoint, weight_map
 from lmnet.errors import ExperimentError
 
 
@@ -24,12 +24,15 @@ class CheckpointKeeper:
         optimizer: the Keras optimizer (built).
         directory: the experiment's ``checkpoints`` folder.
         keep: number of rotating checkpoints kept (``0`` or ``None``: all).
+        weight_average: the run's :class:`lmnet.training.weight_average.WeightAverage` (saved under
+            ``averaged_weights``), or ``None``.
     """
 
-    def __init__(self, model, optimizer, directory, keep):
+    def __init__(self, model, optimizer, directory, keep, weight_average=None):
         self.best_score = tf.Variable(-1.0, dtype=tf.float64, trainable=False, name="best_score")
+        state = {} if weight_average is None else {AVERAGED_WEIGHTS: weight_average.averages}
         self.checkpoint = tf.train.Checkpoint(weights=weight_map(model), optimizer=optimizer,
-                                              best_score=self.best_score)
+                                              best_score=self.best_score, **state)
         self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=keep or None,
                                                   checkpoint_name=CHECKPOINT_NAME)
         self.best_manager = tf.train.CheckpointManager(self.checkpoint, os.path.join(directory, "best"),

@@ -28,9 +28,10 @@ from lmnet.summaries import SummaryWriters
 from lmnet.training.distribution import Distribution, check_same_step
 from lmnet.training.hooks import StepContext, default_hooks
 from lmnet.training.pretrain import restore_pretrained
+from lmnet.training.weight_average import create_weight_average, evaluation_weights
 
 
-def make_train_step(network, optimizer, strategy=None, jit_compile=False):
+def make_train_step(network, optimizer, strategy=None, jit_compile=False, weight_average=None):
     """Returns a ``tf.function`` ``(images, targets) -> (loss, metric sums)`` that applies one update.
 
     Under a strategy with ``R`` replicas, ``images`` and ``targets`` are per-replica values; each
@@ -44,6 +45,9 @@ def make_train_step(network, optimizer, strategy=None, jit_compile=False):
     (``benchmarks/train_step.py``) and is as deterministic as the plain step. Do not set it under a
     distribution strategy: there batch norm's moving statistics synchronise the replicas inside the
     forward pass, which an XLA cluster cannot hold (the trainer compiles only undistributed runs).
+
+    A ``weight_average`` (:class:`lmnet.training.weight_average.WeightAverage`, undistributed runs only)
+    is updated after each update.
     """
     model = network.training_model
     strategy = strategy or tf.distribute.get_strategy()
@@ -63,6 +67,8 @@ def make_train_step(network, optimizer, strategy=None, jit_compile=False):
     def replica_step(images, targets):
         loss, gradients, sums = loss_and_gradients(images, targets, tf.convert_to_tensor(optimizer.iterations))
         optimizer.apply(gradients, model.trainable_variables)
+        if weight_average is not None:
+            weight_average.update(optimizer.iterations)
         return loss, sums
 
     @tf.function
@@ -142,8 +148,9 @@ class Trainer:
             self.network = builders.build_network(config, builders.dataset_classes(config, self.data.train))
             self.optimizer = self.network.create_optimizer()
             self.optimizer.build(self.network.training_model.trainable_variables)
+            self.weight_average = create_weight_average(config, self.network.model, self.distribution.distributed)
             self.keeper = CheckpointKeeper(self.network.model, self.optimizer, paths.checkpoints,
-                                           keep=config.KEEP_CHECKPOINT_MAX)
+                                           keep=config.KEEP_CHECKPOINT_MAX, weight_average=self.weight_average)
         self.summaries = SummaryWriters(paths.tensorboard)
         self.max_steps = max_steps(config, len(self.data.train))
         self.eval_step = make_eval_step(self.network)
@@ -177,7 +184,8 @@ class Trainer:
             self.log(f"already trained to step {start} (MAX_STEPS {self.max_steps}); nothing to do")
             return self.validate(start) if self.is_chief else None
         train_step = make_train_step(self.network, self.optimizer, self.distribution.strategy,
-                                     jit_compile=self.config.JIT_COMPILE and not self.distribution.distributed)
+                                     jit_compile=self.config.JIT_COMPILE and not self.distribution.distributed,
+                                     weight_average=self.weight_average)
         data = self._train_batches(start)
         try:
             results = self._train_loop(train_step, data, start)
@@ -272,7 +280,8 @@ class Trainer:
         """Writes the network's drawings of its predictions on the first validation images, if it makes any."""
         processor = builders.build_processor(self.config, self.data.validation, training=False)
         images, targets = next(iter(pipeline.eval_dataset(processor, count, prefetch=False)))
-        _, outputs = self.eval_step(images, targets)
+        with evaluation_weights(self.weight_average):
+            _, outputs = self.eval_step(images, targets)
         drawn = self.network.summary_images(images.numpy(), targets.numpy(), outputs.numpy())
         if drawn:
             self.summaries.images("validation", step, "predictions", [image / 255.0 for image in drawn],
@@ -280,11 +289,13 @@ class Trainer:
             self.summaries.flush()
 
     def evaluate_subset(self, dataset, description):
-        """The network's metrics on ``dataset`` (one of :attr:`data`'s subsets), with a progress bar."""
+        """The network's metrics on ``dataset`` (one of :attr:`data`'s subsets), with a progress bar; with
+        ``EMA_DECAY`` set, of the averaged weights."""
         processor = builders.build_processor(self.config, dataset, training=False)
         batched = pipeline.eval_dataset(processor, self.config.BATCH_SIZE, prefetch=self.config.DATASET.ENABLE_PREFETCH)
-        return evaluate(self.network, batched, self.eval_step, description=description, progress=self.progress,
-                        source=dataset)
+        with evaluation_weights(self.weight_average):
+            return evaluate(self.network, batched, self.eval_step, description=description,
+                            progress=self.progress, source=dataset)
 
 
 class _ThroughputMeter:
