@@ -429,6 +429,43 @@ def tf_iou_xywh_aligned(a, b):
     return tf.math.divide_no_nan(intersection, union)
 
 
+def tf_ciou_xywh_aligned(a, b):
+    r"""Element-wise complete IoU (CIoU, Zheng et al. 2020) of broadcastable box tensors, for box losses.
+
+    .. math::
+
+        \mathrm{CIoU} = \mathrm{IoU} - \frac{\rho^2}{c^2} - \alpha v,\quad
+        v = \frac{4}{\pi^2}\left(\arctan\frac{w_b}{h_b} - \arctan\frac{w_a}{h_a}\right)^2,\quad
+        \alpha = \frac{v}{1 - \mathrm{IoU} + v}
+
+    with :math:`\rho` the distance of the centres and :math:`c` the diagonal of the smallest box
+    enclosing both; :math:`\alpha` is treated as a constant (no gradient), as the paper does. In
+    ``[-1, 1]``; 1 for identical boxes. Degenerate pairs (an empty enclosing box) give the IoU.
+
+    Args:
+        a: ``[..., 4]`` predicted ``(x, y, w, h)``.
+        b: ``[..., 4]`` target ``(x, y, w, h)``, broadcastable with ``a``.
+
+    Returns:
+        ``[...]`` tensor.
+    """
+    tf = _tf()
+    a = _tf_floating(a)
+    b = _tf_floating(b, like=a)
+    iou = tf_iou_xywh_aligned(a, b)
+    a_w, a_h = tf.maximum(a[..., 2], 0), tf.maximum(a[..., 3], 0)
+    b_w, b_h = tf.maximum(b[..., 2], 0), tf.maximum(b[..., 3], 0)
+    enclosing_w = tf.maximum(a[..., 0] + a_w, b[..., 0] + b_w) - tf.minimum(a[..., 0], b[..., 0])
+    enclosing_h = tf.maximum(a[..., 1] + a_h, b[..., 1] + b_h) - tf.minimum(a[..., 1], b[..., 1])
+    diagonal = tf.square(enclosing_w) + tf.square(enclosing_h)
+    distance = (tf.square(a[..., 0] + a_w / 2 - b[..., 0] - b_w / 2)
+                + tf.square(a[..., 1] + a_h / 2 - b[..., 1] - b_h / 2))
+    angle_a, angle_b = tf.atan(tf.math.divide_no_nan(a_w, a_h)), tf.atan(tf.math.divide_no_nan(b_w, b_h))
+    aspect = (4 / np.pi ** 2) * tf.square(angle_b - angle_a)
+    alpha = tf.stop_gradient(tf.math.divide_no_nan(aspect, 1 - iou + aspect))
+    return iou - tf.math.divide_no_nan(distance, diagonal) - alpha * aspect
+
+
 def tf_iou_xywh(a, b):
     """TensorFlow twin of :func:`iou_xywh`: pairwise IoU.
 

@@ -326,3 +326,22 @@ def test_tf_iou_works_in_a_graph_with_unknown_shapes_and_has_finite_gradients(tf
     gradient = gradient.numpy()
     assert np.isfinite(gradient).all()
     assert np.all(gradient[0, 0] == 0)  # an empty box against anything: zero, not NaN
+
+
+def test_ciou_by_hand(tf):
+    identical = B.tf_ciou_xywh_aligned([[0.0, 0.0, 4.0, 2.0]], [[0.0, 0.0, 4.0, 2.0]]).numpy()
+    np.testing.assert_allclose(identical, [1.0], atol=1e-6)
+    # same shape, centres 2 apart along x: IoU 2/6, enclosing box 6x2 (diagonal^2 40), no aspect term
+    shifted = B.tf_ciou_xywh_aligned([[0.0, 0.0, 4.0, 2.0]], [[2.0, 0.0, 4.0, 2.0]]).numpy()
+    np.testing.assert_allclose(shifted, [2 / 6 - 4 / 40], atol=1e-6)
+    # same centre, 2x2 inside 4x2: IoU 0.5, aspect term v = 4/pi^2 (atan 2 - atan 1)^2, alpha = v / (0.5 + v)
+    v = 4 / np.pi ** 2 * (np.arctan(2.0) - np.arctan(1.0)) ** 2
+    nested = B.tf_ciou_xywh_aligned([[1.0, 0.0, 2.0, 2.0]], [[0.0, 0.0, 4.0, 2.0]]).numpy()
+    np.testing.assert_allclose(nested, [0.5 - v / (0.5 + v) * v], atol=1e-6)
+
+
+def test_ciou_gradient_is_finite_for_empty_boxes(tf):
+    a = tf.Variable([[0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 2.0, 3.0]])
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(B.tf_ciou_xywh_aligned(a, [[0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 2.0, 2.0]]))
+    assert np.isfinite(tape.gradient(total, a).numpy()).all()

@@ -1,5 +1,6 @@
 """Tests of the YOLOv2 region loss: assignment, each term, warm-up, padding, gradients and a short fit."""
 import keras
+import pytest
 import numpy as np
 import tensorflow as tf
 
@@ -298,3 +299,43 @@ def test_a_few_adam_steps_reduce_the_loss():
     losses = [float(step()) for _ in range(30)]
     assert np.isfinite(losses).all()
     assert losses[-1] < 0.3 * losses[0], losses
+
+
+# recipe options: CIoU box term, BCE objectness, several anchors per ground truth ---------------------------
+
+def test_ciou_box_term_is_zero_for_a_perfect_box_and_grows_with_the_error():
+    loss = make_loss(box_loss="ciou", size_weighting=False)
+    assert terms(loss, gt_batch([GT]), perfect_raw())["coordinate"] < 1e-6
+    raw = perfect_raw()
+    raw[(0, *GT_CELL)][2] += 0.5  # wider box
+    wider = terms(loss, gt_batch([GT]), raw)["coordinate"]
+    box = loss.decode(flat(raw)).boxes.numpy()[(0, *GT_CELL)]
+    from lmnet.boxes import tf_ciou_xywh_aligned
+    assert wider == pytest.approx(1 - float(tf_ciou_xywh_aligned([box], [GT[:4]])[0]), rel=1e-5)
+
+
+def test_bce_objectness_is_the_cross_entropy_of_the_logit():
+    loss = make_loss(objectness_loss="bce", rescore=False, object_scale=1.0, no_object_scale=1.0)
+    raw = perfect_raw()
+    raw[(0, *GT_CELL)][4] = logit(0.8)
+    raw[0, 0, 0, 0, 4] = logit(0.3)  # an empty cell, far from the ground truth
+    values = terms(loss, gt_batch([GT]), raw)
+    assert values["object"] == pytest.approx(-np.log(0.8), rel=1e-5)
+    assert values["no_object"] == pytest.approx(-np.log(0.7) + 6 * np.log1p(np.exp(-CONFIDENT)), rel=1e-4)
+
+
+def test_an_assignment_threshold_adds_every_anchor_that_matches_well_enough():
+    box = [10.0, 40.0, 24.0, 24.0, 1.0]  # 0.75 x 0.75 cells: shape IoU 0.5625 with anchor 0, 0.444 with anchor 1
+    single = make_loss().build_targets(gt_batch([box]), tf.constant([2, 2])).mask.numpy()
+    assert single.sum() == 1 and single[0, 1, 0, 0] == 1
+    both = make_loss(assign_iou_threshold=0.4).build_targets(gt_batch([box]), tf.constant([2, 2]))
+    assert both.mask.numpy()[0, 1, 0].tolist() == [1, 1]
+    np.testing.assert_allclose(both.log_sizes.numpy()[0, 1, 0, 1], np.log([0.75 / 0.5] * 2), rtol=1e-6)
+    high = make_loss(assign_iou_threshold=0.6).build_targets(gt_batch([box]), tf.constant([2, 2]))
+    assert high.mask.numpy().sum() == 1  # the best anchor is always kept
+
+
+def test_unknown_loss_choices_are_refused_naming_the_key():
+    from lmnet.errors import ConfigError
+    with pytest.raises(ConfigError, match="NETWORK.LOSS_BOX: expected one of 'mse', 'ciou', got 'giou'"):
+        LMFYolo(["a"], (64, 64), loss_box="giou")

@@ -8,7 +8,7 @@ from lmnet.common import Tasks
 from lmnet.errors import ConfigError
 from lmnet.layers import QuantizedConv2D, darknet_block
 from lmnet.networks.base import BaseNetwork
-from lmnet.networks.object_detection.yolo_loss import YoloLoss
+from lmnet.networks.object_detection.yolo_loss import BOX_LOSSES, OBJECTNESS_LOSSES, YoloLoss
 from lmnet.yolo_output import output_channels
 
 #: The five YOLOv2 VOC anchors ``[w, h]`` in grid-cell units (Redmon and Farhadi, YOLO9000).
@@ -45,6 +45,12 @@ class YoloBase(BaseNetwork):
             (1000 when the batch size is unknown).
         loss_rescore: the objectness target of a responsible prediction is the IoU of its box with
             the ground truth (True, as Darknet) or 1 (False: learns objectness faster from scratch).
+        loss_box: ``"mse"`` (Darknet's squared offset and log-size errors) or ``"ciou"`` (``1 - CIoU``
+            of the decoded box).
+        loss_objectness: ``"mse"`` (squared error of the score, Darknet) or ``"bce"`` (binary
+            cross-entropy of the logit).
+        loss_assign_iou_threshold: ``None`` assigns each ground truth to the best-matching anchor of
+            its cell; a number also to every anchor of that cell whose shape IoU reaches it.
         score_threshold: post-processing: drop boxes scoring below this.
         nms_iou_threshold: post-processing: IoU threshold of non-maximum suppression.
         nms_max_output_size: post-processing: at most this many boxes per image.
@@ -58,7 +64,8 @@ class YoloBase(BaseNetwork):
 
     def __init__(self, classes, image_size, anchors=DEFAULT_ANCHORS, object_scale=5.0, no_object_scale=1.0,
                  class_scale=1.0, coordinate_scale=1.0, loss_iou_threshold=0.6, loss_warmup_steps=None,
-                 loss_rescore=True, score_threshold=0.05, nms_iou_threshold=0.5, nms_max_output_size=100, **kwargs):
+                 loss_rescore=True, loss_box="mse", loss_objectness="mse", loss_assign_iou_threshold=None,
+                 score_threshold=0.05, nms_iou_threshold=0.5, nms_max_output_size=100, **kwargs):
         super().__init__(classes, image_size, **kwargs)
         self.anchors = _check_anchors(anchors)
         self.num_anchors = len(self.anchors)
@@ -73,10 +80,13 @@ class YoloBase(BaseNetwork):
         self.score_threshold = float(score_threshold)
         self.nms_iou_threshold = float(nms_iou_threshold)
         self.nms_max_output_size = int(nms_max_output_size)
+        _check_choice("LOSS_BOX", loss_box, BOX_LOSSES)
+        _check_choice("LOSS_OBJECTNESS", loss_objectness, OBJECTNESS_LOSSES)
         self.loss = YoloLoss(self.image_size, self.anchors, self.num_classes, object_scale=self.object_scale,
                              no_object_scale=self.no_object_scale, class_scale=self.class_scale,
                              coordinate_scale=self.coordinate_scale, iou_threshold=self.loss_iou_threshold,
-                             warmup_steps=self.loss_warmup_steps, rescore=bool(loss_rescore))
+                             warmup_steps=self.loss_warmup_steps, rescore=bool(loss_rescore), box_loss=loss_box,
+                             objectness_loss=loss_objectness, assign_iou_threshold=loss_assign_iou_threshold)
 
     def _warmup_steps(self, steps):
         if steps is not None:
@@ -186,6 +196,12 @@ class YoloBase(BaseNetwork):
         from lmnet.metrics.detection import DetectionMetrics
         return DetectionMetrics(dataset, post_processor=self.post_processor(), classes=self.classes,
                                 input_size=self.image_size)
+
+
+def _check_choice(key, value, allowed):
+    """Raises a ConfigError naming ``NETWORK.<key>`` when ``value`` is not one of ``allowed``."""
+    if value not in allowed:
+        raise ConfigError(f"NETWORK.{key}: expected one of {', '.join(map(repr, allowed))}, got {value!r}")
 
 
 def _check_anchors(anchors):

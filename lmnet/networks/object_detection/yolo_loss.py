@@ -19,7 +19,7 @@ import collections
 
 import tensorflow as tf
 
-from lmnet.boxes import tf_iou_xywh, tf_iou_xywh_aligned
+from lmnet.boxes import tf_ciou_xywh_aligned, tf_iou_xywh, tf_iou_xywh_aligned
 from lmnet.yolo_output import TENSORFLOW, Decoded, decode
 
 #: The decoded raw output, each ``[B, gh, gw, A, ...]`` (:data:`lmnet.yolo_output.Decoded`).
@@ -109,7 +109,7 @@ class YoloLoss:
 
     def __init__(self, image_size, anchors, num_classes, object_scale=5.0, no_object_scale=1.0, class_scale=1.0,
                  coordinate_scale=1.0, iou_threshold=0.6, warmup_steps=0, prior_scale=0.01, rescore=True,
-                 size_weighting=True):
+                 size_weighting=True, box_loss="mse", objectness_loss="mse", assign_iou_threshold=None):
         self.image_size = tuple(float(s) for s in image_size)
         self.anchors = tf.constant(anchors, tf.float32)
         self.num_anchors = len(anchors)
@@ -123,6 +123,9 @@ class YoloLoss:
         self.prior_scale = prior_scale
         self.rescore = rescore
         self.size_weighting = size_weighting
+        self.box_loss = _choice("box_loss", box_loss, BOX_LOSSES)
+        self.objectness_loss = _choice("objectness_loss", objectness_loss, OBJECTNESS_LOSSES)
+        self.assign_iou_threshold = None if assign_iou_threshold is None else float(assign_iou_threshold)
 
     def __call__(self, gt_boxes, outputs, step=None):
         """Returns the scalar loss: the batch mean of the per-image sum of :meth:`terms`."""
@@ -143,11 +146,9 @@ class YoloLoss:
         prediction = self.decode(outputs)
         targets = self.build_targets(gt_boxes, tf.shape(prediction.object_logits)[1:3])
         mask, unmatched = targets.mask, 1.0 - targets.mask
-        object_scores = tf.sigmoid(prediction.object_logits)
-        box_error = (_squared(prediction.offsets - targets.offsets)
-                     + _squared(prediction.log_sizes - targets.log_sizes))
-        object_error = tf.square(object_scores - self.object_target(prediction, targets))
-        no_object_error = self.no_object_weight(prediction, gt_boxes) * tf.square(object_scores)
+        box_error = self.box_error(prediction, targets)
+        object_error, no_object_error = self.objectness_errors(prediction, targets)
+        no_object_error = self.no_object_weight(prediction, gt_boxes) * no_object_error
         class_error = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets.class_ids,
                                                                      logits=prediction.class_logits)
         prior_error = _squared(prediction.offsets - 0.5) + _squared(prediction.log_sizes)
@@ -190,21 +191,40 @@ class YoloLoss:
         cols = tf.clip_by_value(tf.floor(centre_x), 0.0, grid_w - 1.0)
         rows = tf.clip_by_value(tf.floor(centre_y), 0.0, grid_h - 1.0)
         cell_w, cell_h = w / width * grid_w, h / height * grid_h
-        anchor_ids = tf.argmax(anchor_shape_iou(cell_w, cell_h, self.anchors), axis=-1, output_type=tf.int32)
+        chosen = self.chosen_anchors(anchor_shape_iou(cell_w, cell_h, self.anchors)) & valid[..., None]  # [B, N, A]
+        entries = tf.shape(gt_boxes)[1] * self.num_anchors
+
+        def per_entry(values):  # [B, N, k] -> [B, N * A, k], ground-truth major
+            repeated = tf.repeat(values[:, :, None, :], self.num_anchors, axis=2)
+            return tf.reshape(repeated, tf.concat([tf.shape(values)[:1], [entries, values.shape[-1]]], 0))
+
+        anchor_ids = tf.tile(tf.range(self.num_anchors), [tf.shape(gt_boxes)[1]])[None]  # [1, N * A]
         anchor_sizes = tf.gather(self.anchors, anchor_ids)
-        keys = (tf.cast(rows * grid_w + cols, tf.int32)) * self.num_anchors + anchor_ids
-        kept = last_one_wins(keys, valid)
-        safe = tf.where(valid[..., None], tf.stack([cell_w, cell_h], -1), anchor_sizes)  # no log(0) on padding
+        chosen = tf.reshape(chosen, tf.concat([tf.shape(gt_boxes)[:1], [entries]], 0))
+        cells = per_entry(tf.stack([rows, cols], -1))
+        keys = (tf.cast(cells[..., 0] * grid_w + cells[..., 1], tf.int32)) * self.num_anchors + anchor_ids
+        kept = last_one_wins(keys, chosen)
+        sizes = per_entry(tf.stack([cell_w, cell_h], -1))
+        safe = tf.where(chosen[..., None], sizes, anchor_sizes)  # no log(0) on padding
         values = tf.concat([
-            tf.ones_like(x)[..., None],
-            tf.stack([centre_x - cols, centre_y - rows], axis=-1),
+            tf.ones_like(sizes[..., :1]),
+            per_entry(tf.stack([centre_x - cols, centre_y - rows], axis=-1)),
             tf.math.log(safe / anchor_sizes),
-            self.coordinate_weights(w, h)[..., None],
-            class_ids[..., None],
-            gt_boxes[..., :4],
+            per_entry(self.coordinate_weights(w, h)[..., None]),
+            per_entry(class_ids[..., None]),
+            per_entry(gt_boxes[..., :4]),
         ], axis=-1)
-        return self._scatter(kept, tf.stack([tf.cast(rows, tf.int32), tf.cast(cols, tf.int32), anchor_ids], -1),
-                             values, grid_size)
+        anchor_column = tf.broadcast_to(anchor_ids, tf.shape(keys))[..., None]
+        positions = tf.concat([tf.cast(cells, tf.int32), anchor_column], -1)
+        return self._scatter(kept, positions, values, grid_size)
+
+    def chosen_anchors(self, shape_iou):
+        """``[..., A]`` bool: the best-matching anchor, and with ``assign_iou_threshold`` every anchor whose
+        shape IoU reaches it."""
+        best = tf.one_hot(tf.argmax(shape_iou, axis=-1), self.num_anchors, on_value=True, off_value=False)
+        if self.assign_iou_threshold is None:
+            return best
+        return best | (shape_iou >= self.assign_iou_threshold)
 
     def _scatter(self, kept, positions, values, grid_size):
         """Scatters ``values`` ``[B, N, 11]`` of the kept ground truths to their ``positions`` (row, col, anchor)."""
@@ -215,6 +235,23 @@ class YoloLoss:
         return YoloTargets(mask=dense[..., 0], offsets=dense[..., 1:3], log_sizes=dense[..., 3:5],
                            coordinate_weights=dense[..., 5], class_ids=tf.cast(dense[..., 6], tf.int32),
                            boxes=dense[..., 7:11])
+
+    def box_error(self, prediction, targets):
+        """Per-prediction box error: squared offset and log-size errors (``mse``) or ``1 - CIoU`` (``ciou``)."""
+        if self.box_loss == "ciou":
+            return 1.0 - tf_ciou_xywh_aligned(prediction.boxes, targets.boxes)
+        return _squared(prediction.offsets - targets.offsets) + _squared(prediction.log_sizes - targets.log_sizes)
+
+    def objectness_errors(self, prediction, targets):
+        """Per-prediction errors towards :math:`\\hat o` and towards 0: squared on the score (``mse``) or the
+        binary cross-entropy of the logit (``bce``)."""
+        target = self.object_target(prediction, targets)
+        if self.objectness_loss == "bce":
+            logits = prediction.object_logits
+            return (tf.nn.sigmoid_cross_entropy_with_logits(labels=target, logits=logits),
+                    tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.zeros_like(logits), logits=logits))
+        scores = tf.sigmoid(prediction.object_logits)
+        return tf.square(scores - target), tf.square(scores)
 
     def coordinate_weights(self, widths, heights):
         """:math:`s = 2 - w h / (W H)` of pixel sizes (1 when ``size_weighting`` is off)."""
@@ -270,6 +307,17 @@ class YoloLoss:
             "object_score": tf.math.divide_no_nan(_image_sum(mask * scores), positives),
             "no_object_score": tf.math.divide_no_nan(_image_sum((1.0 - mask) * scores), negatives),
         }
+
+
+#: Values of ``box_loss`` and ``objectness_loss``.
+BOX_LOSSES = ("mse", "ciou")
+OBJECTNESS_LOSSES = ("mse", "bce")
+
+
+def _choice(name, value, allowed):
+    if value not in allowed:
+        raise ValueError(f"{name}: expected one of {', '.join(allowed)}, got {value!r}")
+    return value
 
 
 def _squared(difference):
