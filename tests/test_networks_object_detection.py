@@ -11,6 +11,8 @@ from lmnet.layers import QuantizedActivation, QuantizedConv2D, SpaceToDepth
 from lmnet.networks.object_detection.base import DEFAULT_ANCHORS, YoloBase
 from lmnet.networks.object_detection.lm_fyolo import LMFYolo
 from lmnet.networks.object_detection.lm_fyolo_quantize import LMFYoloQuantize
+from lmnet.networks.object_detection.lm_tiny_yolo import LMTinyYolo
+from lmnet.networks.object_detection.lm_tiny_yolo_quantize import LMTinyYoloQuantize
 from lmnet.networks.object_detection.yolo_v2 import YoloV2
 from lmnet.networks.object_detection.yolo_v2_quantize import YoloV2Quantize
 from lmnet.quantizations import binary_mean_scaling, linear_mid_tread_half
@@ -18,11 +20,12 @@ from tests.conftest import darknet_to_network_layout
 
 CLASSES = ["cat", "dog", "bird"]
 ANCHORS = [[1.0, 1.0], [2.0, 1.5]]
-ALL_NETWORKS = [LMFYolo, LMFYoloQuantize, YoloV2, YoloV2Quantize]
-QUANTIZED = [LMFYoloQuantize, YoloV2Quantize]
+ALL_NETWORKS = [LMFYolo, LMFYoloQuantize, YoloV2, YoloV2Quantize, LMTinyYolo, LMTinyYoloQuantize]
+QUANTIZED = [LMFYoloQuantize, YoloV2Quantize, LMTinyYoloQuantize]
 #: The block that feeds the last convolution, per network.
-LAST_BLOCK = {LMFYoloQuantize: "block_13", YoloV2Quantize: "conv22", LMFYolo: "block_13", YoloV2: "conv22"}
-FIRST_BLOCK = {LMFYoloQuantize: "block_1", YoloV2Quantize: "conv1"}
+LAST_BLOCK = {LMFYoloQuantize: "block_13", YoloV2Quantize: "conv22", LMFYolo: "block_13", YoloV2: "conv22",
+              LMTinyYolo: "block_6", LMTinyYoloQuantize: "block_6"}
+FIRST_BLOCK = {LMFYoloQuantize: "block_1", YoloV2Quantize: "conv1", LMTinyYoloQuantize: "block_1"}
 
 
 def make_network(cls, image_size=(64, 64), classes=CLASSES, **kwargs):
@@ -48,12 +51,13 @@ def test_output_is_the_raw_grid(cls, image_size):
     network = make_network(cls, image_size)
     images = np.random.default_rng(0).uniform(0, 1, (2, *image_size, 3)).astype(np.float32)
     output = network.model(images, training=False).numpy()
-    assert output.shape == (2, image_size[0] // 32, image_size[1] // 32, len(ANCHORS) * (5 + len(CLASSES)))
+    stride = cls.size_divisor  # 32, or 16 for LMTinyYolo
+    assert output.shape == (2, image_size[0] // stride, image_size[1] // stride, len(ANCHORS) * (5 + len(CLASSES)))
     assert np.isfinite(output).all()
     assert isinstance(network.model.get_layer("images"), keras.layers.InputLayer)
     assert network.model.layers[-1].name == "output"
     assert network.training_model is network.model
-    assert network.grid_size == (image_size[0] // 32, image_size[1] // 32)
+    assert network.grid_size == (image_size[0] // stride, image_size[1] // stride)
 
 
 @pytest.mark.parametrize("cls", ALL_NETWORKS, ids=lambda cls: cls.__name__)
@@ -137,7 +141,7 @@ def test_yolov2_passthrough_joins_conv13_at_stride_32():
 
 # quantization -----------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("cls", [LMFYolo, YoloV2], ids=lambda cls: cls.__name__)
+@pytest.mark.parametrize("cls", [LMFYolo, YoloV2, LMTinyYolo], ids=lambda cls: cls.__name__)
 def test_float_networks_have_no_quantizer(cls):
     model = make_network(cls).model
     assert not layers_of(model, QuantizedActivation)
@@ -178,11 +182,20 @@ def test_quantized_networks_require_quantizers(cls):
 
 # config errors ----------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("image_size", [(64, 48), (100, 64), (16, 16)])
+@pytest.mark.parametrize("image_size", [(64, 40), (100, 64), (8, 8)])
 @pytest.mark.parametrize("cls", ALL_NETWORKS, ids=lambda cls: cls.__name__)
-def test_sizes_not_divisible_by_32_are_a_config_error(cls, image_size):
-    with pytest.raises(ConfigError, match="IMAGE_SIZE.*32"):
+def test_sizes_not_divisible_by_the_stride_are_a_config_error(cls, image_size):
+    with pytest.raises(ConfigError, match=f"IMAGE_SIZE.*{cls.size_divisor}"):
         make_network(cls, image_size)
+
+
+def test_lm_tiny_yolo_predicts_on_a_stride_16_grid_with_max_pooling_and_one_side_path():
+    model = make_network(LMTinyYolo, (128, 128)).model
+    assert model.output.shape[1:3] == (8, 8)
+    pools = layers_of(model, keras.layers.MaxPooling2D)
+    assert sorted(pools) == ["pool_1", "pool_2", "pool_3", "pool_4"]
+    assert tuple(model.get_layer("concat").output.shape) == (None, 8, 8, 256 + 128)
+    assert model.get_layer("side_4_s2d").block_size == 2
 
 
 @pytest.mark.parametrize("anchors", [[], [[1.0]], [[1.0, 0.0]], [[1.0, -2.0]], "big", [[1.0, "x"]]])

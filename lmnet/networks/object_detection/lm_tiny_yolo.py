@@ -1,0 +1,47 @@
+"""LMTinyYolo: a small YOLOv2-style detector with output stride 16 and max-pool down-sampling (float)."""
+import keras
+
+from lmnet.layers import SpaceToDepth
+from lmnet.networks.object_detection.base import YoloBase
+
+#: The backbone blocks, as (name, filters); all 3x3, each followed by 2x2 max pooling.
+BACKBONE_BLOCKS = (("block_1", 16), ("block_2", 32), ("block_3", 64), ("block_4", 128))
+
+
+class LMTinyYolo(YoloBase):
+    """Darknet blocks (conv -> batch norm -> leaky ReLU 0.1) with 2x2 max pooling, predicting on a grid of
+    stride 16 (8x8 cells at 128x128).
+
+    ``block_1`` 16 -> ``pool_1`` -> ``block_2`` 32 -> ``pool_2`` -> ``block_3`` 64 -> ``pool_3`` ->
+    ``block_4`` 128 (=x4, stride 8) -> ``pool_4`` -> ``block_5`` 256 (stride 16), all 3x3. A side path
+    brings x4 to stride 16: ``side_4`` 32@1x1 -> ``side_4_s2d`` (space-to-depth of block 2, 128 ch).
+    ``concat`` [block_5, side] (384 ch) -> ``block_6`` 256@3x3 -> ``output`` (C + 5) * A @1x1 with bias,
+    laid out as :mod:`lmnet.yolo_output` describes. About 0.27 GFLOPs at 128x128 (LMFYolo: 0.37).
+
+    Why another detector: LMFYolo predicts on a stride-32 grid (4x4 cells at 128x128) and down-samples
+    only by space-to-depth, which gives it no invariance to where an object sits inside a cell; on the
+    embedded shapes set it needs thousands of steps to tell the classes apart (docs/detection.rst).
+    Max pooling and a finer grid learn far faster at a lower cost. Every layer is in the hardware
+    converters' operator list (convolution, batch norm, the quantizers, max pooling, space-to-depth,
+    concatenation). In :class:`LMTinyYoloQuantize` the activation quantizer replaces every leaky ReLU
+    (but ``block_6``'s when the last convolution stays float) and the weight quantizer applies to
+    every kernel (``block_1``'s per ``QUANTIZE_FIRST_CONVOLUTION``, ``output``'s per
+    ``QUANTIZE_LAST_CONVOLUTION``).
+    """
+
+    size_divisor = 16
+
+    def build_features(self, inputs):
+        """Returns the output of ``block_6``."""
+        x = inputs
+        for index, (name, filters) in enumerate(BACKBONE_BLOCKS, start=1):
+            first = index == 1
+            x = self.block(x, filters, 3, name, **({"weight_quantizer": self.first_weight_quantizer()}
+                                                   if first else {}))
+            if index == len(BACKBONE_BLOCKS):
+                x4 = x
+            x = keras.layers.MaxPooling2D(2, strides=2, name=f"pool_{index}")(x)
+        x5 = self.block(x, 256, 3, "block_5")
+        side = SpaceToDepth(2, name="side_4_s2d")(self.block(x4, 32, 1, "side_4"))
+        x = keras.layers.Concatenate(axis=-1, name="concat")([x5, side])
+        return self.block(x, 256, 3, "block_6", activation_quantizer=self.before_last_activation())
