@@ -54,6 +54,7 @@ TOP_LEVEL = {
     "PRETRAIN_VARS": Field("str_list"),
     "PRETRAIN_DIR": Field("str", ""),
     "PRETRAIN_FILE": Field("str", ""),
+    "FROZEN_LAYERS": Field("str_list"),
     "IS_DISTRIBUTION": Field("bool", False, optional=False),
     "DISTRIBUTION_STRATEGY": Field("distribution_strategy", "auto", optional=False),
     "DETERMINISTIC": Field("bool", False, optional=False),

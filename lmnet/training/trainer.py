@@ -27,6 +27,7 @@ from lmnet.evaluation import batches, evaluate, make_eval_step
 from lmnet.summaries import SummaryWriters
 from lmnet.training.distribution import Distribution, check_same_step
 from lmnet.training.hooks import StepContext, default_hooks
+from lmnet.training.freezing import freeze_layers
 from lmnet.training.pretrain import restore_pretrained
 from lmnet.training.weight_average import create_weight_average, evaluation_weights
 
@@ -146,6 +147,7 @@ class Trainer:
         seed_everything(config)
         with self.distribution.strategy.scope():
             self.network = builders.build_network(config, builders.dataset_classes(config, self.data.train))
+            self.frozen_layers = freeze_layers(self.network.training_model, config.FROZEN_LAYERS)
             self.optimizer = self.network.create_optimizer()
             self.optimizer.build(self.network.training_model.trainable_variables)
             self.weight_average = create_weight_average(config, self.network.model, self.distribution.distributed)
@@ -173,6 +175,9 @@ class Trainer:
         elif self.config.IS_PRETRAIN:
             restored = restore_pretrained(self.network.model, self.config)
             self.log(f"restored {len(restored)} pre-trained variables")
+        if self.frozen_layers:
+            shown = ", ".join(self.frozen_layers[:6]) + (", …" if len(self.frozen_layers) > 6 else "")
+            self.log(f"frozen layers (FROZEN_LAYERS, {len(self.frozen_layers)}): {shown}")
         if self.distribution.num_workers > 1:
             check_same_step(self.distribution.strategy, self.step, self.paths.checkpoints)
 
