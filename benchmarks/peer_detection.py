@@ -1,0 +1,260 @@
+"""Side by side: lmnet's detectors and Ultralytics YOLOv8n, same data, same size, one scorer, CPU-seconds.
+
+1. Writes lmnet's embedded shapes detection subsets (the example config's: 128x128, train 8,000 images,
+   validation 500) as PNG images with YOLO label files and a ``data.yaml``.
+2. Trains YOLOv8n from scratch on them in the peer environment (``benchmarks/peer/ultralytics_train.py``
+   run by ``--peer-python``; create it with ``benchmarks/peer/setup_env.sh``), recording its validation
+   detections every ``--peer-eval-every`` batches.
+3. Trains each lmnet run given by ``--lmnet`` through the real trainer, validating every ``TEST_STEPS``.
+4. Scores everything with one scorer, :func:`lmnet.metrics.coco.coco_evaluate` (pycocotools), on the same
+   500 validation images, and prints mAP@0.5 and mAP@0.5:0.95 against images seen and training
+   CPU-seconds (user + system of the training process, all threads, without the evaluations).
+
+A ``--lmnet`` run is ``CONFIG[+CONFIG...][=LABEL]``: a chain of stages, each later stage starting from the
+weights of the previous one (``IS_PRETRAIN`` with its last checkpoint); the CPU time and images of all
+stages add up. With no ``--lmnet`` the README demo's stages and the float example run. ``--peer-python``
+may be omitted to train lmnet alone (``--skip-peer``), and ``--peer-records`` reuses the records of an
+earlier peer run.
+
+    benchmarks/peer/setup_env.sh .venv-peer
+    python -m benchmarks.peer_detection --peer-python .venv-peer/bin/python [--work DIR] [--budget 1200]
+        [--lmnet configs/example/object_detection.py=demo] [--epochs 10]
+
+Environment of the peer run: ``YOLO_OFFLINE=1`` (no network), ``YOLO_CONFIG_DIR`` inside ``--work``
+(with the font Ultralytics would otherwise download), ``OMP_WAIT_POLICY=PASSIVE`` (no spin-waiting on 2
+busy cores).
+"""
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+
+from benchmarks.common import REPO, RecordingTrainer, print_table
+from lmnet import builders, config as config_module, experiment
+from lmnet.environment import Environment
+from lmnet.metrics.coco import coco_evaluate
+
+EXAMPLE_FLOAT = os.path.join(REPO, "configs", "example", "object_detection_float.py")
+EXAMPLE_QUANTIZED = os.path.join(REPO, "configs", "example", "object_detection.py")
+DEFAULT_RUNS = (f"{EXAMPLE_FLOAT}+{EXAMPLE_QUANTIZED}=README demo",)
+THRESHOLDS = (0.5, 0.85, 0.9, 0.95)
+PEER_SCRIPT = os.path.join(REPO, "benchmarks", "peer", "ultralytics_train.py")
+
+
+def cpu_seconds():
+    """User + system CPU time of this process (all threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+# the data -----------------------------------------------------------------------------------------------
+
+def yolo_label_lines(gt_boxes, height, width):
+    """YOLO label lines ``class cx cy w h`` (normalised) of ``(x, y, w, h, class)`` rows; padding dropped."""
+    lines = []
+    for x, y, w, h, class_id in np.asarray(gt_boxes, np.float64).reshape(-1, 5):
+        if class_id >= 0:
+            lines.append(f"{int(class_id)} {(x + w / 2) / width:.8g} {(y + h / 2) / height:.8g} "
+                         f"{w / width:.8g} {h / height:.8g}\n")
+    return lines
+
+
+def write_yolo_dataset(config, out_dir, data_dir):
+    """Writes the config's train and validation subsets as ``images/{train,val}`` + ``labels/{train,val}``.
+
+    Returns:
+        ``(data_yaml_path, validation_images_folder, validation_dataset)``.
+    """
+    datasets = {subset: builders.build_dataset(config, data_dir, subset) for subset in ("train", "validation")}
+    for subset, split in (("train", "train"), ("validation", "val")):
+        dataset = datasets[subset]
+        images, labels = os.path.join(out_dir, "images", split), os.path.join(out_dir, "labels", split)
+        if os.path.isdir(images) and len(os.listdir(images)) == len(dataset):
+            continue  # written by an earlier run (the data is a function of the seed)
+        os.makedirs(images, exist_ok=True)
+        os.makedirs(labels, exist_ok=True)
+        for index in range(len(dataset)):
+            image, gt_boxes = dataset[index]
+            stem = f"{split}_{index:06d}"
+            Image.fromarray(image).save(os.path.join(images, stem + ".png"))
+            with open(os.path.join(labels, stem + ".txt"), "w") as stream:
+                stream.writelines(yolo_label_lines(gt_boxes, *image.shape[:2]))
+    data_yaml = os.path.join(out_dir, "data.yaml")
+    with open(data_yaml, "w") as stream:
+        names = "".join(f"  {index}: {name}\n" for index, name in enumerate(datasets["train"].classes))
+        stream.write(f"path: {os.path.abspath(out_dir)}\ntrain: images/train\nval: images/val\nnames:\n{names}")
+    return data_yaml, os.path.join(out_dir, "images", "val"), datasets["validation"]
+
+
+# the peer -------------------------------------------------------------------------------------------------
+
+def peer_environment(work, python):
+    """The peer process's environment: offline, its settings inside ``work``, no OpenMP spin-waiting."""
+    settings = os.path.join(work, "yolo_config")
+    os.makedirs(os.path.join(settings, "Ultralytics"), exist_ok=True)
+    font = os.path.join(settings, "Ultralytics", "Arial.ttf")
+    if not os.path.exists(font):  # Ultralytics downloads Arial.ttf for its plots unless it is there
+        found = subprocess.run([python, "-c", "import matplotlib, os; print(os.path.join(os.path.dirname("
+                                "matplotlib.__file__), 'mpl-data', 'fonts', 'ttf', 'DejaVuSans.ttf'))"],
+                               capture_output=True, text=True, check=True)
+        shutil.copy(found.stdout.strip(), font)  # matplotlib's own font (the peer environment has matplotlib)
+    return dict(os.environ, YOLO_OFFLINE="1", YOLO_CONFIG_DIR=settings, OMP_WAIT_POLICY="PASSIVE")
+
+
+def train_peer(python, work, data_yaml, val_images, epochs, eval_every):
+    """Runs the peer trainer; returns the path of its records."""
+    records = os.path.join(work, "yolov8n_records.jsonl")
+    command = [python, PEER_SCRIPT, "--data", data_yaml, "--val-images", val_images, "--out", records,
+               "--project", os.path.join(work, "ultralytics_runs"), "--epochs", str(epochs),
+               "--eval-every", str(eval_every)]
+    print("peer:", " ".join(command), flush=True)
+    subprocess.run(command, env=peer_environment(work, python), check=True)
+    return records
+
+
+def score_peer(records_path, validation):
+    """``[(images, cpu, mAP@0.5, mAP@0.5:0.95), ...]`` of the peer's records."""
+    annotations = [validation.annotation(index) for index in range(len(validation))]
+    scored = []
+    with open(records_path) as stream:
+        for line in stream:
+            record = json.loads(line)
+            rows = np.asarray(record["detections"], np.float64).reshape(-1, 7)
+            detections = [rows[rows[:, 0] == index, 1:] for index in range(len(annotations))]
+            stats = coco_evaluate(detections, annotations, validation.classes)
+            scored.append((record["images"], record["cpu"], stats["AP50"], stats["AP"]))
+    return scored
+
+
+# lmnet ----------------------------------------------------------------------------------------------------
+
+class CpuRecordingTrainer(RecordingTrainer):
+    """Records ``(images seen, training CPU-seconds, COCO AP50, COCO AP)`` at every validation."""
+
+    def run(self):
+        self.cpu_records, self.evaluation_cpu = [], 0.0
+        self.cpu_start = cpu_seconds()
+        return super().run()
+
+    def validate(self, step):
+        before = cpu_seconds()
+        results = super().validate(step)
+        self.cpu_records.append((step * self.config.BATCH_SIZE, before - self.cpu_start - self.evaluation_cpu,
+                                 results["coco/AP50"], results["coco/AP"]))
+        self.evaluation_cpu += cpu_seconds() - before
+        return results
+
+
+def train_lmnet_chain(stages, label, environment):
+    """Trains the stages of one ``--lmnet`` run in order; returns its records with images and CPU added up."""
+    records, offset_images, offset_cpu, previous = [], 0, 0.0, None
+    for index, path in enumerate(stages):
+        config = config_module.load(path)
+        if previous is not None:
+            config = config_module.validate(dict(config, IS_PRETRAIN=True, PRETRAIN_DIR=previous.paths.checkpoints,
+                                                 PRETRAIN_FILE=os.path.basename(previous.keeper.latest)))
+        name = f"{label}-stage{index + 1}".replace(" ", "_").replace("(", "").replace(")", "")
+        paths = environment.experiment(name)
+        experiment.prepare(config, None, paths, recreate=True, log=lambda *_: None)
+        trainer = CpuRecordingTrainer(config, paths, environment.data_dir, progress=False, log=lambda *_: None)
+        print(f"lmnet: {label}, stage {index + 1}: {os.path.relpath(path, REPO)} ({config.NETWORK_CLASS.__name__}, "
+              f"{trainer.max_steps} steps)", flush=True)
+        trainer.run()
+        records += [(images + offset_images, cpu + offset_cpu, ap50, ap) for images, cpu, ap50, ap in
+                    trainer.cpu_records]
+        offset_images, offset_cpu = records[-1][0], records[-1][1]
+        previous = trainer
+    return records
+
+
+# the report -----------------------------------------------------------------------------------------------
+
+def at_budget(records, budget):
+    """The last record within ``budget`` CPU-seconds, or ``None``."""
+    within = [record for record in records if record[1] <= budget]
+    return within[-1] if within else None
+
+
+def first_reaching(records, threshold):
+    """CPU-seconds of the first record with mAP@0.5 >= ``threshold`` ("—" if none)."""
+    reached = [cpu for _, cpu, ap50, _ in records if ap50 >= threshold]
+    return f"{reached[0]:.0f}" if reached else "—"
+
+
+def interpolated_ap(records, cpu):
+    """Peer's mAP@0.5:0.95 at ``cpu`` CPU-seconds, linear between its records (``None`` outside them)."""
+    cpus = [record[1] for record in records]
+    if not records or cpu < cpus[0] or cpu > cpus[-1]:
+        return None
+    return float(np.interp(cpu, cpus, [record[3] for record in records]))
+
+
+def report(runs, budget, peer_label):
+    """Prints every run's records, then the summary table."""
+    for label, records in runs.items():
+        print(f"\n{label}")
+        print_table(["images seen", "CPU-s", "mAP@0.5", "mAP@0.5:0.95"],
+                    [(images, f"{cpu:.0f}", f"{ap50:.4f}", f"{ap:.4f}") for images, cpu, ap50, ap in records])
+    peer = runs.get(peer_label, [])
+    rows = []
+    for label, records in runs.items():
+        kept = at_budget(records, budget)
+        final = records[-1]
+        peer_ap = interpolated_ap(peer, kept[1]) if kept and label != peer_label else None
+        rows.append((label, *(first_reaching(records, threshold) for threshold in THRESHOLDS),
+                     f"{kept[2]:.4f} / {kept[3]:.4f} ({kept[1]:.0f})" if kept else "—",
+                     f"{kept[3] / peer_ap:.2f}" if peer_ap else "—",
+                     f"{final[2]:.4f} / {final[3]:.4f} ({final[1]:.0f})"))
+    print(f"\nSummary (CPU-seconds of training; budget {budget:.0f} CPU-s; ratio = mAP@0.5:0.95 over the peer's at "
+          "the same CPU-seconds)")
+    print_table(["run", *(f"first >= {t} mAP@0.5" for t in THRESHOLDS), "at budget: mAP@0.5 / 0.5:0.95 (CPU-s)",
+                 "ratio to peer", "final (CPU-s)"], rows)
+
+
+def parse_run(text):
+    """``CONFIG[+CONFIG...][=LABEL]`` -> ``(label, [config paths])``."""
+    chain, _, label = text.partition("=")
+    stages = [os.path.abspath(part) for part in chain.split("+")]
+    for path in stages:
+        if not os.path.isfile(path):
+            raise SystemExit(f"--lmnet: no config file {path}")
+    return label or os.path.splitext(os.path.basename(stages[-1]))[0], stages
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--peer-python", help="python of the peer environment (benchmarks/peer/setup_env.sh)")
+    parser.add_argument("--peer-records", help="reuse this records file of an earlier peer run instead of training")
+    parser.add_argument("--skip-peer", action="store_true", help="train lmnet alone")
+    parser.add_argument("--peer-only", action="store_true", help="train and score the peer alone")
+    parser.add_argument("--lmnet", action="append", help="CONFIG[+CONFIG...][=LABEL] (repeatable)")
+    parser.add_argument("--work", default=os.path.join(REPO, "saved", "peer_detection"), help="output folder")
+    parser.add_argument("--budget", type=float, default=1200.0, help="CPU-seconds of the summary column")
+    parser.add_argument("--epochs", type=int, default=10, help="YOLOv8n epochs of 8,000 images")
+    parser.add_argument("--peer-eval-every", type=int, default=125, help="YOLOv8n batches between records")
+    args = parser.parse_args()
+    if not (args.peer_python or args.peer_records or args.skip_peer):
+        parser.error("give --peer-python (see benchmarks/peer/setup_env.sh), --peer-records or --skip-peer")
+    os.makedirs(args.work, exist_ok=True)
+    environment = Environment(output_dir=os.path.join(args.work, "lmnet"), data_dir=os.path.join(REPO, "dataset"))
+    data_yaml, val_images, validation = write_yolo_dataset(config_module.load(EXAMPLE_FLOAT),
+                                                           os.path.join(args.work, "data"), environment.data_dir)
+    runs, peer_label = {}, "YOLOv8n (Ultralytics, from scratch, float)"
+    if not args.skip_peer:
+        records = args.peer_records or train_peer(args.peer_python, args.work, data_yaml, val_images, args.epochs,
+                                                  args.peer_eval_every)
+        runs[peer_label] = score_peer(records, validation)
+    for text in [] if args.peer_only else args.lmnet or DEFAULT_RUNS:
+        label, stages = parse_run(text)
+        runs[label] = train_lmnet_chain(stages, label, environment)
+    report(runs, args.budget, peer_label)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

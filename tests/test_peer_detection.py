@@ -1,0 +1,56 @@
+"""The side-by-side detection benchmark's own logic: the YOLO files it writes and how it reads records.
+
+The peer training itself needs the peer environment (benchmarks/peer/setup_env.sh) and minutes of CPU; it
+is run by hand, not here.
+"""
+import os
+
+import numpy as np
+import pytest
+
+from benchmarks import peer_detection
+from lmnet.datasets.yolo_txt import yolo_box
+
+
+def test_written_labels_read_back_through_lmnets_yolo_reader(tmp_path):
+    rows = np.array([[3.0, 5.0, 20.0, 10.0, 2.0], [0.0, 0.0, 64.0, 48.0, 0.0], [0, 0, 0, 0, -1]])
+    lines = peer_detection.yolo_label_lines(rows, 48, 64)
+    assert len(lines) == 2  # the padding row is dropped
+    for line, row in zip(lines, rows):
+        fields = line.split()
+        assert int(fields[0]) == int(row[4])
+        np.testing.assert_allclose(yolo_box([float(v) for v in fields[1:]], (48, 64)), row[:4], atol=1e-5)
+
+
+def test_the_dataset_is_written_once_in_ultralytics_layout(tmp_path):
+    from lmnet import config as config_module
+    config = config_module.load(peer_detection.EXAMPLE_FLOAT)
+    options = dict(config.DATASET.OPTIONS or {}, num_train=3, num_validation=2)
+    config = config_module.validate(dict(config, DATASET=dict(config.DATASET, OPTIONS=options)))
+    data_yaml, val_images, validation = peer_detection.write_yolo_dataset(config, str(tmp_path), str(tmp_path))
+    assert sorted(os.listdir(tmp_path / "images" / "train")) == [f"train_{i:06d}.png" for i in range(3)]
+    assert len(os.listdir(val_images)) == len(validation) == 2
+    text = open(data_yaml).read()
+    assert "train: images/train" in text and "0: circle" in text
+    label = (tmp_path / "labels" / "val" / "val_000000.txt").read_text().splitlines()
+    assert len(label) == len(validation.annotation(0).boxes)
+
+
+def test_budget_threshold_and_interpolation_helpers():
+    records = [(16, 100.0, 0.3, 0.1), (32, 200.0, 0.9, 0.5), (48, 300.0, 0.96, 0.7)]
+    assert peer_detection.at_budget(records, 250) == records[1]
+    assert peer_detection.at_budget(records, 50) is None
+    assert peer_detection.first_reaching(records, 0.85) == "200"
+    assert peer_detection.first_reaching(records, 0.99) == "—"
+    assert peer_detection.interpolated_ap(records, 250) == pytest.approx(0.6)
+    assert peer_detection.interpolated_ap(records, 350) is None
+
+
+def test_a_chain_names_its_stages_and_a_missing_file_is_refused(tmp_path):
+    first, second = tmp_path / "a.py", tmp_path / "b.py"
+    first.write_text("")
+    second.write_text("")
+    assert peer_detection.parse_run(f"{first}+{second}=two stages") == ("two stages", [str(first), str(second)])
+    assert peer_detection.parse_run(str(first))[0] == "a"
+    with pytest.raises(SystemExit, match="no config file"):
+        peer_detection.parse_run(str(tmp_path / "missing.py"))
