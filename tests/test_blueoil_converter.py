@@ -216,6 +216,7 @@ ACCUMULATOR_OVERFLOW = pytest.mark.xfail(strict=True, reason=(
 NETWORKS = [
     pytest.param("configs/example/classification.py", [32, 32], id="example_classification"),
     pytest.param("configs/example/object_detection.py", [64, 64], id="example_object_detection"),
+    pytest.param("configs/example/object_detection_tiny.py", [64, 64], id="example_object_detection_tiny"),
     pytest.param("configs/core/classification/lmnet_quantize_cifar10.py", [32, 32], id="lmnet_v0_quantize"),
     pytest.param("configs/core/classification/lmnet_v1_quantize_cifar10.py", [32, 32], id="lmnet_v1_quantize"),
     pytest.param("configs/core/object_detection/lm_fyolo_quantize_pascalvoc_2007_2012.py", [320, 320],
