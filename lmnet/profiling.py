@@ -195,7 +195,7 @@ def activation_bits(layer):
     """Bit width of the layer's output: its activation quantizer's, else 32."""
     if not isinstance(layer, QuantizedActivation):
         return FLOAT_BITS
-    return quantizer_bits(layer.activation_quantizer, layer.activation_quantizer_kwargs)
+    return quantizer_bits(*layer.exported())
 
 
 def input_bits(layer):

@@ -71,9 +71,10 @@ def level_scale(layer):
     """The level spacing of a quantized activation layer's quantizer, or ``None`` for other layers."""
     if not isinstance(layer, QuantizedActivation):
         return None
-    quantizer = get_quantizer(layer.activation_quantizer)
+    name, arguments = layer.exported()
+    quantizer = get_quantizer(name)
     try:
-        form = quantizer.qonnx_form(None, *quantizer.arguments(layer.activation_quantizer_kwargs).values())
+        form = quantizer.qonnx_form(None, *quantizer.arguments(arguments).values())
     except NotImplementedError:
         return None
     return float(form.scale) if np.ndim(form.scale) == 0 else None

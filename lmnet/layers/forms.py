@@ -129,8 +129,9 @@ def batch_norm_graph(context, layer, x):
 
 def quantized_activation_graph(context, layer, x):
     """One ``QTZ_<activation quantizer>`` node."""
-    y = context.quantize(layer.activation_quantizer, x, layer.activation_quantizer_kwargs)
-    if get_quantizer(layer.activation_quantizer).monotonic:
+    name, arguments = layer.exported(context.values)
+    y = context.quantize(name, x, arguments)
+    if get_quantizer(name).monotonic:
         context.remember_quantized(y, x, layer)
     return y
 
@@ -174,8 +175,8 @@ def max_pool_graph(context, layer, x):
     if source is None:
         return pooled
     quantizer_layer = source[1]
-    return context.quantize(quantizer_layer.activation_quantizer, pooled,
-                            quantizer_layer.activation_quantizer_kwargs)
+    name, arguments = quantizer_layer.exported(context.values)
+    return context.quantize(name, pooled, arguments)
 
 
 def global_pool_graph(context, layer, x):
@@ -222,9 +223,22 @@ def baked_kernel_weights(layer):
     return weights
 
 
+def fixed_activation(layer):
+    """The activation layer with the quantizer it is exported as and its learned parameter (PACT, LSQ) fixed at
+    its value: a layer without weights (a fixed quantizer's layer is returned as it is rebuilt)."""
+    name, arguments = layer.exported()
+    return type(layer).from_config(dict(layer.get_config(), activation_quantizer=name,
+                                        activation_quantizer_kwargs=arguments))
+
+
+def no_weights(layer):
+    """``[]``: the twin layer has no weights."""
+    return []
+
+
 def integer_form_activation(layer):
     """The activation quantizer in its integer-friendly form (same values)."""
-    return IntegerFormActivation(layer.activation_quantizer, layer.activation_quantizer_kwargs, name=layer.name)
+    return IntegerFormActivation(*layer.exported(), name=layer.name)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -264,7 +278,7 @@ FORMS = [
     LayerForm(keras.layers.Conv2D, kernel_cost, conv2d_graph, qonnx=qonnx.conv2d_qonnx),
     LayerForm(keras.layers.Dense, kernel_cost, dense_graph, qonnx=qonnx.dense_qonnx),
     LayerForm(keras.layers.BatchNormalization, batch_norm_cost, batch_norm_graph, qonnx=qonnx.batch_norm_qonnx),
-    LayerForm(QuantizedActivation, elementwise_cost, quantized_activation_graph,
+    LayerForm(QuantizedActivation, elementwise_cost, quantized_activation_graph, fixed_activation, no_weights,
               integer_layer=integer_form_activation, qonnx=qonnx.quantized_activation_qonnx),
     LayerForm(keras.layers.ReLU, elementwise_cost, relu_graph, qonnx=qonnx.relu_qonnx),
     LayerForm(keras.layers.LeakyReLU, elementwise_cost, leaky_relu_graph, qonnx=qonnx.leaky_relu_qonnx),

@@ -89,7 +89,8 @@ def batch_norm_qonnx(context, layer, x):
 
 def quantized_activation_qonnx(context, layer, x):
     """The activation quantizer's ``Quant`` node."""
-    return context.quantize(layer.activation_quantizer, x, layer.activation_quantizer_kwargs)
+    name, arguments = layer.exported(context.values)
+    return context.quantize(name, x, arguments)
 
 
 def relu_qonnx(context, layer, x):

@@ -78,11 +78,39 @@ class QuantizedActivation(keras.layers.Layer):
         self.activation_quantizer = activation_quantizer
         self.activation_quantizer_kwargs = dict(activation_quantizer_kwargs or {})
         self._quantize = get_quantizer(activation_quantizer)
+        self.learned_value = None
+
+    def build(self, input_shape):
+        """Creates the quantizer's learned parameter (PACT, LSQ), a trainable scalar named after it."""
+        learned = self._quantize.learned
+        if learned is not None:
+            initial = self._quantize.arguments(self.activation_quantizer_kwargs)[learned]
+            self.learned_value = self.add_weight(name=learned, shape=(), dtype="float32", trainable=True,
+                                                 initializer=keras.initializers.Constant(initial))
+        super().build(input_shape)
 
     def call(self, inputs):
         """Returns the quantized inputs (computed in float32, returned in the compute dtype)."""
-        outputs = self._quantize(keras.ops.cast(inputs, "float32"), **self.activation_quantizer_kwargs)
+        inputs = keras.ops.cast(inputs, "float32")
+        if self.learned_value is None:
+            outputs = self._quantize(inputs, **self.activation_quantizer_kwargs)
+        else:
+            outputs = self._quantize.call_learned(inputs, self.learned_value, **self.activation_quantizer_kwargs)
         return keras.ops.cast(outputs, self.compute_dtype)
+
+    def exported(self, values=None):
+        """``(quantizer name, arguments)`` this layer computes now, as every exporter and profiler reads it: a
+        learned parameter's current value is filled in and the quantizer is the one it is exported as.
+
+        Args:
+            values: ``{id(variable): value}`` read before a graph is built (the frozen-graph exporter's), or
+                ``None`` to read the variable now (eagerly).
+        """
+        arguments = self._quantize.arguments(self.activation_quantizer_kwargs)
+        if self.learned_value is not None:
+            value = values[id(self.learned_value)] if values is not None else self.learned_value.numpy()
+            arguments[self._quantize.learned] = float(value)
+        return self._quantize.exported(arguments)
 
     def compute_output_shape(self, input_shape):
         """Same shape as the input."""

@@ -7,10 +7,11 @@ object (:mod:`lmnet.quantizations.base`).
 """
 from lmnet.quantizations.base import PREFIX, Parameter, QonnxForm, Quantizer
 from lmnet.quantizations.binary import binary_channel_wise_mean_scaling, binary_mean_scaling
+from lmnet.quantizations.learned import lsq, pact
 from lmnet.quantizations.linear import linear_mid_tread_half
 from lmnet.quantizations.registry import get_quantizer, quantizer_name, register, registered_quantizers
 from lmnet.quantizations.ternary import ternary
 
 __all__ = ["PREFIX", "Parameter", "QonnxForm", "Quantizer", "binary_channel_wise_mean_scaling", "binary_mean_scaling",
-           "get_quantizer", "linear_mid_tread_half", "quantizer_name", "register", "registered_quantizers",
-           "ternary"]
+           "get_quantizer", "linear_mid_tread_half", "lsq", "pact", "quantizer_name", "register",
+           "registered_quantizers", "ternary"]

@@ -117,6 +117,12 @@ class Quantizer:
     role = None
     parameters = ()
     monotonic = False
+    #: The parameter learned per layer (a trainable scalar of the layer, initialised from the config's
+    #: value), or ``None``; see :meth:`learned_gradient` and :meth:`call_learned`.
+    learned = None
+    #: The registered quantizer whose forward, with the learned value fixed, this one's is: what a trained
+    #: layer is exported as (``None``: itself).
+    exported_as = None
 
     def forward(self, x, *values):
         """The quantized values of ``x``; ``values`` are the parameters in :attr:`parameters` order, each a Python
@@ -196,6 +202,41 @@ class Quantizer:
                     return upstream if mask is None else upstream * tf.cast(mask, upstream.dtype)
                 return self.forward(value, *values), grad
             return quantize(x)
+
+    def learned_gradient(self, x, upstream, *values):
+        """The gradient of the loss with respect to the :attr:`learned` parameter (a scalar).
+
+        Args:
+            x: the quantizer's input.
+            upstream: the loss gradient with respect to the output.
+            values: the parameters in :attr:`parameters` order (the learned one as a tensor).
+        """
+        raise NotImplementedError(f"quantizer {self.name} learns no parameter")
+
+    def call_learned(self, x, learned_value, **kwargs):
+        """Quantizes ``x`` for training with the :attr:`learned` parameter given as a tensor (the layer's variable).
+
+        Backward: :meth:`gradient_mask` for ``x``, as :meth:`__call__`, and :meth:`learned_gradient` for the
+        learned parameter.
+        """
+        fixed = self.arguments(kwargs)
+        with tf.name_scope(PREFIX + self.name):
+            x = tf.convert_to_tensor(x)
+
+            @tf.custom_gradient
+            def quantize(value, learned):
+                values = [learned if p.name == self.learned else fixed[p.name] for p in self.parameters]
+
+                def grad(upstream):
+                    mask = self.gradient_mask(value, *values)
+                    dx = upstream if mask is None else upstream * tf.cast(mask, upstream.dtype)
+                    return dx, tf.cast(self.learned_gradient(value, upstream, *values), learned.dtype)
+                return self.forward(value, *values), grad
+            return quantize(x, tf.convert_to_tensor(learned_value))  # a variable is read here, outside
+
+    def exported(self, arguments):
+        """``(name, arguments)`` of the quantizer a layer with these (learned values included) is exported as."""
+        return (self.exported_as or self.name), dict(arguments)
 
     def __repr__(self):
         return f"<quantizer {self.name}>"

@@ -1,0 +1,87 @@
+"""PACT and LSQ: the forward of linear_mid_tread_half with a learned top, their gradients, and their export
+as linear_mid_tread_half with the learned value (the form every converter already reads)."""
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from lmnet.export import exporter
+from lmnet.layers import QuantizedActivation
+from lmnet.quantizations import linear_mid_tread_half, lsq, pact
+from tests.conftest import patch_output_and_data_dirs, write_tiny_config
+
+X = tf.constant([-0.5, 0.1, 0.4, 0.7, 1.0, 1.6, 2.0, 2.5, 3.0])
+
+
+@pytest.mark.parametrize("quantizer", [pact, lsq], ids=lambda q: q.name)
+def test_the_forward_is_linear_mid_tread_halfs(quantizer):
+    top = tf.constant(1.7)
+    expected = linear_mid_tread_half(X, bit=2, max_value=1.7)
+    np.testing.assert_array_equal(quantizer.call_learned(X, top, bit=2).numpy(), expected.numpy())
+
+
+def gradients(quantizer, top, upstream):
+    top = tf.Variable(top)
+    x = tf.Variable(X)
+    with tf.GradientTape() as tape:
+        y = quantizer.call_learned(x, top, bit=2)
+        loss = tf.reduce_sum(y * upstream)
+    return [g.numpy() for g in tape.gradient(loss, [x, top])]
+
+
+def test_pact_gradient_of_the_clip_level_counts_the_clipped_inputs():
+    upstream = np.linspace(0.5, 1.3, 9).astype(np.float32)
+    dx, dtop = gradients(pact, 2.0, upstream)
+    np.testing.assert_array_equal(dx, upstream * ((X.numpy() > 0) & (X.numpy() < 2.0)))
+    assert dtop == pytest.approx(upstream[X.numpy() >= 2.0].sum())
+
+
+def test_lsq_step_gradient_by_hand():
+    upstream = np.ones(9, np.float32)
+    _, dtop = gradients(lsq, 1.5, upstream)  # Q = 3, s = 0.5
+    v = X.numpy() / 0.5
+    step = np.where(v <= 0, 0.0, np.where(v >= 3, 3.0, np.round(v) - v))
+    g = 1 / np.sqrt(1 * 3)  # N = values per sample = the product of the axes after the first: 1 for a 1-D input
+    assert dtop == pytest.approx(g / 3 * step.sum(), rel=1e-5)
+
+
+@pytest.mark.parametrize("name", ["pact", "lsq"])
+def test_the_layer_learns_its_top_and_exports_as_linear_mid_tread_half(name):
+    layer = QuantizedActivation(name, {"bit": 2, "max_value": 1.0})
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, layer(inputs))
+    assert [w.path.split("/")[-1] for w in model.trainable_weights] == ["max_value"]
+    x = np.full((8, 4), 3.0, np.float32)  # everything above the top: the top must grow to fit the target
+    optimizer = keras.optimizers.SGD(0.05)
+    for _ in range(20):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x) - 2.5))
+        optimizer.apply(tape.gradient(loss, model.trainable_weights), model.trainable_weights)
+    learned = float(layer.learned_value.numpy())
+    assert learned > 1.2
+    assert layer.exported() == ("linear_mid_tread_half", {"bit": 2, "max_value": pytest.approx(learned)})
+
+
+@pytest.mark.timeout(900)
+def test_a_pact_network_trains_and_exports_with_its_learned_levels(tmp_path):
+    patch = patch_output_and_data_dirs(tmp_path)
+    try:
+        from executor import train
+        extra = 'from lmnet.quantizations import pact\nNETWORK.ACTIVATION_QUANTIZER = pact\n'
+        train.run(write_tiny_config(str(tmp_path), max_steps=6, save_steps=6, test_steps=6, extra=extra), "pact",
+                  progress=False)
+        result = exporter.export_experiment("pact", images=[], metric_samples=16, calibration_samples=8,
+                                            log=lambda line: None)
+    finally:
+        patch.undo()
+    meta = json.dumps(result.parity)
+    for form in ("pb", "saved_model", "onnx", "qonnx"):
+        assert result.parity["max_abs_diff"][form] <= 1e-4, meta
+    graph = tf.compat.v1.GraphDef()
+    with open(os.path.join(result.directory, exporter.GRAPH_FILE), "rb") as stream:
+        graph.ParseFromString(stream.read())
+    ops = {node.op for node in graph.node} | {f.signature.name for f in graph.library.function}
+    assert any("QTZ_linear_mid_tread_half" in op for op in ops) and not any("pact" in op for op in ops)
