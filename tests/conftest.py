@@ -29,6 +29,7 @@ MAX_STEPS = {max_steps}
 SAVE_CHECKPOINT_STEPS = {save_steps}
 KEEP_CHECKPOINT_MAX = {keep}
 TEST_STEPS = {test_steps}
+JIT_COMPILE = False  # XLA compiles in seconds what these few steps run in less; tests opt in
 SUMMARISE_STEPS = 5
 PRE_PROCESSOR = DivideBy255()
 
@@ -108,6 +109,7 @@ MAX_STEPS = {max_steps}
 SAVE_CHECKPOINT_STEPS = {save_steps}
 KEEP_CHECKPOINT_MAX = 2
 TEST_STEPS = {test_steps}
+JIT_COMPILE = False  # XLA compiles in seconds what these few steps run in less; tests opt in
 SUMMARISE_STEPS = 2
 PRE_PROCESSOR = Sequence([ResizeWithGtBoxes(), PerImageStandardization()])
 

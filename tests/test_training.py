@@ -130,3 +130,16 @@ def test_pretrain_checkpoint_missing_names_it_and_the_way_out(tmp_path, environm
     trainer, _ = train(environment, write_tiny_config(str(tmp_path), name="scratch.py", max_steps=3))
     assert trainer.step == 3
     assert config_module.load(environment.experiment("exp").config_yaml).IS_PRETRAIN is False
+
+
+def test_an_xla_compiled_run_resumes_to_the_same_weights(tmp_path, environment):
+    jit = "JIT_COMPILE = True\n"
+    straight, _ = train(environment, write_tiny_config(str(tmp_path), name="a.py", max_steps=10, extra=jit),
+                        "straight")
+    train(environment, write_tiny_config(str(tmp_path), name="b.py", max_steps=5, extra=jit), "resumed")
+    resumed, _ = train(environment, write_tiny_config(str(tmp_path), name="b.py", max_steps=10, extra=jit),
+                       "resumed")
+    assert straight.config.JIT_COMPILE and resumed.step == 10
+    expected, actual = weights(straight), weights(resumed)
+    for name in expected:
+        np.testing.assert_array_equal(actual[name], expected[name], err_msg=name)
