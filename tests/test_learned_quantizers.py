@@ -85,3 +85,17 @@ def test_a_pact_network_trains_and_exports_with_its_learned_levels(tmp_path):
         graph.ParseFromString(stream.read())
     ops = {node.op for node in graph.node} | {f.signature.name for f in graph.library.function}
     assert any("QTZ_linear_mid_tread_half" in op for op in ops) and not any("pact" in op for op in ops)
+
+
+def test_a_run_with_learned_ranges_resumes_bitwise(tmp_path, environment):
+    from tests.test_training import train, weights
+    extra = 'from lmnet.quantizations import lsq\nNETWORK.ACTIVATION_QUANTIZER = lsq\nEMA_DECAY = 0.9\n'
+    straight, _ = train(environment, write_tiny_config(str(tmp_path), name="a.py", max_steps=8, extra=extra), "a")
+    train(environment, write_tiny_config(str(tmp_path), name="b.py", max_steps=4, extra=extra), "b")
+    resumed, _ = train(environment, write_tiny_config(str(tmp_path), name="b.py", max_steps=8, extra=extra), "b")
+    expected, actual = weights(straight), weights(resumed)
+    assert "conv1_act/max_value" in expected and expected["conv1_act/max_value"] != 2.0  # it moved
+    for name in expected:
+        np.testing.assert_array_equal(actual[name], expected[name], err_msg=name)
+    for name, value in straight.weight_average.averages.items():
+        np.testing.assert_array_equal(resumed.weight_average.averages[name].numpy(), value.numpy(), err_msg=name)
