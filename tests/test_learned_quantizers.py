@@ -90,9 +90,12 @@ def test_a_pact_network_trains_and_exports_with_its_learned_levels(tmp_path):
 def test_a_run_with_learned_ranges_resumes_bitwise(tmp_path, environment):
     from tests.test_training import train, weights
     extra = 'from lmnet.quantizations import lsq\nNETWORK.ACTIVATION_QUANTIZER = lsq\nEMA_DECAY = 0.9\n'
-    straight, _ = train(environment, write_tiny_config(str(tmp_path), name="a.py", max_steps=8, extra=extra), "a")
-    train(environment, write_tiny_config(str(tmp_path), name="b.py", max_steps=4, extra=extra), "b")
-    resumed, _ = train(environment, write_tiny_config(str(tmp_path), name="b.py", max_steps=8, extra=extra), "b")
+
+    def config(name, steps):
+        return write_tiny_config(str(tmp_path), name=name, max_steps=steps, save_steps=3, test_steps=6, extra=extra)
+    straight, _ = train(environment, config("a.py", 6), "a")
+    train(environment, config("b.py", 3), "b")
+    resumed, _ = train(environment, config("b.py", 6), "b")
     expected, actual = weights(straight), weights(resumed)
     assert "conv1_act/max_value" in expected and expected["conv1_act/max_value"] != 2.0  # it moved
     for name in expected:

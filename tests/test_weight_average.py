@@ -41,13 +41,14 @@ def test_update_follows_the_documented_formula_and_swapping_restores_the_raw_wei
 
 
 def test_checkpoints_hold_the_average_and_readers_restore_it(tmp_path, environment):
-    trainer, _ = train(environment, write_tiny_config(str(tmp_path), max_steps=6, extra=EMA))
+    trainer, _ = train(environment, write_tiny_config(str(tmp_path), max_steps=4, save_steps=4, test_steps=4,
+                                                      extra=EMA))
     names = {name for name, _ in tf.train.list_variables(trainer.keeper.latest)}
     assert any(name.startswith(AVERAGED_WEIGHTS + "/conv1.Skernel") for name in names)  # "/" is escaped
     averages = {key: value.numpy() for key, value in trainer.weight_average.averages.items()}
     raw = weights(trainer)
     assert not np.array_equal(averages["conv1/kernel"], raw["conv1/kernel"])
-    fresh, _ = train(environment, write_tiny_config(str(tmp_path), name="other.py", max_steps=1), "other")
+    fresh, _ = train(environment, write_tiny_config(str(tmp_path), name="other.py", max_steps=1, test_steps=1), "other")
     restore_weights(fresh.network.model, trainer.keeper.latest)
     restored = weight_map(fresh.network.model)
     for key, value in averages.items():
@@ -57,12 +58,14 @@ def test_checkpoints_hold_the_average_and_readers_restore_it(tmp_path, environme
 
 
 def test_resume_continues_weights_and_averages_bitwise(tmp_path, environment):
-    straight, _ = train(environment, write_tiny_config(str(tmp_path), name="a.py", max_steps=10, extra=EMA),
-                        "straight")
-    train(environment, write_tiny_config(str(tmp_path), name="b.py", max_steps=5, extra=EMA), "resumed")
-    resumed, _ = train(environment, write_tiny_config(str(tmp_path), name="b.py", max_steps=10, extra=EMA),
-                       "resumed")
-    assert resumed.step == 10
+    """Six steps straight equal three, a resume, then three more (raw weights and averages)."""
+
+    def config(name, steps):
+        return write_tiny_config(str(tmp_path), name=name, max_steps=steps, save_steps=3, test_steps=6, extra=EMA)
+    straight, _ = train(environment, config("a.py", 6), "straight")
+    train(environment, config("b.py", 3), "resumed")
+    resumed, _ = train(environment, config("b.py", 6), "resumed")
+    assert resumed.step == 6
     for name, value in weights(straight).items():
         np.testing.assert_array_equal(weights(resumed)[name], value, err_msg=name)
     for name, value in straight.weight_average.averages.items():
