@@ -1,30 +1,26 @@
-"""Example: LMTinyYoloQuantize (binary channel-wise weights, 2-bit activations, stride 16) on the embedded
-shapes detection set, trained from scratch in one stage (no data to download).
+"""Example, stage 2 of 2: LMTinyYoloQuantize (binary channel-wise weights, 2-bit activations, stride 16) on the
+embedded shapes detection set, initialised from the float LMTinyYolo of stage 1 (no data to download):
 
+    python executor/train.py -c configs/example/object_detection_tiny_float.py -i detection_tiny_float
     python executor/train.py -c configs/example/object_detection_tiny.py -i detection_tiny
     python executor/evaluate.py -i detection_tiny
+    python executor/export.py -i detection_tiny
 
-The recipe levers (docs/detection.rst): XLA-compiled steps (``JIT_COMPILE``, the default), a CIoU box term,
-binary cross-entropy objectness, every anchor matching a ground truth with shape IoU >= 0.5 responsible
-for it, and an exponential moving average of the weights for validation and export (``EMA_DECAY``).
+The pre-trained weights (stage 1's weight average) are read from ``$OUTPUT_DIR/detection_tiny_float``
+(``OUTPUT_DIR`` defaults to ``./saved``). Trained from scratch in one stage instead (``--set IS_PRETRAIN=false``)
+it learns more slowly (docs/detection.rst). Everything else is stage 1's config (``BASE``).
 """
+from lmnet.environment import Environment
 from lmnet.networks.object_detection.lm_tiny_yolo_quantize import LMTinyYoloQuantize
 
-BASE = ["object_detection_float.py", "../common/binary_weights_2bit_activations.py"]
+BASE = ["object_detection_tiny_float.py", "../common/binary_weights_2bit_activations.py"]
 
 NETWORK_CLASS = LMTinyYoloQuantize
 
-MAX_STEPS = 2000
-SAVE_CHECKPOINT_STEPS = 500
-TEST_STEPS = 500
+MAX_STEPS = 1000
+
+IS_PRETRAIN = True
+PRETRAIN_DIR = Environment.from_env().experiment("detection_tiny_float").checkpoints
+PRETRAIN_FILE = "save.ckpt-1000"
 
 NETWORK.LEARNING_RATE_KWARGS = {"initial_learning_rate": 1e-3, "decay_steps": MAX_STEPS, "alpha": 0.01}
-# [width, height] in grid cells of 16x16 pixels; the shapes span 1 to 3.6 cells.
-NETWORK.ANCHORS = [[1.2, 1.2], [1.8, 1.8], [2.5, 2.5], [3.4, 3.4]]
-NETWORK.LOSS_BOX = "ciou"
-NETWORK.COORDINATE_SCALE = 2.0
-NETWORK.LOSS_OBJECTNESS = "bce"
-NETWORK.LOSS_ASSIGN_IOU_THRESHOLD = 0.5
-
-EMA_DECAY = 0.999
-EMA_RAMP_STEPS = 200

@@ -1,0 +1,32 @@
+"""Example, stage 1 of 2: float LMTinyYolo with the detection recipe on the embedded shapes set (no data to
+download). The quantized stage (``object_detection_tiny.py``) starts from its weights, so train this one first,
+under the experiment id that config expects (about 5 minutes on 2 CPU cores):
+
+    python executor/train.py -c configs/example/object_detection_tiny_float.py -i detection_tiny_float
+
+It stops after 1,000 steps of a 2,000-step cosine, while the learning rate is still high enough for the
+quantized stage to keep learning. The recipe (docs/detection.rst): XLA-compiled steps (``JIT_COMPILE``, the
+default), a CIoU box term, binary cross-entropy objectness, every anchor whose shape matches a ground truth
+with IoU >= 0.5 responsible for it, and an exponential moving average of the weights, which validation,
+export and the next stage use (``EMA_DECAY``).
+"""
+from lmnet.networks.object_detection.lm_tiny_yolo import LMTinyYolo
+
+BASE = "object_detection_float.py"  # the data, the pre-processing and the optimizer
+
+NETWORK_CLASS = LMTinyYolo
+
+MAX_STEPS = 1000
+SAVE_CHECKPOINT_STEPS = 500
+TEST_STEPS = 500
+
+NETWORK.LEARNING_RATE_KWARGS = {"initial_learning_rate": 1e-3, "decay_steps": 2000, "alpha": 0.01}
+# [width, height] in grid cells of 16x16 pixels; the shapes span 1 to 3.6 cells.
+NETWORK.ANCHORS = [[1.2, 1.2], [1.8, 1.8], [2.5, 2.5], [3.4, 3.4]]
+NETWORK.LOSS_BOX = "ciou"
+NETWORK.COORDINATE_SCALE = 2.0
+NETWORK.LOSS_OBJECTNESS = "bce"
+NETWORK.LOSS_ASSIGN_IOU_THRESHOLD = 0.5
+
+EMA_DECAY = 0.999
+EMA_RAMP_STEPS = 200
