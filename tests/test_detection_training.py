@@ -5,6 +5,7 @@ import os
 import shutil
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from executor import evaluate as evaluate_executor, train as train_executor
@@ -58,24 +59,38 @@ def shrunk_copy(example, directory, **keys):
     return path
 
 
-def test_example_stages_start_the_quantized_detector_from_the_float_one(tmp_path, environment):
-    """The README's demo: stage 2 restores every variable of stage 1's last checkpoint, found by its id."""
-    stage1 = config_module.load(os.path.join(REPO, "configs", "example", "object_detection_float.py"))
-    stage2 = config_module.load(os.path.join(REPO, "configs", "example", "object_detection.py"))
+EXAMPLE_STAGES = [
+    pytest.param("object_detection_float.py", "object_detection.py", "detection_demo_float", id="LMFYolo"),
+    pytest.param("object_detection_tiny_float.py", "object_detection_tiny.py", "detection_tiny_float",
+                 id="LMTinyYolo (README demo)"),
+]
+
+
+@pytest.mark.parametrize("float_example, quantized_example, float_id", EXAMPLE_STAGES)
+def test_example_stages_start_the_quantized_detector_from_the_float_one(
+        tmp_path, environment, float_example, quantized_example, float_id):
+    """The two-stage examples (the README's demo among them): stage 2 restores every variable of stage 1's last
+    checkpoint, found by its id (its weight average when stage 1 keeps one)."""
+    stage1 = config_module.load(os.path.join(REPO, "configs", "example", float_example))
+    stage2 = config_module.load(os.path.join(REPO, "configs", "example", quantized_example))
     assert stage2.IS_PRETRAIN and not stage2.PRETRAIN_VARS
-    assert stage2.PRETRAIN_DIR == environment.experiment("detection_demo_float").checkpoints
+    assert stage2.PRETRAIN_DIR == environment.experiment(float_id).checkpoints
     assert stage2.PRETRAIN_FILE == f"save.ckpt-{stage1.MAX_STEPS}"
     assert stage1.MAX_STEPS % stage1.SAVE_CHECKPOINT_STEPS == 0
 
-    float_trainer, _ = train(environment, shrunk_copy("object_detection_float.py", str(tmp_path), MAX_STEPS=2,
-                                                      SAVE_CHECKPOINT_STEPS=2, TEST_STEPS=2), "detection_demo_float")
-    path = shrunk_copy("object_detection.py", str(tmp_path), PRETRAIN_FILE="'save.ckpt-2'")
+    shrunk = {"MAX_STEPS": 2, "SAVE_CHECKPOINT_STEPS": 2, "TEST_STEPS": 2, "JIT_COMPILE": False}
+    if float_example != "object_detection_float.py":
+        shrunk_copy("object_detection_float.py", str(tmp_path))  # stage 1's BASE
+    float_trainer, _ = train(environment, shrunk_copy(float_example, str(tmp_path), **shrunk), float_id)
+    path = shrunk_copy(quantized_example, str(tmp_path), PRETRAIN_FILE="'save.ckpt-2'", JIT_COMPILE=False)
     config = config_module.load(path)
-    paths = environment.experiment("detection_demo")
+    paths = environment.experiment("quantized")
     experiment.prepare(config, path, paths, log=lambda *_: None)
     quantized = Trainer(config, paths, environment.data_dir, progress=False, log=lambda *_: None)
     quantized.restore()
     expected = {k: v.numpy() for k, v in weight_map(float_trainer.network.model).items()}
+    if float_trainer.weight_average is not None:
+        expected.update({k: v.numpy() for k, v in float_trainer.weight_average.averages.items()})
     restored = weight_map(quantized.network.model)
     assert set(restored) == set(expected)
     for name, variable in restored.items():
