@@ -501,6 +501,10 @@ def test_upstream_python_runtime_agrees_with_lmnet(export_dir, tmp_path):
     """Upstream's Python runtime rebuilds the processors of ``meta.yaml`` and gets lmnet's input and predictions."""
     from lmnet.runtime.meta import load_meta
     meta = load_meta(export_dir)
+    grid = np.load(os.path.join(_test_data_folders(export_dir)[0], "output.npy")).shape[1:3]
+    if "DETECTION" in str(meta.task) and tuple(grid) != tuple(size // 32 for size in meta.image_size):
+        pytest.skip(f"a stride-{meta.image_size[0] // grid[0]} detector: upstream's FormatYoloV2 decodes a "
+                    "stride-32 grid only (blueoil/post_processor.py, num_cell = image_size // 32); export warns")
     script = tmp_path / "upstream_runtime.py"
     script.write_text(UPSTREAM_RUNTIME)
     for index, folder in enumerate(_test_data_folders(export_dir)):

@@ -26,6 +26,7 @@ import warnings
 import numpy as np
 
 from lmnet import builders, experiment, outputs
+from lmnet.common import Tasks
 from lmnet.environment import Environment
 from lmnet.errors import ConfigError, ExperimentError, LmnetError
 from lmnet.export import (debug_data, formats, graph, hls4ml_project, layer_parity, meta, parity, qonnx, qonnx_checks,
@@ -242,6 +243,11 @@ def _write_pb(context, path):
     if context.unsupported_ops:
         messages.insert(0, f"the exported graph uses op types outside the hardware converter's list: "
                            f"{', '.join(context.unsupported_ops)}")
+    stride = getattr(context.network, "size_divisor", 32)
+    if context.network.task == Tasks.OBJECT_DETECTION and stride != 32:
+        messages.append(f"{type(context.network).__name__} predicts on a stride-{stride} grid; upstream Blueoil's "
+                        "Python runtime decodes FormatYoloV2 on a stride-32 grid only (num_cell = image_size // 32), "
+                        "so decode this export's output with lmnet's runtime (python -m lmnet.runtime)")
     for message in messages:
         warnings.warn(message, stacklevel=2)
         context.log(f"warning: {message}")
