@@ -303,4 +303,4 @@ def test_quantizer_arguments_check_names_needed_and_unknown_keywords():
     assert NeedsBit().arguments({"bit": 3.0}, key) == {"bit": 3, "scale": 1.0}
     assert {name: quantizer.keywords for name, quantizer in registered_quantizers().items()} == {
         "binary_mean_scaling": [], "binary_channel_wise_mean_scaling": [], "ternary": [],
-        "linear_mid_tread_half": ["bit", "max_value"]}
+        "linear_mid_tread_half": ["bit", "max_value"], "pact": ["bit", "max_value"], "lsq": ["bit", "max_value"]}
