@@ -264,10 +264,11 @@ REGISTERED = sorted(registered_quantizers())
 
 
 def quantizer_subclasses(cls=Quantizer):
-    """Every concrete subclass of :class:`Quantizer` defined in lmnet (recursively)."""
+    """Every concrete subclass of :class:`Quantizer` defined in lmnet (recursively); a shared base without a
+    ``name`` (such as :class:`~lmnet.quantizations.learned.LearnedRange`) is not a quantizer of its own."""
     found = []
     for subclass in cls.__subclasses__():
-        if subclass.__module__.startswith("lmnet."):
+        if subclass.__module__.startswith("lmnet.") and subclass.name is not None:
             found.append(subclass)
         found.extend(quantizer_subclasses(subclass))
     return found

@@ -20,7 +20,18 @@ from lmnet.quantizations.linear import LinearMidTreadHalf, _levels_and_top
 from lmnet.quantizations.registry import register
 
 
-class Pact(LinearMidTreadHalf):
+class LearnedRange(LinearMidTreadHalf):
+    """The shared part of PACT and LSQ: ``max_value`` is a trainable weight of the layer, exported as
+    ``linear_mid_tread_half`` with its learned value. Not registered itself (``name`` is ``None``); a
+    subclass names itself and gives the gradient of ``max_value`` in :meth:`learned_gradient`.
+    """
+
+    name = None
+    learned = "max_value"
+    exported_as = "linear_mid_tread_half"
+
+
+class Pact(LearnedRange):
     r"""PACT (Choi et al., 2018): a learned clipping level.
 
     Forward: :class:`LinearMidTreadHalf`'s, with :math:`m` the layer's learned clipping level
@@ -38,8 +49,6 @@ class Pact(LinearMidTreadHalf):
     """
 
     name = "pact"
-    learned = "max_value"
-    exported_as = "linear_mid_tread_half"
 
     def learned_gradient(self, x, upstream, bit, max_value):
         """:math:`\\sum \\partial L / \\partial y \\cdot [x \\ge \\alpha]`."""
@@ -47,7 +56,7 @@ class Pact(LinearMidTreadHalf):
         return tf.reduce_sum(tf.cast(upstream, tf.float32) * tf.cast(x >= top, tf.float32))
 
 
-class Lsq(LinearMidTreadHalf):
+class Lsq(LearnedRange):
     r"""LSQ (Esser et al., 2020): a learned step size :math:`s = m / Q`.
 
     Forward: :class:`LinearMidTreadHalf`'s, with :math:`m` the layer's learned value.
@@ -70,8 +79,6 @@ class Lsq(LinearMidTreadHalf):
     """
 
     name = "lsq"
-    learned = "max_value"
-    exported_as = "linear_mid_tread_half"
 
     def learned_gradient(self, x, upstream, bit, max_value):
         """:math:`g / Q \\cdot \\sum \\partial L / \\partial y \\cdot \\partial y / \\partial s`."""
