@@ -7,10 +7,11 @@
 # Why it installs this way:
 # * "pip install torch==2.13.0" takes the CPU wheel on the project's machines; an unpinned torch pulls a multi-GB
 #   CUDA build.
-# * Ultralytics is installed with --no-deps from requirements.txt (its dependencies, pinned): its own requirements
-#   pull torchvision, whose only 0.28.0 wheel on the package index is a CUDA build that fails to import next to
-#   the CPU torch. Ultralytics does not need it for detection: without torchvision imported, its NMS is its own
-#   pure-torch one (ultralytics/utils/nms.py, TorchNMS).
+# * Ultralytics is installed with --no-deps from requirements.txt (its dependencies, pinned). torchvision is among
+#   them because Ultralytics asks for its metadata and its validator imports it; the only torchvision 0.28.0 wheel on
+#   the package index is a CUDA build whose compiled ops fail to load next to the CPU torch, so it is installed
+#   without its CUDA dependencies and ultralytics_train.py (ensure_torchvision_nms) supplies the one op detection
+#   uses, torchvision::nms.
 set -e
 VENV=${1:-.venv-peer}
 HERE=$(cd "$(dirname "$0")" && pwd)
