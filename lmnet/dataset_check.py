@@ -217,7 +217,7 @@ def geometry_problems(boxes, image_size, source):
 
 
 def _box_text(box):
-    return "[" + ", ".join(f"{float(value):g}" for value in box) + "]"
+    return "[" + ", ".join(f"{float(value):.5g}" for value in box) + "]"
 
 
 def box_problems(samples, table, num_classes, input_size=None):
@@ -349,9 +349,13 @@ class SubsetReport:
         """Every box's ``(w, h)`` in pixels at the network input ``input_size``."""
         return anchor_math.resized_sizes(self.box_sizes, self.boxes.image_sizes, input_size)
 
-    def grid_box_sizes(self, grid_size):
-        """The trained boxes' ``(w, h)`` in cells of the output grid ``grid_size`` (the anchors' unit)."""
-        keep = self.boxes.trained & (self.box_sizes > 0).all(axis=1)
+    def grid_box_sizes(self, grid_size, input_size):
+        """The ``(w, h)`` of the boxes anchors are fitted to and measured on, in cells of the output grid.
+
+        Those are the boxes training uses, less the :data:`TINY` ones (under :data:`TINY_BOX_PIXELS` at the
+        network input ``input_size``), which are reported as problems rather than given an anchor.
+        """
+        keep = self.boxes.trained & (self.input_box_sizes(input_size) >= TINY_BOX_PIXELS).all(axis=1)
         return anchor_math.resized_sizes(self.box_sizes[keep], self.boxes.image_sizes[keep], grid_size)
 
     def problems_by_kind(self):
@@ -467,14 +471,15 @@ class AnchorReport:
 
 
 def fit_report(train, input_size, grid_size, num_anchors, current=None, iou_threshold=anchor_math.BPR_IOU, seed=0):
-    """Fits ``num_anchors`` anchors to the trained boxes of ``train`` (a :class:`SubsetReport`).
+    """Fits ``num_anchors`` anchors to the boxes of ``train`` (a :class:`SubsetReport`) and measures them and the
+    ``current`` ones on those boxes (:meth:`SubsetReport.grid_box_sizes`: tiny and ignored boxes left out).
 
     Raises:
         DatasetError: the subset has fewer distinct box sizes than ``num_anchors``.
     """
-    sizes = train.grid_box_sizes(grid_size)
+    sizes = train.grid_box_sizes(grid_size, input_size)
     if len(sizes) == 0:
-        raise DatasetError(f"{train.subset}: no boxes to fit anchors to")
+        raise DatasetError(f"{train.subset}: no boxes to fit anchors to (tiny boxes left out)")
     fitted = anchor_math.fit_anchors(sizes, num_anchors, seed=seed)
     return AnchorReport(grid_size=tuple(grid_size), input_size=tuple(input_size),
                         fitted=anchor_math.match(sizes, fitted, iou_threshold),
@@ -521,7 +526,7 @@ def quick_check(config, dataset, network, log, max_samples=QUICK_MAX_SAMPLES):
                 f"{problems[0].message}")
     grid = network_grid(network)
     if grid is not None and report.is_detection:
-        _log_poor_anchors(report.grid_box_sizes(grid[1]), grid[0], report.checked, log)
+        _log_poor_anchors(report.grid_box_sizes(grid[1], config.IMAGE_SIZE), grid[0], report.checked, log)
 
 
 def _log_poor_anchors(sizes, anchors, checked, log):

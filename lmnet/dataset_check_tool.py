@@ -16,7 +16,7 @@ from lmnet.common import Tasks
 from lmnet.config import SmartDict
 from lmnet.dataset_check_plots import write_subset_plot
 from lmnet.dataset_check_report import anchor_lines, problems_file_lines, subset_lines
-from lmnet.errors import ConfigError
+from lmnet.errors import ConfigError, DatasetError
 from lmnet.outputs import claim_output_folder, write_atomically
 from lmnet.tasks import get_task
 
@@ -198,9 +198,9 @@ def check(target, output_dir, max_images=None, overwrite=False, progress=True, d
     for subset in SUBSETS:
         dataset, recorded = dataset_check.build_checked_subset(target.build, target.reader, subset)
         reports.append(_check_built(dataset, subset, target, recorded, max_images, progress, decode_images))
-    anchor_report = _fit(target, reports[0], bpr_iou, seed)
+    anchor_report, note = _fit(target, reports[0], bpr_iou, seed)
     lines = [line for report in reports for line in subset_lines(report, target.input_size) + [""]]
-    lines += anchor_lines(anchor_report) if anchor_report is not None else _no_anchor_lines(target, reports[0])
+    lines += anchor_lines(anchor_report) if anchor_report is not None else [note] if note else []
     text = "\n".join(lines)
     files = {}
     for report in reports:
@@ -224,21 +224,17 @@ def _check_built(dataset, subset, target, recorded, max_images, progress, decode
 
 
 def _fit(target, train, bpr_iou, seed):
-    """The anchor report, or ``None`` without a grid or training boxes."""
-    if target.grid_size is None or not train.is_detection or not train.boxes.trained.any():
-        return None
-    kwargs = {} if bpr_iou is None else {"iou_threshold": bpr_iou}
-    return dataset_check.fit_report(train, target.input_size, target.grid_size, target.num_anchors,
-                                    current=target.anchors, seed=seed, **kwargs)
-
-
-def _no_anchor_lines(target, train):
-    """Why no anchors were fitted (only said for detection data)."""
+    """``(anchor report, None)``, or ``(None, the line saying why no anchors were fitted)``."""
     if not train.is_detection:
-        return []
+        return None, None
     if target.grid_size is None:
-        return ["== anchors: not fitted (give --image_size H W, and --stride, to fit anchors to a bare dataset)"]
-    return ["== anchors: not fitted (the training subset has no boxes)"]
+        return None, "== anchors: not fitted (give --image_size H W, and --stride, to fit anchors to a bare dataset)"
+    kwargs = {} if bpr_iou is None else {"iou_threshold": bpr_iou}
+    try:
+        return dataset_check.fit_report(train, target.input_size, target.grid_size, target.num_anchors,
+                                        current=target.anchors, seed=seed, **kwargs), None
+    except DatasetError as error:
+        return None, f"== anchors: not fitted: {error}"
 
 
 def _write_text(folder, name, lines):
