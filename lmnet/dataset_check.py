@@ -34,6 +34,7 @@ from lmnet import anchors as anchor_math
 from lmnet.boxes import clip_xywh, iou_xywh_aligned
 from lmnet.datasets.detection_base import BadAnnotations
 from lmnet.errors import DatasetError
+from lmnet.tasks import get_task
 
 DEGENERATE = "degenerate box"
 OUTSIDE = "box outside image"
@@ -283,10 +284,8 @@ def _class_problems(samples, class_ids, sample_of, num_classes):
                                  f"0..{num_classes - 1}") for row in np.flatnonzero(wrong)]
 
 
-def samples_problems(samples, num_classes, input_size=None):
-    """The problems of the labels or boxes of ``samples`` (all of one task)."""
-    if samples and samples[0].boxes is not None:
-        return box_problems(samples, BoxTable.of(samples), num_classes, input_size)
+def label_problems(samples, num_classes):
+    """The problems of classification ``samples``' labels (:data:`CLASS_RANGE`)."""
     class_ids = np.concatenate([sample.class_ids for sample in samples] + [np.zeros(0, np.int64)])
     counts = [len(sample.class_ids) for sample in samples]
     return _class_problems(samples, class_ids, np.repeat(np.arange(len(samples)), counts), num_classes)
@@ -411,9 +410,12 @@ def subset_report(subset, total, classes, samples, image_sizes, problems=(), inp
         images_per_class[np.unique(ids[(ids >= 0) & (ids < count)])] += 1
     report = SubsetReport(subset, total, len(samples), list(classes),
                           np.array([size for size in image_sizes if size is not None], np.int64).reshape(-1, 2),
-                          images_per_class, problems=list(problems) + samples_problems(samples, count, input_size))
-    if samples and samples[0].boxes is not None:
+                          images_per_class, problems=list(problems))
+    if not samples or samples[0].boxes is None:
+        report.problems += label_problems(samples, count)
+    else:
         report.boxes = BoxTable.of(samples)
+        report.problems += box_problems(samples, report.boxes, count, input_size)
         ids = report.boxes.class_ids
         report.objects_per_class = np.bincount(ids[(ids >= 0) & (ids < count)], minlength=count).astype(np.int64)
         report.boxes_per_image = np.bincount(report.boxes.sample, minlength=len(samples)).astype(np.int64)
@@ -501,10 +503,10 @@ def network_grid(network):
 def quick_check(config, dataset, network, log, max_samples=QUICK_MAX_SAMPLES):
     """Checks at most ``max_samples`` training annotations (no image is read) and logs one line per finding.
 
-    One line per kind of problem (:func:`samples_problems`, with the count and the first file), and one
-    when the network's anchors reach a best-possible recall (IoU ≥ :data:`lmnet.anchors.BPR_IOU`) below
-    :data:`POOR_BPR` on the trained boxes. Silent when nothing is found. Reads no random state and
-    changes nothing, so training is the same with or without it.
+    One line per kind of problem (:func:`box_problems` or :func:`label_problems`, with the count and the
+    first file), and one when the network's anchors reach a best-possible recall (IoU ≥
+    :data:`lmnet.anchors.BPR_IOU`) below :data:`POOR_BPR` on the trained boxes. Silent when nothing is
+    found. Reads no random state and changes nothing, so training is the same with or without it.
 
     Args:
         config: the validated config (``TASK``, ``IMAGE_SIZE``).
@@ -513,8 +515,6 @@ def quick_check(config, dataset, network, log, max_samples=QUICK_MAX_SAMPLES):
         log: a ``print``-like function.
         max_samples: samples read at most, spread evenly over the subset.
     """
-    from lmnet.tasks import get_task
-
     reader = get_task(config.TASK).dataset_reader()
     sources = sample_sources(dataset, "train")
     samples = [reader.read(dataset, int(index), sources[index]) for index in spread_indices(len(dataset), max_samples)]
