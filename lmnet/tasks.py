@@ -42,6 +42,11 @@ class Task:
         """
         raise NotImplementedError
 
+    def dataset_reader(self):
+        """How the dataset check reads this task's samples (:class:`lmnet.dataset_check.LabelReader` or
+        :class:`~lmnet.dataset_check.BoxReader`)."""
+        raise NotImplementedError
+
     def __repr__(self):
         return f"<task {self.name}>"
 
@@ -67,6 +72,10 @@ class Classification(Task):
         from lmnet.export.parity import classification_change
         return classification_change(float_outputs, form_outputs, targets, form)
 
+    def dataset_reader(self):
+        from lmnet.dataset_check import LabelReader
+        return LabelReader()
+
 
 class ObjectDetection(Task):
     """Boxes per image; the raw output becomes boxes through the post-processor."""
@@ -90,6 +99,10 @@ class ObjectDetection(Task):
         from lmnet.export.parity import detection_change
         return detection_change(float_outputs, form_outputs, targets, context["dataset"], context["post_processor"],
                                 context["classes"], context["image_size"], form)
+
+    def dataset_reader(self):
+        from lmnet.dataset_check import BoxReader
+        return BoxReader()
 
 
 #: The tasks by their :class:`lmnet.common.Tasks` string.

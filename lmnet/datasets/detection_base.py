@@ -265,12 +265,16 @@ class DetectionDataset(Dataset):
             is built (:class:`LazyAnnotations`); needs ``max_boxes`` and refuses
             ``skip_bad_annotations``. Only datasets with one annotation file per image take it
             (PASCAL VOC, YOLO txt).
+        bad_annotations: a :class:`BadAnnotations` policy to apply instead of
+            ``BadAnnotations(skip=skip_bad_annotations)`` (the dataset check passes one that records
+            every problem, :class:`lmnet.dataset_check.ProblemRecorder`).
     """
 
     target_key = "gt_boxes"
 
     def __init__(self, subset="train", data_dir="dataset", train_validation_saving_size=0, seed=0, max_boxes=None,
-                 skip_bad_annotations=False, use_ignored=False, lazy_annotations=False, extend_dir=None):
+                 skip_bad_annotations=False, use_ignored=False, lazy_annotations=False, extend_dir=None,
+                 bad_annotations=None):
         if lazy_annotations and max_boxes is None:
             raise DatasetError(f"{type(self).__name__}: lazy_annotations=True needs max_boxes (the padded number of "
                                "boxes cannot be taken from annotations that are not read up front)")
@@ -278,7 +282,7 @@ class DetectionDataset(Dataset):
             raise DatasetError(f"{type(self).__name__}: lazy_annotations=True cannot skip bad annotations (a skipped "
                                "image would change the length of a dataset already in use); fix them or read eagerly")
         self.lazy_annotations = bool(lazy_annotations)
-        self.bad_annotations = BadAnnotations(skip=skip_bad_annotations)
+        self.bad_annotations = BadAnnotations(skip=skip_bad_annotations) if bad_annotations is None else bad_annotations
         self.use_ignored = use_ignored
         self._max_boxes = max_boxes
         super().__init__(subset=subset, data_dir=data_dir, train_validation_saving_size=train_validation_saving_size,

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from lmnet import builders, pipeline
 from lmnet.checkpoint_io import weights_digest
+from lmnet.dataset_check import quick_check
 from lmnet.errors import DistributionError, TrainingError
 from lmnet.training.checkpoints import CheckpointKeeper
 from lmnet.evaluation import batches, evaluate, make_eval_step
@@ -153,6 +154,8 @@ class Trainer:
             self.weight_average = create_weight_average(config, self.network.model, self.distribution.distributed)
             self.keeper = CheckpointKeeper(self.network.model, self.optimizer, paths.checkpoints,
                                            keep=config.KEEP_CHECKPOINT_MAX, weight_average=self.weight_average)
+        if self.is_chief:
+            quick_check(config, self.data.train, self.network, log)  # reads annotations only: no random state
         self.summaries = SummaryWriters(paths.tensorboard)
         self.max_steps = max_steps(config, len(self.data.train))
         self.eval_step = make_eval_step(self.network)
