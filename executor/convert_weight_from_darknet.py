@@ -3,7 +3,7 @@ import os
 
 import click
 
-from lmnet.cli import quiet_tensorflow, user_errors_exit_2
+from lmnet.cli import quiet_tensorflow, user_errors_exit_2, verbose_option
 
 quiet_tensorflow()
 
@@ -44,8 +44,12 @@ def run(model, input_path=None, output_dir=None, environment=None, log=click.ech
               "inputs/darknet19_448.weights)")
 @click.option("--output", "output_dir", help="folder of the checkpoint save.ckpt (default "
               "$OUTPUT_DIR/convert_weight_from_darknet/<yolo_v2|darknet19>/checkpoints)")
+@verbose_option
 def main(model, input_path, output_dir):
-    """Convert Darknet weights into an lmnet checkpoint that IS_PRETRAIN can load."""
+    """Convert Darknet weights into an lmnet checkpoint.
+
+    Training starts from it with IS_PRETRAIN (the command prints the config lines).
+    """
     user_errors_exit_2(run)(model, input_path, output_dir)
 
 

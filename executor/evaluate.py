@@ -1,7 +1,7 @@
 """Evaluate a trained experiment on its validation subset."""
 import click
 
-from lmnet.cli import overwrite_option, quiet_tensorflow, trained_experiment_options, user_errors_exit_2
+from lmnet.cli import overwrite_option, quiet_tensorflow, trained_experiment_options, user_errors_exit_2, verbose_option
 
 quiet_tensorflow()
 
@@ -30,8 +30,9 @@ def run(experiment_id, restore_path=None, network=None, dataset=None, config_fil
 @click.option("-d", "--dataset", help="override DATASET_CLASS by module name")
 @click.option("-o", "--output_dir", help="folder for evaluate.json (default <experiment>/evaluate)")
 @overwrite_option
+@verbose_option
 def main(experiment_id, restore_path, network, dataset, config_file, output_dir, overwrite, overrides):
-    """Evaluate a trained experiment."""
+    """Evaluate a trained experiment on its validation subset."""
     user_errors_exit_2(run)(experiment_id, restore_path, network, dataset, config_file, output_dir,
                             overwrite=overwrite, overrides=overrides)
 

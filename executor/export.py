@@ -1,7 +1,7 @@
 """Export a trained experiment for inference and hardware conversion (see docs/export.rst)."""
 import click
 
-from lmnet.cli import quiet_tensorflow, trained_experiment_options, user_errors_exit_2
+from lmnet.cli import quiet_tensorflow, trained_experiment_options, user_errors_exit_2, verbose_option
 
 quiet_tensorflow()
 
@@ -50,10 +50,14 @@ FORMATS_HELP = ("comma-separated export formats to write: "
 @click.option("--accept_parity_failures", is_flag=True,
               help=f"exit 0 even when a form misses its tolerance in {PARITY_FILE} (by default the export fails "
                    "after writing every file, naming the form and the first layer past its tolerance)")
+@verbose_option
 def main(experiment_id, restore_path, image_size, images, config_file, metric_samples, emulation_samples,
          calibration_samples, formats, overrides, accept_parity_failures):
-    """Export a trained experiment (frozen graph, meta, SavedModel, TFLite, ONNX, QONNX, optionally an hls4ml
-    project, parity report)."""
+    """Export a trained experiment for inference and hardware.
+
+    Writes the frozen graph, meta, SavedModel, TFLite, ONNX, QONNX, optionally an hls4ml project, and the
+    parity report.
+    """
     user_errors_exit_2(run)(experiment_id, restore_path, image_size or None, images, config_file, metric_samples,
                             calibration_samples, formats, overrides, accept_parity_failures, emulation_samples)
 

@@ -1,7 +1,7 @@
 """Measure inference latency at batch size 1: overall (pre- + network + post-processing) and network only."""
 import click
 
-from lmnet.cli import config_overrides_option, quiet_tensorflow, user_errors_exit_2
+from lmnet.cli import config_overrides_option, quiet_tensorflow, user_errors_exit_2, verbose_option
 
 quiet_tensorflow()
 
@@ -46,9 +46,13 @@ def run(experiment_id=None, config_file=None, restore_path=None, image_size=None
               help="intra-op threads (TensorFlow / TFLite num_threads / ONNX Runtime); default: the engine's")
 @click.option("-o", "--output", help="path of the JSON report (default <experiment>/measure_latency.json)")
 @config_overrides_option
+@verbose_option
 def main(config_file, experiment_id, restore_path, image_size, step_size, cpu, engine, export_dir, threads, output,
          overrides):
-    """Measure the latency of a network at batch size 1 (overall and network only)."""
+    """Measure a network's latency at batch size 1.
+
+    Overall (pre-processing, network, post-processing) and network only.
+    """
     user_errors_exit_2(run)(experiment_id, config_file, restore_path, image_size or None, step_size, cpu, engine,
                             export_dir, threads, output, overrides=overrides)
 

@@ -1,7 +1,7 @@
 """Predict a folder of images with a trained experiment; writes npy/, json/ and images/."""
 import click
 
-from lmnet.cli import overwrite_option, quiet_tensorflow, trained_experiment_options, user_errors_exit_2
+from lmnet.cli import overwrite_option, quiet_tensorflow, trained_experiment_options, user_errors_exit_2, verbose_option
 
 quiet_tensorflow()
 
@@ -26,8 +26,9 @@ def run(input_dir, output_dir, experiment_id, config_file=None, restore_path=Non
 @click.option("--save_images/--no_save_images", default=True, show_default=True,
               help="write the images with the predictions drawn")
 @overwrite_option
+@verbose_option
 def main(input_dir, output_dir, experiment_id, config_file, restore_path, save_images, overwrite, overrides):
-    """Predict the images of a folder with a trained experiment."""
+    """Predict a folder of images with a trained experiment."""
     user_errors_exit_2(run)(input_dir, output_dir, experiment_id, config_file, restore_path, save_images,
                             overwrite=overwrite, overrides=overrides)
 

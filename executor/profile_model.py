@@ -1,7 +1,7 @@
 """Profile a network layer by layer: parameters, MACs, FLOPs, weight and activation memory at their bit widths."""
 import click
 
-from lmnet.cli import config_overrides_option, quiet_tensorflow, user_errors_exit_2
+from lmnet.cli import config_overrides_option, quiet_tensorflow, user_errors_exit_2, verbose_option
 
 quiet_tensorflow()
 
@@ -32,8 +32,12 @@ def run(experiment_id=None, restore_path=None, config_file=None, unquant_layers=
               help="layer whose weights count as float 32-bit (repeatable)")
 @click.option("-o", "--output_dir", help="folder of the reports (default $OUTPUT_DIR/<experiment id or config name>)")
 @config_overrides_option
+@verbose_option
 def main(experiment_id, restore_path, config_file, unquant_layers, output_dir, overrides):
-    """Profile the network of an experiment (-i) or of a config (-c)."""
+    """Profile a network layer by layer.
+
+    The network of a trained experiment (-i) or of a config alone (-c).
+    """
     user_errors_exit_2(run)(experiment_id, restore_path, config_file, unquant_layers, output_dir, overrides)
 
 

@@ -68,6 +68,8 @@ EXPERIMENT_ENTRIES = {
     "config.yaml": "train.py (the validated config)",
     "checkpoints": "train.py (save.ckpt-<step> and best/)",
     "tensorboard": "train.py and evaluate.py (event files)",
+    "train.log": "train.py (its console lines, appended by each run)",
+    "curves.png": "train.py (training curves from the event files)",
     "evaluate": "evaluate.py (evaluate.json)",
     "export": "export.py (<checkpoint>/<H>x<W>/ export folders)",
     "output_event": "output_event.py (CSV and Markdown tables)",
@@ -115,6 +117,8 @@ class ExperimentPaths:
     config_yaml = _entry_property("config.yaml")
     checkpoints = _entry_property("checkpoints")
     tensorboard = _entry_property("tensorboard")
+    train_log = _entry_property("train.log")
+    curves = _entry_property("curves.png")
     evaluate = _entry_property("evaluate")
     export = _entry_property("export")
     output_event = _entry_property("output_event")

@@ -5,11 +5,13 @@ import os
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.util import tensor_util
 
 from executor import evaluate as evaluate_executor, output_event as output_event_executor, train as train_executor
-from lmnet.events import select_table, write_csv
+from lmnet.curves import PANEL_SIZE, curves_figure, training_curves
+from lmnet.events import read_experiment_scalars, select_table, write_csv
 from tests.conftest import write_tiny_config
 
 
@@ -55,7 +57,8 @@ def test_tables_equal_tensorboard_values(experiment_env):
     written = output_event_executor.run("demo")
     out = experiment_env / "output_event"
     names = ["train", "validation", "train_validation_saving", "evaluate"]
-    assert written == [str(out / f"{name}.{ext}") for name in names for ext in ("csv", "md")]
+    tables = [str(out / f"{name}.{ext}") for name in names for ext in ("csv", "md")]
+    assert written == tables + [str(out / "curves.png")]
     for name in names:
         reference = reference_scalars(experiment_env / "tensorboard" / name)
         header, rows = read_csv(out / f"{name}.csv")
@@ -75,8 +78,8 @@ def test_tables_equal_tensorboard_values(experiment_env):
 def test_chosen_tags_and_steps(experiment_env, tmp_path):
     written = output_event_executor.run("demo", output_dir=str(tmp_path), tags=["accuracy", "loss"], steps=[10])
     assert sorted(os.path.basename(p) for p in written) == sorted(
-        f"{name}.{ext}" for name in ("train", "validation", "train_validation_saving", "evaluate")
-        for ext in ("csv", "md"))
+        [f"{name}.{ext}" for name in ("train", "validation", "train_validation_saving", "evaluate")
+         for ext in ("csv", "md")] + ["curves.png"])
     header, rows = read_csv(tmp_path / "validation.csv")
     reference = reference_scalars(experiment_env / "tensorboard" / "validation")
     assert header == ["step", "accuracy", "loss"] and [row[0] for row in rows] == ["10"]
@@ -116,3 +119,37 @@ def test_cli_prints_where_it_wrote(experiment_env, tmp_path):
 def test_missing_experiment_exits_2(experiment_env):
     result = CliRunner().invoke(output_event_executor.main, ["-i", "nothing"])
     assert result.exit_code == 2 and "not found" in result.stderr
+
+
+def test_curves_draw_the_event_values(experiment_env):
+    """curves.png beside the tables: one panel per tag (loss and learning rate first), one line per event
+    subfolder, whose points are exactly the values TensorBoard reads."""
+    written = output_event_executor.run("demo")
+    assert written[-1] == str(experiment_env / "output_event" / "curves.png")
+    panels = training_curves(read_experiment_scalars(str(experiment_env / "tensorboard")))
+    assert [panel.tag for panel in panels] == ["loss", "learning_rate", "accuracy", "top5_accuracy"]
+    references = {name: reference_scalars(experiment_env / "tensorboard" / name)
+                  for name in ("train", "validation", "train_validation_saving", "evaluate")}
+    for panel in panels:
+        expected = {name: values[panel.tag] for name, values in references.items() if panel.tag in values}
+        assert list(panel.series) == list(expected)  # subfolder order
+        for name, (steps, values) in panel.series.items():
+            assert list(steps) == sorted(expected[name])
+            assert [np.float32(value) for value in values] == [expected[name][step] for step in steps]
+    assert list(panels[1].series) == ["train"] and panels[0].series["validation"][0] == (5, 10)
+    figure = curves_figure(panels)
+    for axes, panel in zip(figure.axes, panels):
+        assert axes.get_title() == panel.tag
+        drawn = {line.get_label(): (tuple(line.get_xdata()), tuple(line.get_ydata())) for line in axes.lines}
+        assert drawn == panel.series
+    with Image.open(written[-1]) as image:
+        assert image.format == "PNG" and image.size == tuple(int(v) for v in figure.get_size_inches() * 100)
+
+
+def test_curves_follow_the_chosen_tags_and_steps(experiment_env, tmp_path):
+    output_event_executor.run("demo", output_dir=str(tmp_path), tags=["loss"], steps=[10])
+    with Image.open(tmp_path / "curves.png") as image:  # one panel
+        assert image.size == tuple(int(inches * 100) for inches in PANEL_SIZE)
+    [panel] = training_curves(read_experiment_scalars(str(experiment_env / "tensorboard")), ["loss"], [10])
+    assert panel.tag == "loss" and list(panel.series) == ["train", "validation", "train_validation_saving", "evaluate"]
+    assert all(steps == (10,) for steps, _ in panel.series.values())

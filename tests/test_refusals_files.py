@@ -104,7 +104,7 @@ def test_event_file_that_is_not_one_is_named_and_skipped(experiment):
         f"warning: skipped {damaged}: not a TensorBoard event file (no valid event record at byte 0 of "
         f"{os.path.getsize(damaged)})"]
     out = experiment / "output_event"
-    assert sorted(os.listdir(out)) == ["validation.csv", "validation.md"]
+    assert sorted(os.listdir(out)) == ["curves.png", "validation.csv", "validation.md"]
 
 
 def test_truncated_event_file_is_read_up_to_the_damage(experiment):
