@@ -18,7 +18,7 @@ FAILING_ARGUMENTS = {
     "profile_model.py": ["-i", "missing"],
     "measure_latency.py": ["-i", "missing"],
     "output_event.py": ["-i", "missing"],
-    "check_dataset.py": ["-c", "missing.py"],  # the dataset check (issue 16), written on another branch
+    "check_dataset.py": ["-c", "missing.py"],  # a config file that does not exist
     "convert_weight_from_darknet.py": ["-m", "yolov2", "--input", "missing.weights"],
 }
 
