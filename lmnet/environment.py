@@ -68,7 +68,7 @@ EXPERIMENT_ENTRIES = {
     "config.yaml": "train.py (the validated config)",
     "checkpoints": "train.py (save.ckpt-<step> and best/)",
     "tensorboard": "train.py and evaluate.py (event files)",
-    "evaluate": "evaluate.py (evaluate.json)",
+    "evaluate": "evaluate.py (evaluate.json and the report: report.html, report_data.json, plots)",
     "export": "export.py (<checkpoint>/<H>x<W>/ export folders)",
     "output_event": "output_event.py (CSV and Markdown tables)",
     "measure_latency.json": "measure_latency.py",

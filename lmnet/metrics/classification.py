@@ -8,9 +8,8 @@ class ClassificationMetrics:
     Args:
         top_k: the ``k`` of the second accuracy (clipped to the number of classes).
 
-    Attributes:
-        labels: the true label of every sample added, in order (``int64`` array).
-        predictions: the top-1 class of every sample added, in order (the one the accuracy counts).
+    :attr:`labels` and :attr:`predictions` keep every sample's label and top-1 class, in order (the
+    evaluation report's confusion matrix).
     """
 
     def __init__(self, top_k=5):
@@ -23,12 +22,12 @@ class ClassificationMetrics:
 
     @property
     def labels(self):
-        """The true labels added so far, in sample order."""
+        """``int64`` array: the true labels added so far, in sample order."""
         return np.concatenate(self._labels) if self._labels else np.zeros(0, np.int64)
 
     @property
     def predictions(self):
-        """The top-1 classes predicted so far, in sample order."""
+        """``int64`` array: the top-1 classes predicted so far (those the accuracy counts), in sample order."""
         return np.concatenate(self._predictions) if self._predictions else np.zeros(0, np.int64)
 
     def update(self, labels, scores):

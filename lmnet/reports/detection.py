@@ -8,7 +8,7 @@ per-image errors match its detections, at the threshold of the best mean F1, wit
 import numpy as np
 
 from lmnet.reports.curves import class_curves, f1_curves
-from lmnet.reports.figures import (class_colors, confusion_matrix_figure, enlarge, image_grid_figure, new_figure,
+from lmnet.reports.figures import (DPI, class_colors, confusion_matrix_figure, enlarge, image_grid_figure, new_figure,
                                    outside_legend)
 from lmnet.reports.matching import detections_above, match_at_threshold
 from lmnet.reports.page import REPORT_DATA, REPORT_HTML, Section, Table, format_number, write_report
@@ -137,7 +137,8 @@ def grid_figure(dataset, metrics, matching, indices, classes, threshold):
                                  with_scores=True))
         titles.append(f"#{index}: {matching.false_positives[index]} FP, {matching.false_negatives[index]} FN")
     return image_grid_figure(images, titles,
-                             f"Validation images with the most errors ({_threshold_text(threshold, short=True)})")
+                             f"Validation images with the most errors ({_threshold_text(threshold, short=True)})",
+                             cell_inches=GRID_IMAGE_SIDE / DPI + 0.3)
 
 
 def per_class_table(curves, f1):

@@ -97,7 +97,7 @@ def image_grid_figure(images, titles, title, columns=4, cell_inches=3.0):
     figure.suptitle(title)
     for index, (image, text) in enumerate(zip(images, titles)):
         axes = figure.add_subplot(rows, columns, index + 1)
-        axes.imshow(image, interpolation="nearest")
+        axes.imshow(image)  # "auto": smooth when shrinking (thin lines stay whole), sharp when enlarging
         axes.set_title(text, fontsize=9)
         axes.set_axis_off()
     return figure

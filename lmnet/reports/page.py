@@ -28,6 +28,7 @@ th { background: #f0f0f0; }
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption, .caption { color: #555; font-size: 0.9em; max-width: 60em; }
 .notes li { color: #8a4b00; }
+.tables { display: flex; flex-wrap: wrap; gap: 0 3em; align-items: flex-start; }
 """
 
 
@@ -106,8 +107,8 @@ def render_page(evaluation, tables, rendered, notes=()):
              f"<h1>{_escape(title)}</h1>", _summary(evaluation)]
     if notes:
         parts.append('<ul class="notes">' + "".join(f"<li>{_escape(note)}</li>" for note in notes) + "</ul>")
-    parts.append(_table_html(metrics_table(evaluation), "metrics"))
-    parts.extend(_table_html(table) for table in tables)
+    parts.append('<div class="tables">' + _table_html(metrics_table(evaluation), "metrics")
+                 + "".join(_table_html(table) for table in tables) + "</div>")
     parts.extend(_section_html(section, png) for section, png in rendered)
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
@@ -139,8 +140,8 @@ def _table_html(table, table_id=None):
     head = "".join(f"<th>{_escape(cell)}</th>" for cell in table.header)
     body = "".join("<tr>" + "".join(f"<td>{_escape(cell)}</td>" for cell in row) + "</tr>" for row in table.rows)
     caption = f'<p class="caption">{_escape(table.caption)}</p>' if table.caption else ""
-    return (f"<h2>{_escape(table.title)}</h2>{caption}"
-            f"<table{id_attribute}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    return (f"<div><h2>{_escape(table.title)}</h2>{caption}"
+            f"<table{id_attribute}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
 
 
 def _section_html(section, png):
