@@ -8,8 +8,8 @@ per-image errors match its detections, at the threshold of the best mean F1, wit
 import numpy as np
 
 from lmnet.reports.curves import class_curves, f1_curves
-from lmnet.reports.figures import (DPI, class_colors, confusion_matrix_figure, enlarge, image_grid_figure, new_figure,
-                                   outside_legend)
+from lmnet.reports.figures import (DPI, class_colors, confusion_matrix_figure, curves_figure, enlarge,
+                                   image_grid_figure, outside_legend)
 from lmnet.reports.matching import detections_above, match_at_threshold
 from lmnet.reports.page import REPORT_DATA, REPORT_HTML, Section, Table, format_number, write_report
 
@@ -60,7 +60,8 @@ def write_detection_report(output_dir, metrics, dataset, evaluation, extra_secti
                 "the post-processor's own score threshold never reach the metrics).", F1_CURVES),
         Section("Confusion matrix", confusion_matrix_figure(
                     matching.confusion, classes + ["background"],
-                    f"Confusion matrix at IoU 0.5, {_threshold_text(f1.best_threshold, short=True)}"),
+                    f"Confusion matrix at IoU 0.5, {_threshold_text(f1.best_threshold, short=True)}",
+                    "true class (last row: background)", "predicted class (last column: background)"),
                 f"Detections {_threshold_text(f1.best_threshold)}. Rows: true class (last row: detections that "
                 "match no object); columns: predicted class (last column: objects that no detection found); each "
                 "row divided by its total. Detections are matched in score order, first to an object of their "
@@ -83,7 +84,7 @@ def worst_images(errors, count):
 
 def pr_figure(curves, mean_ap):
     """Each class's precision envelope against recall, its AP in the legend."""
-    figure = new_figure(9.0, 5.5)
+    figure = curves_figure(len(curves))
     axes = figure.add_subplot()
     for curve, color in zip(curves, class_colors(len(curves))):
         if not curve.has_ground_truth:
@@ -102,16 +103,19 @@ def pr_figure(curves, mean_ap):
 
 def f1_figure(f1):
     """Per-class and mean F1 against the score threshold, the best threshold marked."""
-    figure = new_figure(9.0, 5.0)
+    figure = curves_figure(len(f1.per_class) + 1, height=5.0)
     axes = figure.add_subplot()
+    shown = _plotted_points(len(f1.thresholds))
     for (name, values), color in zip(f1.per_class.items(), class_colors(len(f1.per_class))):
-        axes.plot(f1.thresholds, values, drawstyle="steps-pre", color=color, linewidth=1.0, alpha=0.8, label=name)
+        axes.plot(f1.thresholds[shown], values[shown], drawstyle="steps-pre", color=color, linewidth=1.0, alpha=0.8,
+                  label=name)
     if f1.best_threshold is None:
         axes.text(0.5, 0.5, "no detections", ha="center", va="center", transform=axes.transAxes)
         axes.set_xlim(0.0, 1.0)
         title = "F1 against score threshold (no detections)"
     else:
-        axes.plot(f1.thresholds, f1.mean, drawstyle="steps-pre", color="black", linewidth=2.5, label="mean")
+        axes.plot(f1.thresholds[shown], f1.mean[shown], drawstyle="steps-pre", color="black", linewidth=2.5,
+                  label="mean")
         axes.axvline(f1.best_threshold, color="black", linestyle="--", linewidth=1.0)
         title = f"F1 against score threshold: best mean F1 {f1.best_f1:.3f} at {f1.best_threshold:.3f}"
         axes.set_xlim(*_score_range(f1.thresholds))
@@ -180,6 +184,14 @@ def report_data(curves, f1, matching, worst, classes, mean_ap):
         "worst_images": [{"index": index, "false_positives": int(matching.false_positives[index]),
                           "false_negatives": int(matching.false_negatives[index])} for index in worst],
     }
+
+
+def _plotted_points(count, limit=5000):
+    """Indices of at most about ``limit`` of ``count`` thresholds, evenly spread, first and last included (a plot
+    cannot show more; the best threshold is found on all of them)."""
+    if count <= limit:
+        return np.arange(count)
+    return np.unique(np.linspace(0, count - 1, limit).round().astype(np.int64))
 
 
 def _score_range(thresholds):

@@ -16,6 +16,9 @@ DPI = 100
 #: Confusion matrices with more rows than this show colours only, no number in each cell.
 MAX_ANNOTATED_CELLS = 15
 
+#: Confusion matrices with more rows than this name no class on their axes (they would overprint).
+MAX_LABELLED_ROWS = 60
+
 
 def new_figure(width, height):
     """A figure of ``width`` x ``height`` inches on its own Agg canvas."""
@@ -60,9 +63,12 @@ def confusion_matrix_figure(counts, labels, title, row_title="true", column_titl
     axes = figure.add_subplot()
     image = axes.imshow(np.ma.masked_invalid(fractions), cmap="Blues", vmin=0.0, vmax=1.0)
     figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04, label="fraction of the row")
-    ticks = np.arange(size)
-    axes.set_xticks(ticks, labels, rotation=45, ha="right", rotation_mode="anchor")
-    axes.set_yticks(ticks, labels)
+    if size <= MAX_LABELLED_ROWS:
+        ticks = np.arange(size)
+        axes.set_xticks(ticks, labels, rotation=45, ha="right", rotation_mode="anchor")
+        axes.set_yticks(ticks, labels)
+    else:
+        row_title, column_title = f"{row_title} (class id)", f"{column_title} (class id)"
     axes.set_xlabel(column_title)
     axes.set_ylabel(row_title)
     axes.set_title(title)
@@ -129,6 +135,12 @@ def class_colors(count):
     from matplotlib import colormaps
     palette = colormaps["tab10" if count <= 10 else "tab20"]
     return [palette(index % palette.N) for index in range(count)]
+
+
+def curves_figure(entries, width=9.0, height=5.5):
+    """A figure for curves with a legend of ``entries`` lines to their right, tall enough for that legend."""
+    rows = entries if entries <= 20 else -(-entries // 2)
+    return new_figure(width + (1.5 if entries > 20 else 0.0), max(height, 0.17 * rows + 1.0))
 
 
 def outside_legend(axes, entries):
