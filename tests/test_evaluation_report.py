@@ -18,6 +18,7 @@ from lmnet.metrics.classification import ClassificationMetrics
 from lmnet.metrics.detection import DetectionMetrics
 from lmnet.metrics.voc import voc_evaluate
 from lmnet.reports import classification as classification_report, detection as detection_report
+from lmnet.reports.curves import class_curves
 from lmnet.reports.matching import match_at_threshold
 from lmnet.reports.page import Section
 from tests.conftest import patch_output_and_data_dirs, train_experiment, write_tiny_config, write_tiny_detection_config
@@ -34,8 +35,10 @@ def evaluated(tmp_path_factory):
     patch = patch_output_and_data_dirs(root)
     try:
         environment = Environment.from_env()
-        configs = {"classification": write_tiny_config(str(root), max_steps=4, save_steps=4, test_steps=4),
-                   "detection": write_tiny_detection_config(str(root), max_steps=2, save_steps=2, test_steps=2)}
+        no_validation = 1000  # beyond MAX_STEPS: the evaluation below is the only one
+        configs = {"classification": write_tiny_config(str(root), max_steps=4, save_steps=4, test_steps=no_validation),
+                   "detection": write_tiny_detection_config(str(root), max_steps=2, save_steps=2,
+                                                            test_steps=no_validation)}
         folders = {}
         for task, config in configs.items():
             train_experiment(environment, config, task)
@@ -231,7 +234,7 @@ def test_hand_made_detections_plot_their_ap_with_extra_sections(tmp_path):
     threshold = data["f1"]["best_threshold"]
     diagonal = np.diag(np.array(data["confusion_matrix"]["counts"]))[:4]
     assert list(diagonal) == [round(curve.at(threshold)[1] * curve.npos)
-                              for curve in detection_report.class_curves(metrics.voc_result, metrics.classes)]
+                              for curve in class_curves(metrics.voc_result, metrics.classes)]
 
 
 def _tiny_png():

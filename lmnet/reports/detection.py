@@ -50,7 +50,16 @@ def write_detection_report(output_dir, metrics, dataset, evaluation, extra_secti
     matching = match_at_threshold(metrics.detections, metrics.annotations, len(classes), f1.best_threshold,
                                   IOU_THRESHOLD)
     worst = worst_images(matching.errors, GRID_IMAGES)
-    sections = [
+    sections = detection_sections(metrics, dataset, curves, f1, matching, worst)
+    data = report_data(curves, f1, matching, worst, classes, metrics.voc_result["map"])
+    return write_report(output_dir, evaluation, [per_class_table(curves, f1)], sections, data, notes(curves, f1),
+                        extra_sections)
+
+
+def detection_sections(metrics, dataset, curves, f1, matching, worst):
+    """The report's four plots as :class:`~lmnet.reports.page.Section` objects, with their captions."""
+    classes = list(metrics.classes)
+    return [
         Section("Precision-recall curves", pr_figure(curves, metrics.voc_result["map"]),
                 "Per class at IoU 0.5: the precision envelope (the highest precision at this recall or beyond) "
                 "against recall; the area under each curve is the class's AP, as in the metrics.", PR_CURVES),
@@ -71,9 +80,6 @@ def write_detection_report(output_dir, metrics, dataset, evaluation, extra_secti
                 "their error, false positives + false negatives at that threshold (most first, then by index).",
                 WORST_IMAGES),
     ]
-    data = report_data(curves, f1, matching, worst, classes, metrics.voc_result["map"])
-    return write_report(output_dir, evaluation, [per_class_table(curves, f1)], sections, data, notes(curves, f1),
-                        extra_sections)
 
 
 def worst_images(errors, count):
