@@ -203,7 +203,7 @@ def _plotted_points(count, limit=5000):
 def _score_range(thresholds):
     """The horizontal range of the F1 plot: the detections' scores, a little wider, inside [0, 1]."""
     low, high = float(thresholds[0]), float(thresholds[-1])
-    margin = max(0.03 * (high - low), 0.01)
+    margin = max(0.03 * (high - low), 0.001)
     return max(0.0, low - margin), min(1.0, high + margin)
 
 
