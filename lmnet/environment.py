@@ -70,7 +70,7 @@ EXPERIMENT_ENTRIES = {
     "tensorboard": "train.py and evaluate.py (event files)",
     "train.log": "train.py (its console lines, appended by each run)",
     "curves.png": "train.py (training curves from the event files)",
-    "evaluate": "evaluate.py (evaluate.json)",
+    "evaluate": "evaluate.py (evaluate.json and the report: report.html, report_data.json, plots)",
     "export": "export.py (<checkpoint>/<H>x<W>/ export folders)",
     "output_event": "output_event.py (CSV and Markdown tables)",
     "measure_latency.json": "measure_latency.py",

@@ -8,6 +8,7 @@ from lmnet.checkpoint_io import checkpoint_step
 from lmnet.experiment import open_experiment
 from lmnet.evaluation import evaluate
 from lmnet.summaries import SummaryWriters
+from lmnet.tasks import get_task
 
 #: The metrics file that ``evaluate.py`` writes into its output folder.
 EVALUATE_JSON = "evaluate.json"
@@ -19,11 +20,12 @@ def _json_number(value):
     return None if math.isnan(value) else value
 
 
-def _claim_output_folder(paths, output_dir, overwrite, log):
-    """Claims ``output_dir`` (default ``<experiment>/evaluate``, where each evaluation replaces the last)."""
+def _claim_output_folder(paths, output_dir, overwrite, log, report_files):
+    """Claims ``output_dir`` (default ``<experiment>/evaluate``, where each evaluation replaces the last) for
+    ``evaluate.json`` and the ``report_files``."""
     output_dir = output_dir or paths.evaluate
     default = os.path.abspath(output_dir) == os.path.abspath(paths.evaluate)
-    outputs.claim_output_folder(output_dir, "evaluate", (EVALUATE_JSON,), overwrite=overwrite or default,
+    outputs.claim_output_folder(output_dir, "evaluate", (EVALUATE_JSON, *report_files), overwrite=overwrite or default,
                                 owned=default, log=log)
     return output_dir
 
@@ -35,8 +37,9 @@ def evaluate_experiment(environment, experiment_id, restore_path=None, config_fi
     The experiment is opened by :func:`lmnet.experiment.open_experiment` (``config_file``, ``network``,
     ``dataset`` and ``overrides`` as there; ``restore_path`` default: the newest checkpoint).
 
-    Writes ``evaluate.json`` (metrics, checkpoint, date) into ``output_dir`` (default
-    ``<experiment>/evaluate``, where each evaluation replaces the last) and the metrics to TensorBoard
+    Writes ``evaluate.json`` (metrics, checkpoint, date) and the task's report (its plots,
+    ``report_data.json`` and ``report.html``, see :meth:`lmnet.tasks.Task.write_report`) into ``output_dir`` (default
+    ``<experiment>/evaluate``, where each evaluation replaces the last), and the metrics to TensorBoard
     ``tensorboard/evaluate``. Another ``output_dir`` that already holds results is refused unless
     ``overwrite`` (see :func:`lmnet.outputs.claim_output_folder`); ``log`` names what is replaced.
 
@@ -44,13 +47,14 @@ def evaluate_experiment(environment, experiment_id, restore_path=None, config_fi
     without ground truth) and return their per-class table as the report text.
 
     Returns:
-        ``(metrics dict, path of the JSON file, report text or None)``.
+        ``(metrics dict, path of the JSON file, report text or None, path of report.html)``.
     """
     opened = open_experiment(environment, experiment_id, config_file, restore_path, network=network, dataset=dataset,
                              overrides=overrides)
-    paths = opened.paths
-    output_dir = _claim_output_folder(paths, output_dir, overwrite, log)  # before the long evaluation
-    config, network, dataset, checkpoint = opened.config, opened.network, opened.dataset, opened.checkpoint
+    paths, config = opened.paths, opened.config
+    task = get_task(config.TASK)
+    output_dir = _claim_output_folder(paths, output_dir, overwrite, log, task.report_files())  # before the evaluation
+    network, dataset, checkpoint = opened.network, opened.dataset, opened.checkpoint
     processor = builders.build_processor(config, dataset, training=False)
     batched = pipeline.eval_dataset(processor, config.BATCH_SIZE, prefetch=config.DATASET.ENABLE_PREFETCH)
     accumulator = network.create_metrics(dataset)
@@ -68,5 +72,6 @@ def evaluate_experiment(environment, experiment_id, restore_path=None, config_fi
         report["per_class_ap"] = {name: _json_number(ap) for name, ap in accumulator.per_class_ap.items()}
     json_path = os.path.join(output_dir, EVALUATE_JSON)
     outputs.write_json(json_path, report)
+    html_path = task.write_report(output_dir, accumulator, dataset, config.CLASSES, report)
     report_text = accumulator.summary() if hasattr(accumulator, "summary") else None
-    return metrics, json_path, report_text
+    return metrics, json_path, report_text, html_path

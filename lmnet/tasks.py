@@ -47,6 +47,26 @@ class Task:
         :class:`~lmnet.dataset_check.BoxReader`)."""
         raise NotImplementedError
 
+    def report_files(self):
+        """The names of the files :meth:`write_report` writes beside ``evaluate.json`` (the output folder's claim)."""
+        raise NotImplementedError
+
+    def write_report(self, output_dir, metrics, dataset, classes, evaluation, extra_sections=()):
+        """Writes the evaluation report (plots, ``report_data.json``, ``report.html``) into ``output_dir``.
+
+        Args:
+            output_dir: the evaluation's claimed output folder.
+            metrics: the evaluation's metrics accumulator (``network.create_metrics``), after ``result()``.
+            dataset: the validation dataset, in the order the metrics saw it.
+            classes: the class names.
+            evaluation: the content of ``evaluate.json``.
+            extra_sections: more :class:`lmnet.reports.page.Section` objects for the page.
+
+        Returns:
+            The path of ``report.html``.
+        """
+        raise NotImplementedError
+
     def __repr__(self):
         return f"<task {self.name}>"
 
@@ -76,6 +96,14 @@ class Classification(Task):
         from lmnet.dataset_check import LabelReader
         return LabelReader()
 
+    def report_files(self):
+        from lmnet.reports.classification import REPORT_FILES
+        return REPORT_FILES
+
+    def write_report(self, output_dir, metrics, dataset, classes, evaluation, extra_sections=()):
+        from lmnet.reports.classification import write_classification_report
+        return write_classification_report(output_dir, metrics, dataset, classes, evaluation, extra_sections)
+
 
 class ObjectDetection(Task):
     """Boxes per image; the raw output becomes boxes through the post-processor."""
@@ -103,6 +131,14 @@ class ObjectDetection(Task):
     def dataset_reader(self):
         from lmnet.dataset_check import BoxReader
         return BoxReader()
+
+    def report_files(self):
+        from lmnet.reports.detection import REPORT_FILES
+        return REPORT_FILES
+
+    def write_report(self, output_dir, metrics, dataset, classes, evaluation, extra_sections=()):
+        from lmnet.reports.detection import write_detection_report
+        return write_detection_report(output_dir, metrics, dataset, evaluation, extra_sections)
 
 
 #: The tasks by their :class:`lmnet.common.Tasks` string.

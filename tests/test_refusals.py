@@ -255,10 +255,11 @@ def test_evaluate_refuses_to_mix_results_and_overwrite_removes_only_its_own(trai
     assert _evaluate("-i", "demo", "-o", str(out)).exit_code == 0
     (out / "notes.txt").write_text("mine")
     line = _one_error_line(_evaluate("-i", "demo", "-o", str(out)))
-    assert f"{out} already holds results (evaluate.json)" in line and "--overwrite" in line
+    written = "confusion_matrix.png, evaluate.json, misclassified.png, report.html, report_data.json"  # + report
+    assert f"{out} already holds results ({written})" in line and "--overwrite" in line
     result = _evaluate("-i", "demo", "-o", str(out), "--overwrite")
     assert result.exit_code == 0, result.output
-    assert f"removed earlier results from {out}: evaluate.json" in result.output
+    assert f"removed earlier results from {out}: {written}" in result.output
     assert (out / "notes.txt").read_text() == "mine" and json.loads((out / "evaluate.json").read_text())["metrics"]
     assert not [name for name in os.listdir(out) if ".tmp" in name]  # no temporary file left
     for _ in range(2):  # the experiment's own evaluate/ folder: each evaluation replaces the last

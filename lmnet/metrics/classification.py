@@ -7,6 +7,9 @@ class ClassificationMetrics:
 
     Args:
         top_k: the ``k`` of the second accuracy (clipped to the number of classes).
+
+    :attr:`labels` and :attr:`predictions` keep every sample's label and top-1 class, in order (the
+    evaluation report's confusion matrix).
     """
 
     def __init__(self, top_k=5):
@@ -14,6 +17,18 @@ class ClassificationMetrics:
         self.correct_top1 = 0
         self.correct_top_k = 0
         self.count = 0
+        self._labels = []
+        self._predictions = []
+
+    @property
+    def labels(self):
+        """``int64`` array: the true labels added so far, in sample order."""
+        return np.concatenate(self._labels) if self._labels else np.zeros(0, np.int64)
+
+    @property
+    def predictions(self):
+        """``int64`` array: the top-1 classes predicted so far (those the accuracy counts), in sample order."""
+        return np.concatenate(self._predictions) if self._predictions else np.zeros(0, np.int64)
 
     def update(self, labels, scores):
         """Adds a batch: ``labels`` ``[batch]`` ints, ``scores`` ``[batch, classes]`` (logits or probabilities).
@@ -27,6 +42,8 @@ class ClassificationMetrics:
         self.correct_top1 += int(np.sum(ranking[:, 0] == labels))
         self.correct_top_k += int(np.sum(np.any(ranking[:, :k] == labels[:, None], axis=-1)))
         self.count += len(labels)
+        self._labels.append(labels)
+        self._predictions.append(ranking[:, 0].astype(np.int64))
 
     def result(self):
         """Returns ``{"accuracy": …, "top5_accuracy": …}`` (``top<k>``); 0 when nothing was added."""

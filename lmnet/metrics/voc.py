@@ -62,7 +62,9 @@ def voc_evaluate(detections, annotations, num_classes, iou_threshold=0.5, use_07
     Returns:
         A dict: ``"ap"`` (list of per-class AP, ``nan`` when ``npos == 0``), ``"map"`` (mean of the
         non-``nan`` APs, ``nan`` if none), and per-class lists ``"npos"``, ``"num_detections"``,
-        ``"precision"`` and ``"recall"`` (the cumulative curves, ``float64`` arrays in score order).
+        ``"precision"`` and ``"recall"`` (the cumulative curves, ``float64`` arrays in score order) and
+        ``"scores"`` (the detections' scores in that order: point ``k`` of a curve counts the detections
+        scoring at least ``scores[k]``, ties broken as in rule 1).
 
     Raises:
         ValueError: different numbers of detection arrays and annotations, a class id out of range,
@@ -74,7 +76,7 @@ def voc_evaluate(detections, annotations, num_classes, iou_threshold=0.5, use_07
         raise ValueError(f"{len(detections)} detection arrays for {len(annotations)} annotations")
     dets = _stack_detections(detections, num_classes)
     gts = _stack_annotations(annotations, num_classes)
-    result = {"ap": [], "npos": [], "num_detections": [], "precision": [], "recall": []}
+    result = {"ap": [], "npos": [], "num_detections": [], "precision": [], "recall": [], "scores": []}
     for class_id in range(num_classes):
         class_result = _evaluate_class(_select(dets, class_id), _select(gts, class_id), iou_threshold, use_07_metric)
         for key, value in class_result.items():
@@ -175,7 +177,7 @@ def _select(arrays, class_id):
 
 
 def _evaluate_class(dets, gts, iou_threshold, use_07_metric):
-    """Per-class AP, npos, detection count and the precision/recall curves."""
+    """Per-class AP, npos, detection count, the precision/recall curves and the scores they are ordered by."""
     order = np.argsort(-dets["scores"], kind="stable")
     image, boxes = dets["image"][order], dets["boxes"][order]
     npos = int(np.count_nonzero(~gts["difficult"]))
@@ -185,7 +187,8 @@ def _evaluate_class(dets, gts, iou_threshold, use_07_metric):
     recall = tp / npos if npos else np.full(len(tp), np.nan)
     precision = tp / np.maximum(tp + fp, _EPS)
     ap = average_precision(recall, precision, use_07_metric) if npos else float("nan")
-    return {"ap": ap, "npos": npos, "num_detections": len(order), "precision": precision, "recall": recall}
+    return {"ap": ap, "npos": npos, "num_detections": len(order), "precision": precision, "recall": recall,
+            "scores": dets["scores"][order]}
 
 
 def _best_matches(det_image, det_boxes, gt_image, gt_boxes):
