@@ -306,14 +306,23 @@ def overlay_heatmap(image, heatmap, opacity=0.5):
     return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
 
 
-#: The colour scale of :func:`heat_colors`: value -> RGB at evenly spaced stops from 0 to 1.
+#: Colour scales as RGB stops evenly spaced from 0 to 1 (see :func:`scale_colors`): ``HEAT`` (blue to red) for
+#: activation maps over images, ``FEATURE`` (dark blue through teal to light yellow, brighter as it rises) for
+#: feature maps.
 HEAT_STOPS = np.array([(20, 20, 140), (0, 120, 255), (0, 220, 180), (250, 230, 0), (255, 120, 0), (220, 0, 0)],
                       dtype=np.float32)
+FEATURE_STOPS = np.array([(15, 15, 60), (80, 45, 140), (30, 140, 150), (150, 210, 70), (255, 245, 170)],
+                         dtype=np.float32)
 
 
 def heat_colors(values):
-    """RGB floats ``(..., 3)`` of ``[0, 1]`` values, interpolated between the :data:`HEAT_STOPS`."""
-    position = np.clip(np.asarray(values, dtype=np.float32), 0.0, 1.0) * (len(HEAT_STOPS) - 1)
-    low = np.minimum(np.floor(position).astype(int), len(HEAT_STOPS) - 2)
+    """RGB floats ``(..., 3)`` of ``[0, 1]`` values on the :data:`HEAT_STOPS` scale."""
+    return scale_colors(values, HEAT_STOPS)
+
+
+def scale_colors(values, stops):
+    """RGB floats ``(..., 3)`` of ``[0, 1]`` values, interpolated linearly between ``stops`` ``[S, 3]``."""
+    position = np.clip(np.asarray(values, dtype=np.float32), 0.0, 1.0) * (len(stops) - 1)
+    low = np.minimum(np.floor(position).astype(int), len(stops) - 2)
     fraction = (position - low)[..., None]
-    return (1.0 - fraction) * HEAT_STOPS[low] + fraction * HEAT_STOPS[low + 1]
+    return (1.0 - fraction) * stops[low] + fraction * stops[low + 1]
