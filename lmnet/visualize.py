@@ -287,13 +287,14 @@ def draw_top_classes(canvas, prediction, count=DISPLAY_TOP_CLASSES):
     return np.asarray(drawn)
 
 
-def overlay_heatmap(image, heatmap, opacity=0.5):
-    """``image`` with a ``[0, 1]`` ``heatmap`` blended over it in a blue-to-red colour scale.
+def overlay_heatmap(image, heatmap, opacity=0.55):
+    """``image`` in grey with a ``[0, 1]`` ``heatmap`` blended over it in the :data:`HEAT_STOPS` colours
+    (the image's own colours would mix with the map's, so only its brightness is kept).
 
     Args:
         image: RGB ``uint8`` ``(height, width, 3)``.
         heatmap: ``(h, w)`` values in ``[0, 1]``; resized bilinearly to the image.
-        opacity: weight of the heat map colours (0 keeps the image, 1 shows the map alone).
+        opacity: weight of the heat map colours (0 keeps the grey image, 1 shows the map alone).
 
     Returns:
         RGB ``uint8`` array of the image's size.
@@ -301,8 +302,8 @@ def overlay_heatmap(image, heatmap, opacity=0.5):
     height, width = image.shape[:2]
     values = np.clip(np.asarray(heatmap, dtype=np.float32), 0.0, 1.0)
     resized = np.asarray(Image.fromarray(values).resize((width, height), Image.BILINEAR))
-    colors = heat_colors(resized)
-    blended = (1.0 - opacity) * np.asarray(image, dtype=np.float32) + opacity * colors
+    grey = np.asarray(Image.fromarray(np.ascontiguousarray(image)).convert("L"), dtype=np.float32)[..., None]
+    blended = (1.0 - opacity) * grey + opacity * heat_colors(resized)
     return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
 
 
