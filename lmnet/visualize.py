@@ -12,7 +12,9 @@ Conventions:
   colour for all boxes (ground truth against predictions);
 * a label (``"square 0.87"``) is written on a filled background of the box's colour, in black or
   white, whichever contrasts more; it sits above the box when there is room, else inside its top,
-  moves clear of labels already placed when it can, and always lies inside the image.
+  moves clear of labels already placed when it can, and always lies inside the image;
+* box lines and label backgrounds are edged with a pixel of that text colour, so that they show on a
+  background of their own colour too.
 """
 import functools
 
@@ -129,15 +131,22 @@ def draw_boxes(image, boxes, classes, color=None, with_scores=False):
     line_width, font_size = style_for((canvas.height, canvas.width))
     draw = ImageDraw.Draw(canvas)
     for row in rows[::-1]:
-        x, y, w, h = (float(v) for v in row[:4])
-        draw.rectangle([x, y, x + max(w, 1.0) - 1, y + max(h, 1.0) - 1], outline=_row_color(row, color),
-                       width=line_width)
+        draw_box(draw, row[:4], _row_color(row, color), line_width)
     taken = []
     for row in rows:
         label = _label_text(row, classes, with_scores)
         taken.append(draw_label(draw, label, row[:4], _row_color(row, color), label_font(font_size),
                                 (canvas.height, canvas.width), taken))
     return np.asarray(canvas)
+
+
+def draw_box(draw, box, color, line_width):
+    """Outlines ``box`` ``(x, y, w, h)`` in ``color``, edged on both sides by a pixel of its :func:`text_color`,
+    so that the box shows on a background of its own colour too."""
+    x, y, w, h = (float(v) for v in box)
+    right, bottom = x + max(w, 1.0) - 1, y + max(h, 1.0) - 1
+    draw.rectangle([x - 1, y - 1, right + 1, bottom + 1], outline=text_color(color), width=line_width + 2)
+    draw.rectangle([x, y, right, bottom], outline=tuple(color), width=line_width)
 
 
 def _drawable_rows(boxes):
@@ -180,11 +189,11 @@ def draw_label(draw, text, box, background, font, canvas_size, taken=()):
         ``(left, top, right, bottom)`` of the drawn label (inclusive pixel bounds).
     """
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-    padding = max(1, _font_size(font) // 6)
+    padding = max(2, _font_size(font) // 5)
     size = (right - left + 2 * padding, bottom - top + 2 * padding)
     x, y = place_label(box, size, canvas_size, taken)
     rectangle = (x, y, x + size[0] - 1, y + size[1] - 1)
-    draw.rectangle(rectangle, fill=tuple(background))
+    draw.rectangle(rectangle, fill=tuple(background), outline=text_color(background))
     draw.text((x + padding - left, y + padding - top), text, fill=text_color(background), font=font)
     return rectangle
 

@@ -22,18 +22,30 @@ def pixels_of(drawn, color, tolerance=0):
     return np.nonzero(np.all(difference <= tolerance, axis=-1))
 
 
+def whole_label(box=(40, 60, 20, 20), canvas_size=(120, 100)):
+    """The pixels of the label of ``box`` drawn where it fits whole: above a box in the middle of the canvas."""
+    drawn = draw_boxes(np.full((*canvas_size, 3), GRAY, np.uint8), [[*box, 2, 0.87]], CLASSES, with_scores=True)
+    above = drawn[:box[1] - 1]  # the label lies on the box's top edge, clear of its outline
+    ys, xs = np.nonzero(np.any(above != GRAY, axis=-1))
+    return above[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+
+
+def contains(drawn, patch):
+    """Whether ``patch`` appears, pixel for pixel, somewhere in ``drawn``."""
+    windows = np.lib.stride_tricks.sliding_window_view(drawn, patch.shape)[..., 0, :, :, :]
+    return bool(np.all(windows == patch, axis=(-3, -2, -1)).any())
+
+
 def test_label_near_the_edges_stays_inside_the_image():
+    label = whole_label()
+    assert label.shape[0] > 8 and label.shape[1] > 40  # "triangle 0.87" on its background
+    assert len(pixels_of(label, text_color(class_color(2)), tolerance=40)[0]) > 20  # its text
     canvas = np.full((120, 100, 3), GRAY, np.uint8)
-    corners = {"top-right": (85, 0, 15, 20), "bottom-left": (0, 110, 12, 10), "bottom-right": (90, 112, 10, 8)}
-    for where, box in corners.items():
+    edges = {"top-right": (85, 0, 15, 20), "bottom-left": (0, 110, 12, 10), "bottom-right": (90, 112, 10, 8),
+             "whole image": (0, 0, 100, 120), "past the right edge": (95, 50, 30, 20)}
+    for where, box in edges.items():
         drawn = draw_boxes(canvas, [[*box, 2, 0.87]], CLASSES, with_scores=True)
-        ys, xs = pixels_of(drawn, class_color(2))
-        assert len(xs) > 0, where
-        # the label's filled background (the class colour) spills past the box only inside the image
-        assert xs.min() >= 0 and xs.max() <= 99 and ys.min() >= 0 and ys.max() <= 119, where
-        text_ys, text_xs = pixels_of(drawn, text_color(class_color(2)), tolerance=40)  # anti-aliased glyphs
-        assert len(text_xs) > 10, f"{where}: no label text drawn"
-        assert xs.min() <= text_xs.min() and text_xs.max() <= xs.max(), f"{where}: text outside its background"
+        assert contains(drawn, label), f"{where}: the label is cut by the image's edge"
 
 
 def test_label_goes_above_the_box_when_there_is_room_else_inside():
