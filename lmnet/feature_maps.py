@@ -142,7 +142,7 @@ def _image_panel(image, map_size):
     """The input image at the size of a panel of a map of ``map_size``."""
     factor = _panel_factor(map_size)
     size = (map_size[1] * factor, map_size[0] * factor)
-    return np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
+    return np.asarray(Image.fromarray(image).resize(size, Image.NEAREST))
 
 
 def _panel_factor(map_size):
