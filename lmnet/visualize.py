@@ -45,9 +45,11 @@ PALETTE = (
 )
 
 #: Boxes scoring below this are left out of drawn prediction images by default (the JSON and npy outputs
-#: keep every box the post-processor returns). Chosen on the README demo's detector, whose right boxes
-#: score 0.6-0.95 and whose wrong-class duplicates 0.20-0.26.
-DEFAULT_DISPLAY_THRESHOLD = 0.4
+#: keep every box the post-processor returns). Chosen on the README demo's detector (200 validation images):
+#: its correct boxes score 0.97 in the median (95 % above 0.51), its wrong-class boxes on an object 0.16
+#: (three in four below 0.31); at 0.5 the pictures keep 95 % of the correct boxes and 72 of the 758 wrong
+#: ones (114 at 0.4).
+DEFAULT_DISPLAY_THRESHOLD = 0.5
 #: Drawn prediction images are enlarged (by an integer factor) until their shorter side reaches this.
 DISPLAY_MIN_SIDE = 256
 #: Number of top classes written on a drawn classification image.
