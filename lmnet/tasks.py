@@ -9,6 +9,7 @@ A new task is a :class:`Task` subclass registered in :data:`TASKS` (and its stri
 :class:`lmnet.common.Tasks`); ``tests/test_tasks.py`` runs every registered task through each method.
 """
 from lmnet.common import Tasks, lookup
+from lmnet.errors import LmnetError
 
 
 class Task:
@@ -30,8 +31,18 @@ class Task:
         """The JSON ``prediction`` of one image from its post-processed output (:mod:`lmnet.runtime.results`)."""
         raise NotImplementedError
 
-    def draw(self, canvas, prediction, classes, factor):
-        """``canvas`` (the image enlarged ``factor`` times) with ``prediction`` drawn on it."""
+    def draw(self, canvas, prediction, classes, factor, display_threshold=0.0):
+        """``canvas`` (the image enlarged ``factor`` times) with ``prediction`` drawn on it (:mod:`lmnet.visualize`);
+        detection boxes scoring below ``display_threshold`` are left out."""
+        raise NotImplementedError
+
+    def activation_map_writer(self, network, spec):
+        """The ``cam/`` output of ``predict.py --cam`` (:class:`lmnet.activation_maps.ActivationMapWriter`) for
+        ``network`` and its :class:`lmnet.runtime.inference.ModelSpec`.
+
+        Raises:
+            LmnetError: the task has no class activation maps.
+        """
         raise NotImplementedError
 
     def form_change(self, float_outputs, form_outputs, targets, context, form):
@@ -84,9 +95,13 @@ class Classification(Task):
         from lmnet.runtime.results import classification_prediction
         return classification_prediction(output, classes)
 
-    def draw(self, canvas, prediction, classes, factor):
-        from lmnet.runtime.inference import draw_top_classes
+    def draw(self, canvas, prediction, classes, factor, display_threshold=0.0):
+        from lmnet.visualize import draw_top_classes
         return draw_top_classes(canvas, prediction)
+
+    def activation_map_writer(self, network, spec):
+        from lmnet.activation_maps import ActivationMapWriter
+        return ActivationMapWriter(network.logits_model, spec)
 
     def form_change(self, float_outputs, form_outputs, targets, context, form):
         from lmnet.export.parity import classification_change
@@ -119,9 +134,13 @@ class ObjectDetection(Task):
         from lmnet.runtime.results import detection_prediction
         return detection_prediction(output, classes, input_size, image_size)
 
-    def draw(self, canvas, prediction, classes, factor):
-        from lmnet.runtime.inference import draw_predicted_boxes
-        return draw_predicted_boxes(canvas, prediction, classes, factor)
+    def draw(self, canvas, prediction, classes, factor, display_threshold=0.0):
+        from lmnet.visualize import draw_predicted_boxes
+        return draw_predicted_boxes(canvas, prediction, classes, factor, display_threshold)
+
+    def activation_map_writer(self, network, spec):
+        raise LmnetError(f"--cam draws class activation maps of classifiers; this experiment is a detector "
+                         f"({self.name})")
 
     def form_change(self, float_outputs, form_outputs, targets, context, form):
         from lmnet.export.parity import detection_change

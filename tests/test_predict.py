@@ -206,6 +206,23 @@ def test_detection_boxes_in_raw_image_pixels(experiments, images_dir, tmp_path, 
     assert exif.height > exif.width and exif.width % 24 == 0 and exif.height % 40 == 0  # drawn upright
 
 
+def test_class_activation_maps_beside_the_drawn_images(experiments, images_dir, tmp_path, monkeypatch):
+    output = str(tmp_path / "out")
+    run_predict(experiments["classification"], images_dir, output, monkeypatch, cam=True)
+    names = sorted(os.listdir(os.path.join(output, "images")))
+    assert sorted(os.listdir(os.path.join(output, "cam"))) == names
+    for name in names:
+        drawn, cam = (np.asarray(Image.open(os.path.join(output, folder, name))) for folder in ("images", "cam"))
+        assert cam.shape == drawn.shape and cam.dtype == np.uint8
+        assert np.abs(cam.astype(int) - drawn).mean() > 10  # the map is blended over the image
+    from executor.predict import main
+    environment, paths, _, _ = experiments["detection"]
+    result = CliRunner().invoke(main, ["-in", images_dir, "-o", str(tmp_path / "detection"), "-i", paths.experiment_id,
+                                       "--cam"], env={"OUTPUT_DIR": environment.output_dir})
+    assert result.exit_code == 2
+    assert "error: --cam draws class activation maps of classifiers; this experiment is a detector" in result.output
+
+
 def test_unreadable_files_are_skipped_and_named(experiments, tmp_path, monkeypatch, capsys):
     directory = str(tmp_path / "mixed")
     write_images(directory)

@@ -174,7 +174,7 @@ def test_quantize_round_trip():
     np.testing.assert_allclose(dequantize(quantized, detail), [-59.0, -1.0, 0.0, 0.5, 3.0, 68.5])
 
 
-def test_errors(setups, tmp_path):
+def test_errors(setups, tmp_path, capsys):
     from lmnet.errors import ConfigError, DatasetError, ExperimentError
     from lmnet.runtime import Runtime
     from lmnet.runtime.__main__ import main
@@ -191,6 +191,10 @@ def test_errors(setups, tmp_path):
     with pytest.raises(DatasetError, match="bad.png"):
         runtime.predict_files([str(empty)])
     assert main([export, str(tmp_path), "-o", str(tmp_path / "out"), "--no_progress"]) == 2
+    capsys.readouterr()
+    images = setups["classification"]["images"]
+    assert main([export, images, "-o", str(tmp_path / "out"), "--no_progress", "--display_threshold", "1.5"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --display_threshold must be a score between 0 and 1, got 1.5"
     meta = yaml.safe_load(open(os.path.join(export, "meta.yaml")))
     broken = tmp_path / "broken"
     broken.mkdir()

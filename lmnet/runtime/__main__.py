@@ -12,6 +12,7 @@ from lmnet.errors import user_message
 from lmnet.runtime.engines import DEFAULT_ENGINE, ENGINES, MODEL_FILES
 from lmnet.runtime.layout import FORMATS, RUNTIME_FORMATS
 from lmnet.runtime.runtime import Runtime
+from lmnet.visualize import DEFAULT_DISPLAY_THRESHOLD
 
 
 def parse_args(argv=None):
@@ -27,6 +28,9 @@ def parse_args(argv=None):
                                                        "the export's config.yaml, else 1)")
     parser.add_argument("--no_save_images", dest="save_images", action="store_false",
                         help="do not write the drawn images")
+    parser.add_argument("--display_threshold", type=float, default=DEFAULT_DISPLAY_THRESHOLD,
+                        help="draw only the detection boxes scoring at least this in images/; npy/ and json/ keep "
+                             f"every box (default: {DEFAULT_DISPLAY_THRESHOLD})")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the results of an earlier run in --output_dir")
     parser.add_argument("--no_progress", dest="progress", action="store_false", help="hide the progress bar")
@@ -51,7 +55,8 @@ def main(argv=None):
         runtime = Runtime(args.export_dir, engine=args.engine, model=args.model,
                           export_format=args.export_format)
         runtime.predict_folder(args.input_dir, args.output_dir, batch_size=args.batch_size,
-                               save_images=args.save_images, progress=args.progress, overwrite=args.overwrite)
+                               save_images=args.save_images, progress=args.progress, overwrite=args.overwrite,
+                               display_threshold=args.display_threshold)
     except Exception as error:
         message = user_message(error)
         if message is None:

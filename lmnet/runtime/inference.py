@@ -1,9 +1,9 @@
 """The prediction loop shared by ``executor/predict.py`` and the standalone runtime.
 
 Reading the images of a folder (skipping unreadable files), pre-processing, batching, post-processing
-and writing ``npy/<batch>.npy``, ``json/<batch>.json`` and ``images/<name>.png`` are all done here;
-the caller only supplies the model as a function of a pre-processed batch. NumPy and Pillow only
-(``tqdm`` is used for the progress bar when it is installed).
+and writing ``npy/<batch>.npy``, ``json/<batch>.json`` and ``images/<name>.png`` (drawn by
+:mod:`lmnet.visualize`) are all done here; the caller only supplies the model as a function of a
+pre-processed batch. NumPy and Pillow only (``tqdm`` is used for the progress bar when it is installed).
 """
 import collections
 import dataclasses
@@ -11,20 +11,14 @@ import os
 import sys
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from lmnet.errors import DatasetError
 from lmnet.image_io import load_image
 from lmnet.outputs import claim_output_folder, write_json
 from lmnet.pre_processor import resize_image
 from lmnet.runtime import results
-from lmnet.tasks import get_task
-from lmnet.visualize import PREDICTION_COLOR, draw_boxes
-
-#: Drawn images are enlarged (by an integer factor) until their shorter side reaches this.
-DISPLAY_MIN_SIDE = 256
-#: Number of top classes written on a drawn classification image.
-DISPLAY_TOP_CLASSES = 3
+from lmnet.visualize import DEFAULT_DISPLAY_THRESHOLD, check_display_threshold, draw_prediction
 
 
 def list_files(input_dir):
@@ -123,47 +117,6 @@ def output_image_names(paths):
     return {path: (stem if counts[stem] == 1 else os.path.basename(path)) + ".png" for path, stem in zip(paths, stems)}
 
 
-def draw_prediction(image, prediction, task, classes):
-    """The raw image enlarged for display with the prediction drawn: boxes and labels, or top classes.
-
-    Detection boxes are clipped to the image for drawing only (the JSON keeps them as predicted).
-    """
-    factor = max(1, -(-DISPLAY_MIN_SIDE // max(1, min(image.shape[:2]))))
-    canvas = np.repeat(np.repeat(image, factor, axis=0), factor, axis=1) if factor > 1 else image
-    return get_task(task).draw(canvas, prediction, classes, factor)
-
-
-def draw_predicted_boxes(canvas, prediction, classes, factor):
-    """The predicted boxes (scaled by ``factor``, clipped to the canvas) with class names and scores."""
-    return draw_boxes(canvas, _display_rows(prediction, factor, canvas.shape[:2]), classes, PREDICTION_COLOR,
-                      with_scores=True)
-
-
-def draw_top_classes(canvas, prediction):
-    """The most probable classes and their probabilities, written in the top-left corner."""
-    top = sorted(prediction, key=lambda item: -item["probability"])[:DISPLAY_TOP_CLASSES]
-    drawn = Image.fromarray(np.ascontiguousarray(canvas))
-    draw = ImageDraw.Draw(drawn)
-    lines = [f"{item['class']['name']} {item['probability']:.3f}" for item in top]
-    if lines:
-        left, top_y, right, bottom = draw.multiline_textbbox((4, 4), "\n".join(lines))
-        draw.rectangle([left - 2, top_y - 2, right + 2, bottom + 2], fill=(0, 0, 0))
-        draw.multiline_text((4, 4), "\n".join(lines), fill=PREDICTION_COLOR)
-    return np.asarray(drawn)
-
-
-def _display_rows(prediction, factor, canvas_size):
-    """``[N, 6]`` rows of the predicted boxes scaled by ``factor`` and clipped to the canvas."""
-    height, width = canvas_size
-    rows = np.zeros((len(prediction), 6))
-    for index, item in enumerate(prediction):
-        x, y, w, h = (v * factor for v in item["box"])
-        left, top = min(max(x, 0.0), width - 1.0), min(max(y, 0.0), height - 1.0)
-        right, bottom = min(max(x + w, left + 1.0), width), min(max(y + h, top + 1.0), height)
-        rows[index] = [left, top, right - left, bottom - top, item["class"]["id"], item["score"]]
-    return rows
-
-
 @dataclasses.dataclass
 class PredictionSummary:
     """What one prediction run did.
@@ -191,21 +144,30 @@ OUTPUT_ENTRIES = ("npy", "json", "images")
 
 
 class PredictionWriter:
-    """Writes the ``npy/``, ``json/`` and ``images/`` outputs of each batch.
+    """Writes the ``npy/``, ``json/`` and ``images/`` outputs of each batch, and those of any extra outputs.
 
     Args:
         output_dir: the output folder (created).
         spec: the :class:`ModelSpec`.
         image_names: ``{path: png name}`` (see :func:`output_image_names`).
         save_images: also write the drawn images.
+        display_threshold: detection boxes scoring below it are left out of the drawn images (not of
+            the ``npy`` and JSON outputs).
+        extra_outputs: more per-image outputs, each an object with an ``entry`` (its folder's name) and
+            ``write(folder, names, images, predictions)`` writing one file per image of a batch
+            (e.g. :class:`lmnet.activation_maps.ActivationMapWriter`).
     """
 
-    def __init__(self, output_dir, spec, image_names, save_images=True):
+    def __init__(self, output_dir, spec, image_names, save_images=True, display_threshold=DEFAULT_DISPLAY_THRESHOLD,
+                 extra_outputs=()):
         self.output_dir = output_dir
         self.spec = spec
         self.image_names = image_names
         self.save_images = save_images
-        for sub in OUTPUT_ENTRIES if save_images else OUTPUT_ENTRIES[:2]:
+        self.display_threshold = display_threshold
+        self.extra_outputs = list(extra_outputs)
+        folders = OUTPUT_ENTRIES if save_images else OUTPUT_ENTRIES[:2]
+        for sub in (*folders, *(extra.entry for extra in self.extra_outputs)):
             os.makedirs(os.path.join(output_dir, sub), exist_ok=True)
 
     def write(self, batch_index, paths, images, outputs, predictions):
@@ -215,10 +177,13 @@ class PredictionWriter:
         document = results.result_document(self.spec.task, self.spec.classes, entries)
         json_path = os.path.join(self.output_dir, "json", f"{batch_index}.json")
         write_json(json_path, document)
+        names = [self.image_names[path] for path in paths]
         if self.save_images:
-            for path, image, prediction in zip(paths, images, predictions):
-                drawn = draw_prediction(image, prediction, self.spec.task, self.spec.classes)
-                Image.fromarray(drawn).save(os.path.join(self.output_dir, "images", self.image_names[path]))
+            for name, image, prediction in zip(names, images, predictions):
+                drawn = draw_prediction(image, prediction, self.spec.task, self.spec.classes, self.display_threshold)
+                Image.fromarray(drawn).save(os.path.join(self.output_dir, "images", name))
+        for extra in self.extra_outputs:
+            extra.write(os.path.join(self.output_dir, extra.entry), names, images, predictions)
         return json_path
 
 
@@ -271,7 +236,7 @@ def _report_skip(path, error):
 
 
 def predict_folder(predictor, input_dir, output_dir, batch_size, save_images=True, progress=True, log=print,
-                   overwrite=False):
+                   overwrite=False, display_threshold=DEFAULT_DISPLAY_THRESHOLD, extra_outputs=()):
     """Predicts every image file of ``input_dir`` and writes the outputs into ``output_dir``.
 
     Args:
@@ -285,6 +250,9 @@ def predict_folder(predictor, input_dir, output_dir, batch_size, save_images=Tru
         log: receives the summary line.
         overwrite: replace an earlier run's results in ``output_dir`` (else they are refused; see
             :func:`lmnet.outputs.claim_output_folder`).
+        display_threshold: detection boxes scoring below it are not drawn (the ``npy`` and JSON
+            outputs keep them).
+        extra_outputs: more per-image outputs (see :class:`PredictionWriter`).
 
     Returns:
         The :class:`PredictionSummary`.
@@ -292,10 +260,14 @@ def predict_folder(predictor, input_dir, output_dir, batch_size, save_images=Tru
     Raises:
         DatasetError: the folder has no readable image.
         OutputError: ``output_dir`` holds an earlier run's results and ``overwrite`` is false.
+        LmnetError: ``display_threshold`` is not in ``[0, 1]``.
     """
+    display_threshold = check_display_threshold(display_threshold)
     paths = list_files(input_dir)
-    claim_output_folder(output_dir, "predict", OUTPUT_ENTRIES, overwrite=overwrite, log=log)
-    writer = PredictionWriter(output_dir, predictor.spec, output_image_names(paths), save_images)
+    entries = (*OUTPUT_ENTRIES, *(extra.entry for extra in extra_outputs))
+    claim_output_folder(output_dir, "predict", entries, overwrite=overwrite, log=log)
+    writer = PredictionWriter(output_dir, predictor.spec, output_image_names(paths), save_images, display_threshold,
+                              extra_outputs)
     summary = PredictionSummary()
     bar = _progress(len(paths), progress)
     try:

@@ -6,6 +6,7 @@ from lmnet.image_io import load_image
 from lmnet.runtime.engines import create_engine
 from lmnet.runtime.inference import BatchPredictor, ModelSpec, predict_folder
 from lmnet.runtime.meta import export_batch_size, load_meta
+from lmnet.visualize import DEFAULT_DISPLAY_THRESHOLD
 
 
 class Runtime:
@@ -65,13 +66,15 @@ class Runtime:
                 for path, prediction in zip(paths, self.predict_images(images))]
 
     def predict_folder(self, input_dir, output_dir, batch_size=None, save_images=True, progress=True, log=print,
-                       overwrite=False):
+                       overwrite=False, display_threshold=DEFAULT_DISPLAY_THRESHOLD):
         """Writes ``npy/``, ``json/`` and ``images/`` for every image of ``input_dir``, like predict.py.
 
         Args:
             batch_size: images per output file (default: ``BATCH_SIZE`` of the export's
                 ``config.yaml``, else 1).
             overwrite: replace an earlier run's results in ``output_dir``.
+            display_threshold: detection boxes scoring below it are not drawn in ``images/`` (``npy/``
+                and ``json/`` keep them).
 
         Returns:
             The :class:`lmnet.runtime.inference.PredictionSummary`.
@@ -83,4 +86,4 @@ class Runtime:
         if batch_size < 1:
             raise DatasetError(f"batch size must be positive, got {batch_size}")
         return predict_folder(self.predictor, input_dir, output_dir, batch_size, save_images=save_images,
-                              progress=progress, log=log, overwrite=overwrite)
+                              progress=progress, log=log, overwrite=overwrite, display_threshold=display_threshold)
