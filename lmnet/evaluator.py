@@ -7,6 +7,7 @@ from lmnet import builders, outputs, pipeline
 from lmnet.checkpoint_io import checkpoint_step
 from lmnet.experiment import open_experiment
 from lmnet.evaluation import evaluate
+from lmnet.reports.network_views import FEATURE_MAPS_PNG, feature_maps_section
 from lmnet.summaries import SummaryWriters
 from lmnet.tasks import get_task
 
@@ -25,7 +26,8 @@ def _claim_output_folder(paths, output_dir, overwrite, log, report_files):
     ``evaluate.json`` and the ``report_files``."""
     output_dir = output_dir or paths.evaluate
     default = os.path.abspath(output_dir) == os.path.abspath(paths.evaluate)
-    outputs.claim_output_folder(output_dir, "evaluate", (EVALUATE_JSON, *report_files), overwrite=overwrite or default,
+    owned_files = (EVALUATE_JSON, FEATURE_MAPS_PNG, *report_files)
+    outputs.claim_output_folder(output_dir, "evaluate", owned_files, overwrite=overwrite or default,
                                 owned=default, log=log)
     return output_dir
 
@@ -72,6 +74,7 @@ def evaluate_experiment(environment, experiment_id, restore_path=None, config_fi
         report["per_class_ap"] = {name: _json_number(ap) for name, ap in accumulator.per_class_ap.items()}
     json_path = os.path.join(output_dir, EVALUATE_JSON)
     outputs.write_json(json_path, report)
-    html_path = task.write_report(output_dir, accumulator, dataset, config.CLASSES, report)
+    views = [section for section in (feature_maps_section(network.model, batched),) if section is not None]
+    html_path = task.write_report(output_dir, accumulator, dataset, config.CLASSES, report, extra_sections=views)
     report_text = accumulator.summary() if hasattr(accumulator, "summary") else None
     return metrics, json_path, report_text, html_path

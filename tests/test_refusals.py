@@ -255,7 +255,8 @@ def test_evaluate_refuses_to_mix_results_and_overwrite_removes_only_its_own(trai
     assert _evaluate("-i", "demo", "-o", str(out)).exit_code == 0
     (out / "notes.txt").write_text("mine")
     line = _one_error_line(_evaluate("-i", "demo", "-o", str(out)))
-    written = "confusion_matrix.png, evaluate.json, misclassified.png, report.html, report_data.json"  # + report
+    written = ("confusion_matrix.png, evaluate.json, feature_maps.png, misclassified.png, report.html, "
+               "report_data.json")  # evaluate.json and the report
     assert f"{out} already holds results ({written})" in line and "--overwrite" in line
     result = _evaluate("-i", "demo", "-o", str(out), "--overwrite")
     assert result.exit_code == 0, result.output
