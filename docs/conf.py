@@ -80,5 +80,5 @@ html_theme_options = {
     "page_width": "1100px",
     "sidebar_width": "240px",
 }
-html_static_path = []
+html_static_path = ["_static"]
 html_title = f"lmnet {release}"

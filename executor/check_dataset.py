@@ -1,7 +1,7 @@
 """Check a dataset before training: statistics, problems with the files they are in, and anchors fitted to its boxes."""
 import click
 
-from lmnet.cli import config_overrides_option, overwrite_option, quiet_tensorflow, user_errors_exit_2
+from lmnet.cli import config_overrides_option, overwrite_option, quiet_tensorflow, user_errors_exit_2, verbose_option
 
 quiet_tensorflow()
 
@@ -59,9 +59,14 @@ def run(config_file=None, dataset=None, folder=None, image_size=None, stride=Non
 @click.option("--no_progress", is_flag=True, help="no progress bars (for logs)")
 @overwrite_option
 @config_overrides_option
+@verbose_option
 def main(config_file, dataset, folder, image_size, stride, num_anchors, bpr_iou, max_images, no_decode, seed,
          output_dir, no_progress, overwrite, overrides):
-    """Check a dataset: image and box statistics, problems, and fitted anchors."""
+    """Check a dataset: statistics, problems, fitted anchors.
+
+    Image and box statistics with plots, class balance, the files with degenerate, tiny, out-of-image or
+    duplicate boxes and unreadable images, and anchors fitted by k-means against the configured ones.
+    """
     user_errors_exit_2(run)(config_file, dataset, folder, image_size or None, stride, num_anchors, output_dir,
                             max_images, overwrite, not no_progress, not no_decode, bpr_iou, seed, overrides)
 
