@@ -25,7 +25,8 @@ VERBOSE_FLAG = "--verbose"
 #: initialised.
 NATIVE_LOG_LINE = re.compile(r"[IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [^\s\]]+:\d+\] "
                              r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] [^\s\]]+:\d+\] "
-                             r"|WARNING: All log messages before absl::InitializeLog\(\) is called")
+                             r"|WARNING: All log messages before absl::InitializeLog\(\) is called"
+                             r"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU")
 
 
 def quiet_tensorflow(argv=None):
@@ -55,6 +56,16 @@ def quiet_tensorflow(argv=None):
         return
     with native_log_lines_dropped():
         import tensorflow  # noqa: F401
+
+
+def native_log_lines_hidden():
+    """Like :func:`native_log_lines_dropped` while TensorFlow's logs are quiet (``TF_CPP_MIN_LOG_LEVEL`` 2 or
+    more, as :func:`quiet_tensorflow` leaves it without ``--verbose``); a context that hides nothing otherwise.
+    For native code that logs when it starts later in a run (TFLite's interpreter announces its XNNPACK delegate).
+    """
+    level = os.environ.get(TF_LOG_LEVEL, "0").strip()
+    quiet = level.isdigit() and int(level) >= QUIET_LEVEL
+    return native_log_lines_dropped() if quiet else contextlib.nullcontext()
 
 
 @contextlib.contextmanager

@@ -37,6 +37,7 @@ import time
 import numpy as np
 
 from lmnet import outputs
+from lmnet.cli import native_log_lines_hidden
 from lmnet.errors import ConfigError, ExperimentError
 from lmnet.runtime.layout import FORMATS, META_FILE, RUNTIME_FORMATS
 
@@ -198,7 +199,8 @@ def create_export_engine(export_dir, engine, threads=None):
         ConfigError: the engine's package is missing.
     """
     from lmnet.runtime.engines import create_engine
-    runner = create_engine(export_dir, num_threads=threads, export_format=engine)
+    with native_log_lines_hidden():  # TFLite's XNNPACK line
+        runner = create_engine(export_dir, num_threads=threads, export_format=engine)
     kind = FORMATS[engine].engine
     if kind == "tflite":
         return runner, ["CPU (LiteRT interpreter, default XNNPACK delegate)"]
