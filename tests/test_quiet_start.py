@@ -87,7 +87,7 @@ def test_native_lines_are_dropped_and_python_lines_kept(tmp_path):
             print("first python line", file=sys.stderr)
             os.write(2, b"2025-09-17 14:44:05.157831: I external/local_xla/cudart_stub.cc:32] Could not find\\n")
             print("second python line", file=sys.stderr)
-            os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")
+            os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\\n")
         print("after", file=sys.stderr)
         try:
             with native_log_lines_dropped():
