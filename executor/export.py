@@ -1,4 +1,6 @@
 """Export a trained experiment for inference and hardware conversion (see docs/export.rst)."""
+import warnings
+
 import click
 
 from lmnet.cli import quiet_tensorflow, trained_experiment_options, user_errors_exit_2, verbose_option
@@ -18,11 +20,13 @@ def run(experiment_id, restore_path=None, image_size=None, images=(), config_fil
     A form missing its parity tolerance raises :class:`~lmnet.export.exporter.ParityError` (exit code 2)
     unless ``accept_parity_failures``.
     """
-    return export_experiment(experiment_id, restore_path=restore_path, image_size=image_size, images=images,
-                             config_file=config_file, metric_samples=metric_samples,
-                             calibration_samples=calibration_samples, formats=formats, log=click.echo,
-                             overrides=overrides, accept_parity_failures=accept_parity_failures,
-                             emulation_samples=emulation_samples)
+    with warnings.catch_warnings():  # the exporter's warnings are printed once, as its "warning: …" lines
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"lmnet\.export\.")
+        return export_experiment(experiment_id, restore_path=restore_path, image_size=image_size, images=images,
+                                 config_file=config_file, metric_samples=metric_samples,
+                                 calibration_samples=calibration_samples, formats=formats, log=click.echo,
+                                 overrides=overrides, accept_parity_failures=accept_parity_failures,
+                                 emulation_samples=emulation_samples)
 
 
 FORMATS_HELP = ("comma-separated export formats to write: "

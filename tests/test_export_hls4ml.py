@@ -112,7 +112,7 @@ def test_the_compiled_detector_emulation_is_exact_and_its_report_names_a_corrupt
 def _example_run(tmp_path):
     """The classification example trained by its config and exported with the hls4ml project.
 
-    CI shortens the training to 100 steps (the whole cosine schedule; the scores stay nearly flat, validation
+    CI shortens the training to 20 steps (the whole cosine schedule; the scores stay nearly flat, validation
     accuracy about 0.2) and runs 8 images through the emulation (about 4 s each): the full run does not fit
     CI's time. With ``LMNET_HLS4ML_FULL_EXAMPLE=1``: the config's own 1,000 steps (validation accuracy about
     0.98) and 256 images, about 30 minutes on 2 cores.
@@ -123,8 +123,8 @@ def _example_run(tmp_path):
     train = [sys.executable, os.path.join(REPO, "executor", "train.py"), "-c",
              os.path.join(REPO, "configs", "example", "classification.py"), "-i", "example"]
     if not full:
-        train += ["--set", "MAX_STEPS=100", "--set", "SAVE_CHECKPOINT_STEPS=100", "--set", "TEST_STEPS=100", "--set",
-                  "NETWORK.LEARNING_RATE_KWARGS={initial_learning_rate: 0.002, decay_steps: 100, alpha: 0.01}"]
+        train += ["--set", "MAX_STEPS=20", "--set", "SAVE_CHECKPOINT_STEPS=20", "--set", "TEST_STEPS=20", "--set",
+                  "NETWORK.LEARNING_RATE_KWARGS={initial_learning_rate: 0.002, decay_steps: 20, alpha: 0.01}"]
     result = subprocess.run(train, capture_output=True, text=True, env=env, timeout=3600)
     assert result.returncode == 0, result.stderr[-3000:]
     samples = 256 if full else 8
@@ -148,7 +148,7 @@ def test_the_trained_example_classifier_agrees_with_its_hls4ml_emulation(tmp_pat
     assert task["num_samples"] == samples
     if samples >= 256:  # the classification example trained by its config
         assert task["top1_agreement"] >= 0.99, task
-    else:  # 100 steps leave the class scores nearly flat: a flip is allowed only on a near-tie
+    else:  # 20 steps leave the class scores nearly flat: a flip is allowed only on a near-tie
         assert task["largest_margin_flipped"] <= 2e-3, task
     report = parity["layers"]["hls4ml"]
     assert report["first_over_tolerance"] is None and not parity["failed"]
