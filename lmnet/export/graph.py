@@ -72,9 +72,27 @@ def build_graph_def(model, image_size, layer_nodes=None):
 
 def _prune(graph_def):
     """``graph_def`` without the nodes the output does not depend on (the placeholder is always kept)."""
-    pruned = tf.compat.v1.graph_util.extract_sub_graph(graph_def, [OUTPUT_NAME])
+    pruned = _sub_graph(graph_def, OUTPUT_NAME)
     if not any(node.name == PLACEHOLDER_NAME for node in pruned.node):
         raise LmnetError("export: the network output does not depend on its input image")
+    return pruned
+
+
+def _sub_graph(graph_def, output_name):
+    """The nodes ``output_name`` depends on (data and control inputs), in their order in ``graph_def``; what
+    TensorFlow 1's deprecated ``graph_util.extract_sub_graph`` computes."""
+    by_name = {node.name: node for node in graph_def.node}
+    needed, pending = set(), [output_name]
+    while pending:
+        name = pending.pop()
+        if name in needed:
+            continue
+        needed.add(name)
+        pending.extend(source.lstrip("^").split(":")[0] for source in by_name[name].input)
+    pruned = tf.compat.v1.GraphDef()
+    pruned.versions.CopyFrom(graph_def.versions)
+    pruned.library.CopyFrom(graph_def.library)
+    pruned.node.extend(node for node in graph_def.node if node.name in needed)
     return pruned
 
 
