@@ -58,7 +58,8 @@ TOLERANCES = {
 def keras_layer_outputs(model, images):
     """``{layer name: outputs [N, ...]}`` of every layer of ``model`` (inference mode) but the input."""
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
-    probe = keras.Model(model.inputs, [layer.output for layer in layers])
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs  # called with one array below
+    probe = keras.Model(inputs, [layer.output for layer in layers])
     results = {layer.name: [] for layer in layers}
     for image in images:
         outputs = probe(np.asarray(image[None], np.float32), training=False)
