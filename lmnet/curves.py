@@ -8,11 +8,10 @@ panel. :func:`training_curves` returns exactly the numbers that are drawn.
 import dataclasses
 import math
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
-from lmnet import events, outputs
+from lmnet import events
 from lmnet.errors import ExperimentError
+from lmnet.reports.figures import new_figure, write_png
 
 #: Tags drawn first, in this order; the other tags follow in alphabetical order.
 LEADING_TAGS = ("loss", "learning_rate")
@@ -76,8 +75,7 @@ def curves_figure(panels):
     columns = max(1, min(COLUMNS, len(panels)))
     rows = max(1, math.ceil(len(panels) / columns))
     width, height = PANEL_SIZE[0] * columns, PANEL_SIZE[1] * rows
-    figure = Figure(figsize=(width, height))
-    FigureCanvasAgg(figure)
+    figure = new_figure(width, height, layout=None)
     figure.subplots_adjust(left=MARGINS["left"] / width, right=1 - MARGINS["right"] / width,
                            bottom=MARGINS["bottom"] / height, top=1 - MARGINS["top"] / height,
                            wspace=(MARGINS["left"] + MARGINS["right"]) / (PANEL_SIZE[0] - MARGINS["left"]
@@ -117,5 +115,5 @@ def write_curves(tensorboard_dir, path, tags=None, steps=None):
     if not panels:
         raise ExperimentError(f"no scalar summaries to draw under {tensorboard_dir}")
     figure = curves_figure(panels)
-    outputs.write_atomically(path, lambda stream: figure.savefig(stream, format="png", dpi=100), mode="wb")
+    write_png(figure, path)
     return panels

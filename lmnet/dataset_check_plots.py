@@ -7,10 +7,8 @@ the aspect ratios and the class balance; a classification subset gets the image 
 balance.
 """
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
-from lmnet.outputs import write_atomically
+from lmnet.reports.figures import new_figure, write_png
 
 #: Most boxes drawn in the width/height scatter (an even choice of them); the histograms use every box.
 MAX_SCATTER_POINTS = 20000
@@ -27,8 +25,7 @@ def write_subset_plot(path, report, input_size=None, anchor_report=None):
         anchor_report: the :class:`lmnet.dataset_check.AnchorReport` to draw over the box sizes, or ``None``.
     """
     detection = report.is_detection and len(report.box_sizes) > 0
-    figure = Figure(figsize=(15, 9) if detection else (11, 4.5), dpi=100)
-    FigureCanvasAgg(figure)
+    figure = new_figure(*((15, 9) if detection else (11, 4.5)), layout=None)
     axes = figure.subplots(2, 3).ravel() if detection else figure.subplots(1, 2).ravel()
     # fixed margins: half the drawing time of a constrained layout
     figure.subplots_adjust(left=0.06, right=0.98, bottom=0.09 if detection else 0.14, top=0.91 if detection else 0.85,
@@ -44,7 +41,7 @@ def write_subset_plot(path, report, input_size=None, anchor_report=None):
         _size_histograms(axes[3], sizes, unit)
         _aspects(axes[4], sizes)
     _class_balance(axes[-1], report)
-    write_atomically(path, lambda stream: figure.savefig(stream, format="png"), mode="wb")
+    write_png(figure, path)
 
 
 def _image_sizes(axis, image_sizes):
