@@ -7,7 +7,6 @@ quiet_tensorflow()
 
 from lmnet import dataset_check_tool  # noqa: E402
 from lmnet.environment import Environment  # noqa: E402
-from lmnet.errors import ConfigError  # noqa: E402
 
 
 def run(config_file=None, dataset=None, folder=None, image_size=None, stride=None, num_anchors=None, output_dir=None,
@@ -18,20 +17,8 @@ def run(config_file=None, dataset=None, folder=None, image_size=None, stride=Non
     Raises:
         ConfigError: neither a config nor a dataset module, or options that do not apply.
     """
-    data_dir = Environment.from_env().data_dir
-    if config_file is not None:
-        if image_size is not None or stride is not None:
-            raise ConfigError("--image_size and --stride apply to a bare dataset (-d without -c); with a config use "
-                              "--set IMAGE_SIZE=[H,W]")
-        target = dataset_check_tool.target_from_config(config_file, data_dir, dataset=dataset, folder=folder,
-                                                       num_anchors=num_anchors, overrides=overrides)
-    elif dataset is not None:
-        if overrides:
-            raise ConfigError("--set applies to a config (-c)")
-        target = dataset_check_tool.target_from_dataset(dataset, data_dir, folder=folder, image_size=image_size,
-                                                        stride=stride, num_anchors=num_anchors)
-    else:
-        raise ConfigError("nothing to check: give -c CONFIG_FILE or -d DATASET_MODULE")
+    target = dataset_check_tool.target_from_options(Environment.from_env().data_dir, config_file, dataset, folder,
+                                                    image_size, stride, num_anchors, overrides)
     return dataset_check_tool.check(target, output_dir or dataset_check_tool.default_output_dir(target),
                                     max_images=max_images, overwrite=overwrite, progress=progress,
                                     decode_images=decode_images, bpr_iou=bpr_iou, seed=seed, log=click.echo)

@@ -72,6 +72,28 @@ def folder_options(folder):
     return os.path.dirname(folder), {"extend_dir": os.path.basename(folder)}
 
 
+def target_from_options(data_dir, config_file=None, dataset=None, folder=None, image_size=None, stride=None,
+                        num_anchors=None, overrides=()):
+    """The check's target from ``check_dataset.py``'s options: a config (``dataset`` then overrides its
+    ``DATASET_CLASS``) or, without one, the bare dataset module ``dataset``.
+
+    Raises:
+        ConfigError: neither a config nor a dataset module, or options that do not apply to the one given.
+    """
+    if config_file is not None:
+        if image_size is not None or stride is not None:
+            raise ConfigError("--image_size and --stride apply to a bare dataset (-d without -c); with a config use "
+                              "--set IMAGE_SIZE=[H,W]")
+        return target_from_config(config_file, data_dir, dataset=dataset, folder=folder, num_anchors=num_anchors,
+                                  overrides=overrides)
+    if dataset is None:
+        raise ConfigError("nothing to check: give -c CONFIG_FILE or -d DATASET_MODULE")
+    if overrides:
+        raise ConfigError("--set applies to a config (-c)")
+    return target_from_dataset(dataset, data_dir, folder=folder, image_size=image_size, stride=stride,
+                               num_anchors=num_anchors)
+
+
 def target_from_config(config_file, data_dir, dataset=None, folder=None, num_anchors=None, overrides=()):
     """The :class:`CheckTarget` of a config: its dataset at its ``IMAGE_SIZE`` and its network's anchors.
 
