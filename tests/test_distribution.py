@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 
 import numpy as np
 import pytest
@@ -120,14 +121,17 @@ def test_a_failing_worker_stops_the_others_and_names_itself():
 
 
 def test_timeout_stops_every_worker_and_their_children():
-    code = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)']); " \
-           "print('child started', flush=True); time.sleep(120)"
+    # The tag in every command line lets pgrep find this test's processes only (tests run side by side in CI).
+    tag = f"lmnet_launcher_test_{uuid.uuid4().hex}"
+    code = "import subprocess, sys, time; " \
+           f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)  # {tag}']); " \
+           f"print('child started', flush=True); time.sleep(120)  # {tag}"
     output = io.StringIO()
     runner = launcher.Launcher(_python(code), 2, timeout=3, output=output)
     with pytest.raises(launcher.LaunchError, match="did not finish within 3 s; stopped them all"):
         runner.run()
     assert output.getvalue().count("child started") == 2
-    grandchildren = subprocess.run(["pgrep", "-f", "time.sleep\\(120\\)"], capture_output=True, text=True).stdout
+    grandchildren = subprocess.run(["pgrep", "-f", tag], capture_output=True, text=True).stdout
     assert not grandchildren.split(), grandchildren
 
 
