@@ -144,7 +144,7 @@ def test_qonnx_executes_every_network_like_keras_layer_by_layer(module, cls, tmp
 @pytest.fixture(scope="module")
 def quantized_detector(tmp_path_factory):
     from lmnet.networks.object_detection.lm_fyolo_quantize import LMFYoloQuantize
-    network = small_network(LMFYoloQuantize, image_size=[32, 32])  # its smallest input: qonnx executes it in NumPy
+    network = small_network(LMFYoloQuantize)
     path = str(tmp_path_factory.mktemp("qonnx") / "model_qonnx.onnx")
     return network, save_qonnx(without_exact_zeros(randomized(network.model)), network.image_size, path)
 

@@ -15,14 +15,15 @@ from tests.test_network_harness import NETWORKS
 
 
 def small_network(cls, image_size=None):
-    """A network of class ``cls`` at ``image_size`` (default: a small size its family takes), with the quantizers
-    it needs."""
+    """A network of class ``cls`` at ``image_size`` (default: the smallest square size it takes, at least 16x16:
+    tests that execute it layer by layer in NumPy, with qonnx's executor, cost time with every pixel), with the
+    quantizers it needs."""
     kwargs = {}
     if cls.quantized:
         kwargs = dict(activation_quantizer=linear_mid_tread_half,
                       activation_quantizer_kwargs={"bit": 2, "max_value": 2.0},
                       weight_quantizer=binary_channel_wise_mean_scaling, weight_quantizer_kwargs={})
-    image_size = image_size or ([64, 64] if cls.size_divisor == 32 else [32, 32])
+    image_size = image_size or [max(16, cls.size_divisor)] * 2
     return cls(classes=["a", "b", "c"], image_size=image_size, batch_size=1, **kwargs)
 
 
