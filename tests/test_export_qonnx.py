@@ -10,7 +10,7 @@ from lmnet.export.qonnx import DOMAIN, build_qonnx, layer_output_names, save_qon
 from lmnet.layers.quantized import QuantizedActivation, QuantizedConv2D
 from lmnet.quantizations import get_quantizer
 from tests.test_layer_forms import doubling_model, small_network
-from tests.test_network_harness import NETWORKS, network_params
+from tests.test_network_harness import NETWORKS
 
 qonnx = pytest.importorskip("qonnx", reason="qonnx is a pinned dependency of the QONNX export")
 from qonnx.custom_op.general.bipolar_quant import binary_quant  # noqa: E402
@@ -118,7 +118,7 @@ def keras_layer_outputs(model, image):
     return {layer.name: output.numpy() for layer, output in zip(layers, probe(image, training=False))}
 
 
-@pytest.mark.parametrize("module, cls", network_params(NETWORKS, name=lambda module, cls: module))
+@pytest.mark.parametrize("module, cls", NETWORKS, ids=[module for module, _ in NETWORKS])
 def test_qonnx_executes_every_network_like_keras_layer_by_layer(module, cls, tmp_path):
     network = small_network(cls)
     model = randomized(network.model)
@@ -197,9 +197,9 @@ def test_a_layer_type_without_a_qonnx_form_is_refused_by_name():
 
 # qonnx's cost model against lmnet's profile ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("module, cls", network_params([(module, cls) for module, cls in NETWORKS
-                                                        if cls.quantized or module.endswith("lmnet_v1")],
-                                                       name=lambda module, cls: module))
+@pytest.mark.parametrize("module, cls", [(module, cls) for module, cls in NETWORKS
+                                         if cls.quantized or module.endswith("lmnet_v1")],
+                         ids=lambda value: value if isinstance(value, str) else "")
 def test_qonnx_inference_cost_equals_the_profile(module, cls, tmp_path):
     """MACs, bit operations and kernel weight bits: qonnx's cost model of the export equals lmnet's profile."""
     from lmnet.profiling import profile_keras_model, to_markdown

@@ -42,19 +42,6 @@ def network_modules():
 
 NETWORKS = network_modules()
 
-#: Networks of tens of millions of weights, whose export needs most of a CI machine's memory (YoloV2Quantize's
-#: harness run peaked at 17.6 GB resident, in tf2onnx). Their tests form one xdist group, so CI's two workers
-#: (tox.ini: -n 2 --dist loadgroup) never run two of them at once.
-LARGE_NETWORKS = {"YoloV2", "YoloV2Quantize", "VGG16", "Darknet19"}
-
-
-def network_params(networks, name=lambda module, cls: cls.__name__):
-    """``pytest.param(module, cls)`` of each network of ``networks``, named by ``name(module, cls)``; those of
-    :data:`LARGE_NETWORKS` in the ``large_networks`` xdist group."""
-    large = pytest.mark.xdist_group("large_networks")
-    return [pytest.param(module, cls, id=name(module, cls), marks=[large] if cls.__name__ in LARGE_NETWORKS else [])
-            for module, cls in networks]
-
 
 def test_the_harness_finds_every_core_network():
     names = {cls.__name__ for _, cls in NETWORKS}
@@ -79,7 +66,7 @@ def harness_config(directory, module, cls):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("module, cls", network_params(NETWORKS))
+@pytest.mark.parametrize("module, cls", NETWORKS, ids=[cls.__name__ for _, cls in NETWORKS])
 def test_network_builds_trains_restores_and_exports(tmp_path, environment, module, cls):
     from lmnet.export.exporter import export_experiment
     path, config = harness_config(str(tmp_path), module, cls)
