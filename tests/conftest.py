@@ -10,25 +10,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the marks
-def pytest_collection_modifyitems(items):
-    """Puts the tests that share a fixture of ours broader than one test into one ``xdist_group`` per test file.
-
-    CI runs ``pytest -n 2 --dist loadgroup`` (tox.ini): each test goes to whichever of the two worker processes
-    is free, except that the tests of one group all go to the same worker. A module-scoped fixture (a trained
-    experiment, an export) is built once per worker that runs a test using it, so grouping its users keeps it
-    built once, as in a serial run, while the other tests spread over both workers. Without ``--dist loadgroup``
-    the marks do nothing.
-    """
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        definitions = info.name2fixturedefs.values() if info is not None else ()
-        if any(definition.scope != "function" and definition.baseid  # the project's own, not pytest's
-               for stack in definitions for definition in stack):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
-
-
 TINY_CONFIG = """
 import keras
 
