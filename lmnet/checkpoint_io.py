@@ -160,6 +160,18 @@ def restore_weights(model, path, keys=None):
         raise ExperimentError(f"checkpoint {path} lacks variables: {', '.join(missing[:5])}")
 
 
+def missing_from_checkpoint(path, keys):
+    """The ``keys`` (``"<layer>/<variable>"``) that checkpoint prefix ``path`` holds neither raw nor averaged.
+
+    Raises:
+        ExperimentError: the checkpoint is missing or not a readable checkpoint.
+    """
+    check_checkpoint(path)
+    available = {name for name, _ in tf.train.list_variables(path)}
+    return [key for key in keys if _checkpoint_key(key) not in available
+            and _checkpoint_key(key, AVERAGED_WEIGHTS) not in available]
+
+
 def _checkpoint_key(weight_key, root="weights"):
     return f"{root}/" + weight_key.replace(".", "..").replace("/", ".S") + "/.ATTRIBUTES/VARIABLE_VALUE"
 

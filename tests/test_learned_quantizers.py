@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from lmnet import config as config_module, experiment
 from lmnet.export import exporter
 from lmnet.layers import QuantizedActivation
 from lmnet.quantizations import linear_mid_tread_half, lsq, pact
+from lmnet.training.trainer import Trainer
 from tests.conftest import patch_output_and_data_dirs, write_tiny_config
 
 X = tf.constant([-0.5, 0.1, 0.4, 0.7, 1.0, 1.6, 2.0, 2.5, 3.0])
@@ -102,3 +104,27 @@ def test_a_run_with_learned_ranges_resumes_bitwise(tmp_path, environment):
         np.testing.assert_array_equal(actual[name], expected[name], err_msg=name)
     for name, value in straight.weight_average.averages.items():
         np.testing.assert_array_equal(resumed.weight_average.averages[name].numpy(), value.numpy(), err_msg=name)
+
+
+def test_learned_ranges_start_from_the_config_when_the_pretrained_checkpoint_has_none(tmp_path, environment):
+    from tests.test_training import train, weights
+    source, _ = train(environment, write_tiny_config(str(tmp_path), name="src.py", max_steps=5), "source")
+    extra = f"""
+from lmnet.quantizations import pact
+NETWORK.ACTIVATION_QUANTIZER = pact
+NETWORK.ACTIVATION_QUANTIZER_KWARGS = {{"bit": 2, "max_value": 1.5}}
+IS_PRETRAIN = True
+PRETRAIN_DIR = {environment.experiment("source").checkpoints!r}
+PRETRAIN_FILE = {os.path.basename(source.keeper.latest)!r}
+"""
+    config = config_module.load(write_tiny_config(str(tmp_path), name="dst.py", max_steps=5, extra=extra))
+    paths = environment.experiment("target")
+    experiment.prepare(config, None, paths, log=lambda *_: None)
+    lines = []
+    trainer = Trainer(config, paths, environment.data_dir, progress=False, log=lines.append)
+    trainer.restore()
+    expected, actual = weights(source), weights(trainer)
+    assert actual["conv1_act/max_value"] == 1.5 and "conv1_act/max_value" not in expected
+    np.testing.assert_array_equal(actual["conv1/kernel"], expected["conv1/kernel"])
+    assert any("learned quantizer ranges not in the pre-trained checkpoint" in line and "conv1_act/max_value" in line
+               for line in lines)
