@@ -157,6 +157,12 @@ class CpuRecordingTrainer(RecordingTrainer):
         return results
 
 
+def stage_experiment_id(label, index):
+    """The experiment id of stage ``index`` (from 0) of the run ``label``: its letters, digits, ``-`` and ``_``."""
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in label.replace("(", "").replace(")", ""))
+    return f"{name}-stage{index + 1}"
+
+
 def train_lmnet_chain(stages, label, environment):
     """Trains the stages ``[(config path, overrides), ...]`` of one run in order; returns its records with images
     and CPU added up."""
@@ -166,8 +172,7 @@ def train_lmnet_chain(stages, label, environment):
         if previous is not None:
             config = config_module.validate(dict(config, IS_PRETRAIN=True, PRETRAIN_DIR=previous.paths.checkpoints,
                                                  PRETRAIN_FILE=os.path.basename(previous.keeper.latest)))
-        name = f"{label}-stage{index + 1}".replace(" ", "_").replace("(", "").replace(")", "")
-        paths = environment.experiment(name)
+        paths = environment.experiment(stage_experiment_id(label, index))
         experiment.prepare(config, None, paths, recreate=True, log=lambda *_: None)
         trainer = CpuRecordingTrainer(config, paths, environment.data_dir, progress=False, log=lambda *_: None)
         print(f"lmnet: {label}, stage {index + 1}: {os.path.relpath(path, REPO)} ({config.NETWORK_CLASS.__name__}, "
