@@ -69,6 +69,24 @@ def test_a_pattern_the_preparation_cannot_rewrite_is_named(tmp_path):
         hls4ml_graph.prepare_for_hls4ml(qonnx_checks.load(path))
 
 
+def test_learned_ranges_that_differ_at_a_concatenation_are_refused_with_the_reason(tmp_path):
+    inputs = keras.Input((8, 8, 3), name="images")
+    branches = []
+    for name, top in (("a", 2.0), ("b", 1.5)):
+        x = QuantizedConv2D(4, 3, padding="same", use_bias=False, weight_quantizer="binary_mean_scaling",
+                            name=f"{name}_conv")(inputs)
+        x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+        layer = QuantizedActivation("pact", {"bit": 2, "max_value": 2.0}, name=f"{name}_act")
+        branches.append(layer(x))
+        layer.learned_value.assign(top)  # as training leaves them: each input of the concatenation its own range
+    x = keras.layers.Concatenate(name="concat")(branches)
+    outputs = QuantizedConv2D(4, 1, use_bias=False, weight_quantizer="binary_mean_scaling", name="conv")(x)
+    path = save_qonnx(keras.Model(inputs, outputs), (8, 8), str(tmp_path / "model_qonnx.onnx"))
+    with pytest.raises(hls4ml_graph.Hls4mlGraphError, match=r"concatenates activations of different scales .*pact or "
+                                                            r"lsq.*train such a network with linear_mid_tread_half"):
+        hls4ml_graph.prepare_for_hls4ml(qonnx_checks.load(path))
+
+
 def test_a_missing_compiler_stops_the_export_before_anything_is_written(monkeypatch, tmp_path):
     from lmnet.export.exporter import export_experiment
     monkeypatch.setenv("PATH", str(tmp_path))
