@@ -16,6 +16,7 @@ from lmnet.export.qonnx import save_qonnx
 from lmnet.layers.quantized import QuantizedActivation, QuantizedConv2D
 from tests.test_export_qonnx import keras_layer_outputs, randomized, without_exact_zeros
 from tests.test_layer_forms import small_network
+from tests.test_learned_quantizers import concatenated_learned_ranges
 from tests.test_network_harness import NETWORKS
 
 pytest.importorskip("qonnx", reason="qonnx is a pinned dependency of the QONNX export")
@@ -70,18 +71,7 @@ def test_a_pattern_the_preparation_cannot_rewrite_is_named(tmp_path):
 
 
 def test_learned_ranges_that_differ_at_a_concatenation_are_refused_with_the_reason(tmp_path):
-    inputs = keras.Input((8, 8, 3), name="images")
-    branches = []
-    for name, top in (("a", 2.0), ("b", 1.5)):
-        x = QuantizedConv2D(4, 3, padding="same", use_bias=False, weight_quantizer="binary_mean_scaling",
-                            name=f"{name}_conv")(inputs)
-        x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
-        layer = QuantizedActivation("pact", {"bit": 2, "max_value": 2.0}, name=f"{name}_act")
-        branches.append(layer(x))
-        layer.learned_value.assign(top)  # as training leaves them: each input of the concatenation its own range
-    x = keras.layers.Concatenate(name="concat")(branches)
-    outputs = QuantizedConv2D(4, 1, use_bias=False, weight_quantizer="binary_mean_scaling", name="conv")(x)
-    path = save_qonnx(keras.Model(inputs, outputs), (8, 8), str(tmp_path / "model_qonnx.onnx"))
+    path = save_qonnx(concatenated_learned_ranges(), (8, 8), str(tmp_path / "model_qonnx.onnx"))
     with pytest.raises(hls4ml_graph.Hls4mlGraphError, match=r"concatenates activations of different scales .*pact or "
                                                             r"lsq.*train such a network with linear_mid_tread_half"):
         hls4ml_graph.prepare_for_hls4ml(qonnx_checks.load(path))

@@ -9,8 +9,8 @@ import pytest
 import tensorflow as tf
 
 from lmnet import config as config_module, experiment
-from lmnet.export import exporter
-from lmnet.layers import QuantizedActivation
+from lmnet.export import exporter, graph
+from lmnet.layers import QuantizedActivation, QuantizedConv2D
 from lmnet.quantizations import linear_mid_tread_half, lsq, pact
 from lmnet.training.trainer import Trainer
 from tests.conftest import patch_output_and_data_dirs, write_tiny_config
@@ -128,3 +128,28 @@ PRETRAIN_FILE = {os.path.basename(source.keeper.latest)!r}
     np.testing.assert_array_equal(actual["conv1/kernel"], expected["conv1/kernel"])
     assert any("learned quantizer ranges not in the pre-trained checkpoint" in line and "conv1_act/max_value" in line
                for line in lines)
+
+
+def concatenated_learned_ranges():
+    """Two conv -> batch norm -> pact branches of an 8x8 image, concatenated, then a binary 1x1 convolution; the
+    branches' learned ranges differ (2.0 and 1.5), as training leaves them."""
+    inputs = keras.Input((8, 8, 3), name="images")
+    branches = []
+    for name, top in (("a", 2.0), ("b", 1.5)):
+        x = QuantizedConv2D(4, 3, padding="same", use_bias=False, weight_quantizer="binary_mean_scaling",
+                            name=f"{name}_conv")(inputs)
+        x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+        layer = QuantizedActivation("pact", {"bit": 2, "max_value": 2.0}, name=f"{name}_act")
+        branches.append(layer(x))
+        layer.learned_value.assign(top)
+    x = keras.layers.Concatenate(name="concat")(branches)
+    outputs = QuantizedConv2D(4, 1, use_bias=False, weight_quantizer="binary_mean_scaling", name="conv")(x)
+    return keras.Model(inputs, outputs)
+
+
+def test_the_frozen_graph_warns_that_the_converter_cannot_concatenate_two_learned_ranges():
+    graph_def = graph.build_graph_def(concatenated_learned_ranges(), (8, 8))
+    messages = graph.converter_limit_warnings(graph_def)
+    assert len(messages) == 1 and messages[0].startswith("concat/ConcatV2: concatenates quantized activations of "
+                                                         "different scales")
+    assert "'max_value': 1.5" in messages[0] and "computes wrong outputs" in messages[0]
