@@ -12,13 +12,14 @@
 
 A ``--lmnet`` run is ``CONFIG[+CONFIG...][=LABEL]``: a chain of stages, each later stage starting from the
 weights of the previous one (``IS_PRETRAIN`` with its last checkpoint); the CPU time and images of all
-stages add up. With no ``--lmnet`` the README demo's stages and the float example run. ``--peer-python``
+stages add up. With no ``--lmnet`` the README demo's two stages run, and its float stage alone trained to the end
+of its cosine (``DEFAULT_RUNS``). ``--peer-python``
 may be omitted to train lmnet alone (``--skip-peer``), and ``--peer-records`` reuses the records of an
 earlier peer run.
 
     benchmarks/peer/setup_env.sh .venv-peer
     python -m benchmarks.peer_detection --peer-python .venv-peer/bin/python [--work DIR] [--budget 1200]
-        [--lmnet configs/example/object_detection.py=demo] [--epochs 10]
+        [--lmnet configs/example/object_detection_tiny_float.py=float] [--epochs 10]
 
 Environment of the peer run: ``YOLO_OFFLINE=1`` (no network), ``YOLO_CONFIG_DIR`` inside ``--work``
 (with the font Ultralytics would otherwise download), ``OMP_WAIT_POLICY=PASSIVE`` (no spin-waiting on 2
@@ -40,9 +41,14 @@ from lmnet import builders, config as config_module, experiment
 from lmnet.environment import Environment
 from lmnet.metrics.coco import coco_evaluate
 
-EXAMPLE_FLOAT = os.path.join(REPO, "configs", "example", "object_detection_float.py")
-EXAMPLE_QUANTIZED = os.path.join(REPO, "configs", "example", "object_detection.py")
-DEFAULT_RUNS = (f"{EXAMPLE_FLOAT}+{EXAMPLE_QUANTIZED}=README demo",)
+EXAMPLE_FLOAT = os.path.join(REPO, "configs", "example", "object_detection_tiny_float.py")
+EXAMPLE_QUANTIZED = os.path.join(REPO, "configs", "example", "object_detection_tiny.py")
+#: Runs without ``--lmnet``: label -> stages ``(config path, config overrides)``. The README demo's two stages,
+#: and its float stage trained to the end of its 2,000-step cosine (lmnet's best float detector so far).
+DEFAULT_RUNS = {
+    "README demo (LMTinyYoloQuantize, 2 stages)": [(EXAMPLE_FLOAT, ()), (EXAMPLE_QUANTIZED, ())],
+    "LMTinyYolo float, whole cosine": [(EXAMPLE_FLOAT, ("MAX_STEPS=2000",))],
+}
 THRESHOLDS = (0.5, 0.85, 0.9, 0.95)
 PEER_SCRIPT = os.path.join(REPO, "benchmarks", "peer", "ultralytics_train.py")
 
@@ -151,16 +157,22 @@ class CpuRecordingTrainer(RecordingTrainer):
         return results
 
 
+def stage_experiment_id(label, index):
+    """The experiment id of stage ``index`` (from 0) of the run ``label``: its letters, digits, ``-`` and ``_``."""
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in label.replace("(", "").replace(")", ""))
+    return f"{name}-stage{index + 1}"
+
+
 def train_lmnet_chain(stages, label, environment):
-    """Trains the stages of one ``--lmnet`` run in order; returns its records with images and CPU added up."""
+    """Trains the stages ``[(config path, overrides), ...]`` of one run in order; returns its records with images
+    and CPU added up."""
     records, offset_images, offset_cpu, previous = [], 0, 0.0, None
-    for index, path in enumerate(stages):
-        config = config_module.load(path)
+    for index, (path, overrides) in enumerate(stages):
+        config = config_module.load(path, overrides=overrides)
         if previous is not None:
             config = config_module.validate(dict(config, IS_PRETRAIN=True, PRETRAIN_DIR=previous.paths.checkpoints,
                                                  PRETRAIN_FILE=os.path.basename(previous.keeper.latest)))
-        name = f"{label}-stage{index + 1}".replace(" ", "_").replace("(", "").replace(")", "")
-        paths = environment.experiment(name)
+        paths = environment.experiment(stage_experiment_id(label, index))
         experiment.prepare(config, None, paths, recreate=True, log=lambda *_: None)
         trainer = CpuRecordingTrainer(config, paths, environment.data_dir, progress=False, log=lambda *_: None)
         print(f"lmnet: {label}, stage {index + 1}: {os.path.relpath(path, REPO)} ({config.NETWORK_CLASS.__name__}, "
@@ -218,13 +230,13 @@ def report(runs, budget, peer_label):
 
 
 def parse_run(text):
-    """``CONFIG[+CONFIG...][=LABEL]`` -> ``(label, [config paths])``."""
+    """``CONFIG[+CONFIG...][=LABEL]`` -> ``(label, [(config path, ()), ...])``."""
     chain, _, label = text.partition("=")
     stages = [os.path.abspath(part) for part in chain.split("+")]
     for path in stages:
         if not os.path.isfile(path):
             raise SystemExit(f"--lmnet: no config file {path}")
-    return label or os.path.splitext(os.path.basename(stages[-1]))[0], stages
+    return label or os.path.splitext(os.path.basename(stages[-1]))[0], [(path, ()) for path in stages]
 
 
 def main():
@@ -250,8 +262,8 @@ def main():
         records = args.peer_records or train_peer(args.peer_python, args.work, data_yaml, val_images, args.epochs,
                                                   args.peer_eval_every)
         runs[peer_label] = score_peer(records, validation)
-    for text in [] if args.peer_only else args.lmnet or DEFAULT_RUNS:
-        label, stages = parse_run(text)
+    lmnet_runs = dict(parse_run(text) for text in args.lmnet) if args.lmnet else DEFAULT_RUNS
+    for label, stages in {} if args.peer_only else lmnet_runs.items():
         runs[label] = train_lmnet_chain(stages, label, environment)
     report(runs, args.budget, peer_label)
 

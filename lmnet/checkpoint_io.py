@@ -144,7 +144,7 @@ def restore_weights(model, path, keys=None):
     weights = weight_map(model)
     if keys is not None:
         weights = {key: weights[key] for key in keys}
-    available = {name for name, _ in tf.train.list_variables(path)}
+    available = _checkpoint_names(path)
     averaged = {key: variable for key, variable in weights.items()
                 if _checkpoint_key(key, AVERAGED_WEIGHTS) in available}
     parts = {"weights": {key: variable for key, variable in weights.items() if key not in averaged}}
@@ -158,6 +158,23 @@ def restore_weights(model, path, keys=None):
     missing = [key for key in weights if _checkpoint_key(key) not in available]
     if missing:
         raise ExperimentError(f"checkpoint {path} lacks variables: {', '.join(missing[:5])}")
+
+
+def missing_from_checkpoint(path, keys):
+    """The ``keys`` (``"<layer>/<variable>"``) that checkpoint prefix ``path`` holds neither raw nor averaged.
+
+    Raises:
+        ExperimentError: the checkpoint is missing or not a readable checkpoint.
+    """
+    check_checkpoint(path)
+    available = _checkpoint_names(path)
+    return [key for key in keys if _checkpoint_key(key) not in available
+            and _checkpoint_key(key, AVERAGED_WEIGHTS) not in available]
+
+
+def _checkpoint_names(path):
+    """The names of the variables stored in checkpoint prefix ``path``."""
+    return {name for name, _ in tf.train.list_variables(path)}
 
 
 def _checkpoint_key(weight_key, root="weights"):

@@ -8,7 +8,6 @@ panel. :func:`training_curves` returns exactly the numbers that are drawn.
 import dataclasses
 import math
 
-
 from lmnet import events
 from lmnet.errors import ExperimentError
 from lmnet.reports.figures import new_figure, write_png

@@ -16,6 +16,7 @@ from lmnet.export.qonnx import save_qonnx
 from lmnet.layers.quantized import QuantizedActivation, QuantizedConv2D
 from tests.test_export_qonnx import keras_layer_outputs, randomized, without_exact_zeros
 from tests.test_layer_forms import small_network
+from tests.test_learned_quantizers import concatenated_learned_ranges
 from tests.test_network_harness import NETWORKS
 
 pytest.importorskip("qonnx", reason="qonnx is a pinned dependency of the QONNX export")
@@ -66,6 +67,13 @@ def test_a_pattern_the_preparation_cannot_rewrite_is_named(tmp_path):
                               name="conv")(codes)
     path = save_qonnx(keras.Model(inputs, outputs), (8, 8), str(tmp_path / "model_qonnx.onnx"))
     with pytest.raises(hls4ml_graph.Hls4mlGraphError, match=r"Quant_0: not fed by a BatchNormalization"):
+        hls4ml_graph.prepare_for_hls4ml(qonnx_checks.load(path))
+
+
+def test_learned_ranges_that_differ_at_a_concatenation_are_refused_with_the_reason(tmp_path):
+    path = save_qonnx(concatenated_learned_ranges(), (8, 8), str(tmp_path / "model_qonnx.onnx"))
+    with pytest.raises(hls4ml_graph.Hls4mlGraphError, match=r"concatenates activations of different scales .*pact or "
+                                                            r"lsq.*train such a network with linear_mid_tread_half"):
         hls4ml_graph.prepare_for_hls4ml(qonnx_checks.load(path))
 
 

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lmnet.export import exporter
-from lmnet.layers import QuantizedActivation
+from lmnet import config as config_module, experiment
+from lmnet.export import exporter, graph
+from lmnet.layers import QuantizedActivation, QuantizedConv2D
 from lmnet.quantizations import linear_mid_tread_half, lsq, pact
+from lmnet.training.trainer import Trainer
 from tests.conftest import patch_output_and_data_dirs, write_tiny_config
 
 X = tf.constant([-0.5, 0.1, 0.4, 0.7, 1.0, 1.6, 2.0, 2.5, 3.0])
@@ -102,3 +104,52 @@ def test_a_run_with_learned_ranges_resumes_bitwise(tmp_path, environment):
         np.testing.assert_array_equal(actual[name], expected[name], err_msg=name)
     for name, value in straight.weight_average.averages.items():
         np.testing.assert_array_equal(resumed.weight_average.averages[name].numpy(), value.numpy(), err_msg=name)
+
+
+def test_learned_ranges_start_from_the_config_when_the_pretrained_checkpoint_has_none(tmp_path, environment):
+    from tests.test_training import train, weights
+    source, _ = train(environment, write_tiny_config(str(tmp_path), name="src.py", max_steps=5), "source")
+    extra = f"""
+from lmnet.quantizations import pact
+NETWORK.ACTIVATION_QUANTIZER = pact
+NETWORK.ACTIVATION_QUANTIZER_KWARGS = {{"bit": 2, "max_value": 1.5}}
+IS_PRETRAIN = True
+PRETRAIN_DIR = {environment.experiment("source").checkpoints!r}
+PRETRAIN_FILE = {os.path.basename(source.keeper.latest)!r}
+"""
+    config = config_module.load(write_tiny_config(str(tmp_path), name="dst.py", max_steps=5, extra=extra))
+    paths = environment.experiment("target")
+    experiment.prepare(config, None, paths, log=lambda *_: None)
+    lines = []
+    trainer = Trainer(config, paths, environment.data_dir, progress=False, log=lines.append)
+    trainer.restore()
+    expected, actual = weights(source), weights(trainer)
+    assert actual["conv1_act/max_value"] == 1.5 and "conv1_act/max_value" not in expected
+    np.testing.assert_array_equal(actual["conv1/kernel"], expected["conv1/kernel"])
+    assert any("learned quantizer ranges not in the pre-trained checkpoint" in line and "conv1_act/max_value" in line
+               for line in lines)
+
+
+def concatenated_learned_ranges():
+    """Two conv -> batch norm -> pact branches of an 8x8 image, concatenated, then a binary 1x1 convolution; the
+    branches' learned ranges differ (2.0 and 1.5), as training leaves them."""
+    inputs = keras.Input((8, 8, 3), name="images")
+    branches = []
+    for name, top in (("a", 2.0), ("b", 1.5)):
+        x = QuantizedConv2D(4, 3, padding="same", use_bias=False, weight_quantizer="binary_mean_scaling",
+                            name=f"{name}_conv")(inputs)
+        x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+        layer = QuantizedActivation("pact", {"bit": 2, "max_value": 2.0}, name=f"{name}_act")
+        branches.append(layer(x))
+        layer.learned_value.assign(top)
+    x = keras.layers.Concatenate(name="concat")(branches)
+    outputs = QuantizedConv2D(4, 1, use_bias=False, weight_quantizer="binary_mean_scaling", name="conv")(x)
+    return keras.Model(inputs, outputs)
+
+
+def test_the_frozen_graph_warns_that_the_converter_cannot_concatenate_two_learned_ranges():
+    graph_def = graph.build_graph_def(concatenated_learned_ranges(), (8, 8))
+    messages = graph.converter_limit_warnings(graph_def)
+    assert len(messages) == 1 and messages[0].startswith("concat/ConcatV2: concatenates quantized activations of "
+                                                         "different scales")
+    assert "'max_value': 1.5" in messages[0] and "computes wrong outputs" in messages[0]

@@ -50,7 +50,8 @@ def test_a_chain_names_its_stages_and_a_missing_file_is_refused(tmp_path):
     first, second = tmp_path / "a.py", tmp_path / "b.py"
     first.write_text("")
     second.write_text("")
-    assert peer_detection.parse_run(f"{first}+{second}=two stages") == ("two stages", [str(first), str(second)])
+    assert peer_detection.parse_run(f"{first}+{second}=two stages") == (
+        "two stages", [(str(first), ()), (str(second), ())])
     assert peer_detection.parse_run(str(first))[0] == "a"
     with pytest.raises(SystemExit, match="no config file"):
         peer_detection.parse_run(str(tmp_path / "missing.py"))

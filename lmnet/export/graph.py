@@ -184,6 +184,36 @@ def converter_limit_warnings(graph_def):
             messages.append(f"{node.name}: {channels} input channels x {height}x{width} taps x {steps} "
                             f"levels = {total} exceeds the 16-bit accumulator of Blueoil's converter "
                             f"({DLK_ACCUMULATOR_LIMIT}); its generated code stops on an assertion there")
+    return messages + concat_scale_warnings(nodes)
+
+
+def concat_scale_warnings(nodes):
+    """Messages naming each concatenation of quantized activations with different arguments (scales).
+
+    Blueoil's converter gives the convolution after a concatenation the scale of one of its inputs, so with two
+    scales (learned ranges, ``pact`` or ``lsq``, on a side path) its outputs are wrong. (Measured on a PACT-trained
+    LMTinyYoloQuantize, whose only difference from a linear_mid_tread_half one that the converter computes exactly
+    is its learned ranges: every output value of the converter's build differed, by up to 2.3, while lmnet's own
+    forms agreed.)
+
+    Args:
+        nodes: ``{name: NodeDef}`` of the graph.
+
+    Returns:
+        A list of strings, empty when every concatenation has one scale.
+    """
+    messages = []
+    for node in nodes.values():
+        if node.op != "ConcatV2":
+            continue
+        sources = [_feeding_quantizer(nodes, name) for name in node.input if nodes[name.split(":")[0]].op != "Const"]
+        arguments = {source.name: node_arguments(nodes, source)[1] for source in sources if source is not None}
+        if len({tuple(sorted(values.items())) for values in arguments.values()}) > 1:
+            shown = "; ".join(f"{name} {values}" for name, values in arguments.items())
+            messages.append(f"{node.name}: concatenates quantized activations of different scales ({shown}); "
+                            "Blueoil's converter uses one scale there and computes wrong outputs (learned ranges, "
+                            "pact or lsq, differ between the inputs of a concatenation; for the converter train "
+                            "such a network with linear_mid_tread_half)")
     return messages
 
 

@@ -176,8 +176,11 @@ class Trainer:
         if path is not None:
             self.log(f"resuming from {path} (step {self.step})")
         elif self.config.IS_PRETRAIN:
-            restored = restore_pretrained(self.network.model, self.config)
-            self.log(f"restored {len(restored)} pre-trained variables")
+            result = restore_pretrained(self.network.model, self.config)
+            self.log(f"restored {len(result.restored)} pre-trained variables")
+            if result.initialised:
+                self.log(f"learned quantizer ranges not in the pre-trained checkpoint start from the config's "
+                         f"max_value ({len(result.initialised)}): {', '.join(result.initialised)}")
         if self.frozen_layers:
             shown = ", ".join(self.frozen_layers[:6]) + (", …" if len(self.frozen_layers) > 6 else "")
             self.log(f"frozen layers (FROZEN_LAYERS, {len(self.frozen_layers)}): {shown}")
