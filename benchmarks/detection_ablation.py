@@ -35,6 +35,9 @@ FLOAT_LEVERS = {
     "float-no-ema": ("without the weight average (EMA)", ("EMA_DECAY=null",)),
     "float-fitted-anchors": ("with the fitted anchors", (f"NETWORK.ANCHORS={FITTED_ANCHORS}",)),
     "float-box-weight-5": ("with box weight 5 (COORDINATE_SCALE)", ("NETWORK.COORDINATE_SCALE=5.0",)),
+    "float-iou-objectness": ("with IoU objectness targets (LOSS_RESCORE)", ("NETWORK.LOSS_RESCORE=true",)),
+    "float-neighbour-cells": ("with neighbour-cell assignment (LOSS_NEIGHBOUR_CELLS)",
+                              ("NETWORK.LOSS_NEIGHBOUR_CELLS=true",)),
 }
 #: Rows of stage 2: name -> (what changes, config overrides) of the quantized example.
 QUANTIZED_LEVERS = {

@@ -64,12 +64,14 @@ class FormatYoloV2(OutputsProcessor):
         data_format: ``"NHWC"`` or ``"NCHW"``, the layout of the raw output.
         num_classes: ``C`` again (optional; must equal ``len(classes)``).
         boxes_per_cell: ``A`` again (optional; must equal ``len(anchors)``).
+        centre_margin: how far (cells) a decoded centre may lie outside its cell (:func:`lmnet.yolo_output.decode`;
+            0, Blueoil's decoding, unless the network was trained with neighbour-cell assignment).
     """
 
     input_size_param = "image_size"
 
     def __init__(self, image_size=None, classes=(), anchors=(), data_format="NHWC", num_classes=None,
-                 boxes_per_cell=None):
+                 boxes_per_cell=None, centre_margin=0.0):
         self.image_size = None if image_size is None else check_size(image_size, "image_size")
         self.classes = list(classes)
         self.anchors = tuple(tuple(float(v) for v in anchor) for anchor in anchors)
@@ -80,8 +82,17 @@ class FormatYoloV2(OutputsProcessor):
         if data_format not in _DATA_FORMATS:
             raise ValueError(f"data_format must be one of {_DATA_FORMATS}, got {data_format!r}")
         self.data_format = data_format
+        self.centre_margin = float(centre_margin)
         self.num_classes = _derived_count("num_classes", num_classes, len(self.classes), "len(classes)")
         self.boxes_per_cell = _derived_count("boxes_per_cell", boxes_per_cell, len(self.anchors), "len(anchors)")
+
+    def params(self):
+        """The constructor parameters; ``centre_margin`` only when it is not 0, so a ``meta.yaml`` of a network
+        decoded the standard way keeps upstream Blueoil's parameter names."""
+        params = super().params()
+        if not params["centre_margin"]:
+            del params["centre_margin"]
+        return params
 
     def _image_size(self):
         """The network input size, which must be set by now."""
@@ -107,7 +118,8 @@ class FormatYoloV2(OutputsProcessor):
 
     def process(self, outputs):
         """Decodes a NumPy raw output ``[B, gh, gw, A·(C+5)]`` into ``[B, gh·gw·A·C, 6]`` boxes."""
-        decoded = decode(self._nhwc(outputs), self.anchors, self.num_classes, self._image_size(), NUMPY)
+        decoded = decode(self._nhwc(outputs), self.anchors, self.num_classes, self._image_size(), NUMPY,
+                         self.centre_margin)
         boxes = _rows_per_class(decoded.boxes, class_scores(decoded, NUMPY))
         return boxes.reshape(boxes.shape[0], -1, 6)
 
@@ -117,7 +129,7 @@ class FormatYoloV2(OutputsProcessor):
         raw = tf.convert_to_tensor(outputs, tf.float32)
         if self.data_format == "NCHW":
             raw = tf.transpose(raw, [0, 2, 3, 1])
-        decoded = decode(raw, self.anchors, self.num_classes, self._image_size(), TENSORFLOW)
+        decoded = decode(raw, self.anchors, self.num_classes, self._image_size(), TENSORFLOW, self.centre_margin)
         scores = class_scores(decoded, TENSORFLOW)
         boxes = tf.broadcast_to(decoded.boxes[..., None, :], tf.concat([tf.shape(scores), [4]], 0))
         class_ids = tf.broadcast_to(tf.range(self.num_classes, dtype=tf.float32), tf.shape(scores))

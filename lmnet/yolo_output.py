@@ -152,7 +152,7 @@ class _TensorFlowOps:
 NUMPY, TENSORFLOW = _NumpyOps(), _TensorFlowOps()
 
 
-def decode(outputs, anchors, num_classes, image_size, ops):
+def decode(outputs, anchors, num_classes, image_size, ops, centre_margin=0.0):
     """Decodes a raw YOLO output (see the module's formulas).
 
     Args:
@@ -161,6 +161,8 @@ def decode(outputs, anchors, num_classes, image_size, ops):
         num_classes: ``C``.
         image_size: ``(H, W)`` of the network input in pixels.
         ops: :data:`NUMPY` or :data:`TENSORFLOW`, matching ``outputs``.
+        centre_margin: :math:`m`, how far (in cells) a predicted centre may lie outside its cell: the
+            offsets are ``(1 + 2m)·sigmoid(t) − m`` (0, YOLOv2's and Blueoil's decoding, keeps them inside).
 
     Returns:
         A :data:`Decoded`.
@@ -170,6 +172,8 @@ def decode(outputs, anchors, num_classes, image_size, ops):
     raw = ops.reshape(outputs, [shape[0], shape[1], shape[2]], [len(anchors), channels_per_anchor(num_classes)])
     channels = split_anchor_channels(raw, num_classes)
     offsets = ops.sigmoid(channels.offsets)
+    if centre_margin:
+        offsets = offsets * (1.0 + 2.0 * centre_margin) - centre_margin
     return Decoded(offsets=offsets, log_sizes=channels.log_sizes, object_logits=channels.object_logit,
                    class_logits=channels.class_logits,
                    boxes=decode_boxes(offsets, channels.log_sizes, anchors, image_size, ops))

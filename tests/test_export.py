@@ -440,3 +440,13 @@ def test_float_layers_match_keras():
     assert graph.unsupported_ops(graph_def) == []
     image = _images(1, [8, 8])
     np.testing.assert_allclose(graph.run_graph_def(graph_def, image)["output"], model(image).numpy(), atol=1e-6)
+
+
+def test_a_detector_blueoil_cannot_decode_is_named_in_a_warning():
+    from lmnet.export.exporter import _decoding_warnings
+    from lmnet.networks.object_detection.lm_fyolo import LMFYolo
+    from lmnet.networks.object_detection.lm_tiny_yolo import LMTinyYolo
+    assert _decoding_warnings(LMFYolo(["a"], (64, 64))) == []
+    stride, margin = _decoding_warnings(LMTinyYolo(["a"], (64, 64), loss_neighbour_cells=True))
+    assert "LMTinyYolo predicts on a stride-16 grid" in stride
+    assert "NETWORK.LOSS_NEIGHBOUR_CELLS" in margin and "m = 0.5" in margin and "lmnet's runtime" in margin

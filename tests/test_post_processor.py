@@ -64,6 +64,17 @@ def test_format_yolo_v2_numpy_matches_tensorflow(data_format):
     np.testing.assert_allclose(graph(raw).numpy(), expected, rtol=1e-5, atol=1e-5)
 
 
+def test_a_centre_margin_widens_the_centre_range_in_both_implementations_and_only_then_is_written():
+    raw = np.zeros((1, 1, 1, 7), np.float32)
+    raw[..., 3:5] = [30.0, -30.0]  # tx, ty saturate: offsets 1 + m and -m
+    processor = FormatYoloV2(image_size=(32, 32), classes=["x", "y"], anchors=[(1.0, 1.0)], centre_margin=0.5)
+    np.testing.assert_allclose(processor.process(raw)[0, 0, :4], [32, -32, 32, 32], atol=1e-4)  # centre (48, -16)
+    np.testing.assert_allclose(processor.tf_call(raw).numpy(), processor.process(raw), atol=1e-5)
+    assert processor.params()["centre_margin"] == 0.5
+    assert processor_from_dict(processor.to_dict(), "here") == processor
+    assert "centre_margin" not in FormatYoloV2((32, 32), CLASSES, ANCHORS).params()  # upstream's names
+
+
 def test_format_yolo_v2_checks():
     with pytest.raises(ValueError, match="channels"):
         FormatYoloV2((32, 32), CLASSES, ANCHORS).process(np.zeros((1, 1, 1, 7), np.float32))

@@ -339,3 +339,32 @@ def test_unknown_loss_choices_are_refused_naming_the_key():
     from lmnet.errors import ConfigError
     with pytest.raises(ConfigError, match="NETWORK.LOSS_BOX: expected one of 'mse', 'ciou', got 'giou'"):
         LMFYolo(["a"], (64, 64), loss_box="giou")
+
+
+def test_neighbour_cells_add_the_nearest_horizontal_and_vertical_cell_with_offsets_beyond_the_cell():
+    # GT's centre (25, 50) lies in the right half of column 0 (25/32 = 0.78) and the top half of row 1
+    # (50/32 - 1 = 0.56 is the bottom half): neighbours are column 1 and, below row 1, none (a 2x2 grid).
+    loss = make_loss(neighbour_cells=True)
+    targets = loss.build_targets(gt_batch([GT]), tf.constant([2, 2]))
+    mask = targets.mask.numpy()[0, :, :, 0]
+    assert mask.tolist() == [[0, 0], [1, 1]]
+    np.testing.assert_allclose(targets.offsets.numpy()[0, 1, 1, 0], [25 / 32 - 1, 50 / 32 - 1], rtol=1e-6)
+    upper = [10.0, 20.0, 30.0, 20.0, 1.0]  # centre (25, 30): row 0's bottom half -> row 1 is the neighbour
+    mask = loss.build_targets(gt_batch([upper]), tf.constant([2, 2])).mask.numpy()[0, :, :, 0]
+    assert mask.tolist() == [[1, 1], [1, 0]]
+
+
+def test_a_centre_cell_claim_wins_over_another_boxes_neighbour_claim():
+    loss = make_loss(neighbour_cells=True)
+    right = [25.0, 40.0, 30.0, 20.0, 2.0]  # centre (40, 50): cell (1, 1), its left half -> neighbour (1, 0)
+    targets = loss.build_targets(gt_batch([GT, right]), tf.constant([2, 2]))
+    assert targets.class_ids.numpy()[0, 1, 0, 0] == 1  # GT's own centre cell, though `right` comes later
+    assert targets.class_ids.numpy()[0, 1, 1, 0] == 2  # and the other way round
+
+
+def test_the_centre_margin_lets_a_decoded_centre_reach_half_a_cell_outside():
+    raw = empty_raw()
+    raw[0, 0, 0, 0, :2] = [-CONFIDENT, CONFIDENT]
+    offsets = make_loss(neighbour_cells=True).decode(flat(raw)).offsets.numpy()[0, 0, 0, 0]
+    np.testing.assert_allclose(offsets, [-0.5, 1.5], atol=1e-6)
+    assert make_loss().decode(flat(raw)).offsets.numpy()[0, 0, 0, 0].tolist() == pytest.approx([0.0, 1.0], abs=1e-6)

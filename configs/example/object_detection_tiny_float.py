@@ -7,8 +7,9 @@ under the experiment id that config expects (about 5 minutes on 2 CPU cores):
 It stops after 1,000 steps of a 2,000-step cosine, while the learning rate is still high enough for the
 quantized stage to keep learning. The recipe (docs/detection.rst): XLA-compiled steps (``JIT_COMPILE``, the
 default), a CIoU box term, binary cross-entropy objectness, every anchor whose shape matches a ground truth
-with IoU >= 0.5 responsible for it, and an exponential moving average of the weights, which validation,
-export and the next stage use (``EMA_DECAY``).
+with IoU >= 0.5 responsible for it, in its centre's cell and the two neighbouring cells nearest the centre
+(``LOSS_NEIGHBOUR_CELLS``), and an exponential moving average of the weights, which validation, export and
+the next stage use (``EMA_DECAY``).
 """
 from lmnet.networks.object_detection.lm_tiny_yolo import LMTinyYolo
 
@@ -27,6 +28,7 @@ NETWORK.LOSS_BOX = "ciou"
 NETWORK.COORDINATE_SCALE = 2.0
 NETWORK.LOSS_OBJECTNESS = "bce"
 NETWORK.LOSS_ASSIGN_IOU_THRESHOLD = 0.5
+NETWORK.LOSS_NEIGHBOUR_CELLS = True
 
 EMA_DECAY = 0.999
 EMA_RAMP_STEPS = 200

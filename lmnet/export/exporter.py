@@ -243,16 +243,31 @@ def _write_pb(context, path):
     if context.unsupported_ops:
         messages.insert(0, f"the exported graph uses op types outside the hardware converter's list: "
                            f"{', '.join(context.unsupported_ops)}")
-    stride = getattr(context.network, "size_divisor", 32)
-    if context.network.task == Tasks.OBJECT_DETECTION and stride != 32:
-        messages.append(f"{type(context.network).__name__} predicts on a stride-{stride} grid; upstream Blueoil's "
-                        "Python runtime decodes FormatYoloV2 on a stride-32 grid only (num_cell = image_size // 32), "
-                        "so decode this export's output with lmnet's runtime (python -m lmnet.runtime)")
+    messages.extend(_decoding_warnings(context.network))
     for message in messages:
         warnings.warn(message, stacklevel=2)
         context.log(f"warning: {message}")
     _write_bytes(path, graph_def.SerializeToString())
     context.graph_def = graph_def
+
+
+def _decoding_warnings(network):
+    """Why upstream Blueoil's runtimes would decode a detector's output wrongly (none for other tasks)."""
+    if network.task != Tasks.OBJECT_DETECTION:
+        return []
+    name, messages = type(network).__name__, []
+    stride = getattr(network, "size_divisor", 32)
+    if stride != 32:
+        messages.append(f"{name} predicts on a stride-{stride} grid; upstream Blueoil's Python runtime decodes "
+                        "FormatYoloV2 on a stride-32 grid only (num_cell = image_size // 32), so decode this "
+                        "export's output with lmnet's runtime (python -m lmnet.runtime)")
+    margin = getattr(getattr(network, "loss", None), "centre_margin", 0.0)
+    if margin:
+        messages.append(f"{name} was trained with neighbour-cell assignment (NETWORK.LOSS_NEIGHBOUR_CELLS): box "
+                        f"centres decode as (1 + 2m)·sigmoid(t) − m with m = {margin} (meta.yaml's FormatYoloV2 "
+                        "centre_margin), which upstream Blueoil's runtimes do not read; decode this export's "
+                        "output with lmnet's runtime (python -m lmnet.runtime)")
+    return messages
 
 
 def _write_saved_model(context, path):

@@ -51,6 +51,9 @@ class YoloBase(BaseNetwork):
             cross-entropy of the logit).
         loss_assign_iou_threshold: ``None`` assigns each ground truth to the best-matching anchor of
             its cell; a number also to every anchor of that cell whose shape IoU reaches it.
+        loss_neighbour_cells: each ground truth is also assigned to the two neighbouring cells nearest its
+            centre, whose decoded centres may then lie up to half a cell outside them (YOLOv5's
+            assignment; a float-only option: Blueoil's runtimes decode centres inside their cell).
         score_threshold: post-processing: drop boxes scoring below this.
         nms_iou_threshold: post-processing: IoU threshold of non-maximum suppression.
         nms_max_output_size: post-processing: at most this many boxes per image.
@@ -65,7 +68,8 @@ class YoloBase(BaseNetwork):
     def __init__(self, classes, image_size, anchors=DEFAULT_ANCHORS, object_scale=5.0, no_object_scale=1.0,
                  class_scale=1.0, coordinate_scale=1.0, loss_iou_threshold=0.6, loss_warmup_steps=None,
                  loss_rescore=True, loss_box="mse", loss_objectness="mse", loss_assign_iou_threshold=None,
-                 score_threshold=0.05, nms_iou_threshold=0.5, nms_max_output_size=100, **kwargs):
+                 loss_neighbour_cells=False, score_threshold=0.05, nms_iou_threshold=0.5, nms_max_output_size=100,
+                 **kwargs):
         super().__init__(classes, image_size, **kwargs)
         self.anchors = _check_anchors(anchors)
         self.num_anchors = len(self.anchors)
@@ -86,7 +90,8 @@ class YoloBase(BaseNetwork):
                              no_object_scale=self.no_object_scale, class_scale=self.class_scale,
                              coordinate_scale=self.coordinate_scale, iou_threshold=self.loss_iou_threshold,
                              warmup_steps=self.loss_warmup_steps, rescore=bool(loss_rescore), box_loss=loss_box,
-                             objectness_loss=loss_objectness, assign_iou_threshold=loss_assign_iou_threshold)
+                             objectness_loss=loss_objectness, assign_iou_threshold=loss_assign_iou_threshold,
+                             neighbour_cells=loss_neighbour_cells)
 
     def _warmup_steps(self, steps):
         if steps is not None:
@@ -170,7 +175,8 @@ class YoloBase(BaseNetwork):
         """
         from lmnet.data_processor import Sequence
         from lmnet.post_processor import NMS, ExcludeLowScoreBox, FormatYoloV2
-        return Sequence([FormatYoloV2(self.image_size, self.classes, self.anchors),
+        return Sequence([FormatYoloV2(self.image_size, self.classes, self.anchors,
+                                      centre_margin=self.loss.centre_margin),
                          ExcludeLowScoreBox(self.score_threshold),
                          NMS(self.classes, self.nms_iou_threshold, self.nms_max_output_size)])
 

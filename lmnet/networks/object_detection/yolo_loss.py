@@ -109,7 +109,8 @@ class YoloLoss:
 
     def __init__(self, image_size, anchors, num_classes, object_scale=5.0, no_object_scale=1.0, class_scale=1.0,
                  coordinate_scale=1.0, iou_threshold=0.6, warmup_steps=0, prior_scale=0.01, rescore=True,
-                 size_weighting=True, box_loss="mse", objectness_loss="mse", assign_iou_threshold=None):
+                 size_weighting=True, box_loss="mse", objectness_loss="mse", assign_iou_threshold=None,
+                 neighbour_cells=False):
         self.image_size = tuple(float(s) for s in image_size)
         self.anchors = tf.constant(anchors, tf.float32)
         self.num_anchors = len(anchors)
@@ -126,6 +127,9 @@ class YoloLoss:
         self.box_loss = _choice("box_loss", box_loss, BOX_LOSSES)
         self.objectness_loss = _choice("objectness_loss", objectness_loss, OBJECTNESS_LOSSES)
         self.assign_iou_threshold = None if assign_iou_threshold is None else float(assign_iou_threshold)
+        self.neighbour_cells = bool(neighbour_cells)
+        #: How far (cells) a decoded centre may lie outside its cell (:func:`lmnet.yolo_output.decode`).
+        self.centre_margin = NEIGHBOUR_CENTRE_MARGIN if self.neighbour_cells else 0.0
 
     def __call__(self, gt_boxes, outputs, step=None):
         """Returns the scalar loss: the batch mean of the per-image sum of :meth:`terms`."""
@@ -168,7 +172,7 @@ class YoloLoss:
             ``log_sizes`` ``[..., 2]`` = :math:`t_w, t_h`, ``object_logits`` ``[...]``,
             ``class_logits`` ``[..., C]`` and ``boxes`` ``[..., 4]`` ``(x, y, w, h)`` in pixels.
         """
-        return decode(outputs, self.anchors, self.num_classes, self.image_size, TENSORFLOW)
+        return decode(outputs, self.anchors, self.num_classes, self.image_size, TENSORFLOW, self.centre_margin)
 
     def build_targets(self, gt_boxes, grid_size):
         """Assigns ground truths to predictions and scatters their targets onto the grid.
@@ -190,6 +194,10 @@ class YoloLoss:
         centre_y = (y + h / 2) / height * grid_h
         cols = tf.clip_by_value(tf.floor(centre_x), 0.0, grid_w - 1.0)
         rows = tf.clip_by_value(tf.floor(centre_y), 0.0, grid_h - 1.0)
+        if self.neighbour_cells:
+            gt_boxes, valid, centre_x, centre_y, rows, cols = self.with_neighbour_cells(
+                gt_boxes, valid, centre_x, centre_y, rows, cols, grid_w, grid_h)
+            x, y, w, h, class_ids = tf.unstack(gt_boxes, num=5, axis=-1)
         cell_w, cell_h = w / width * grid_w, h / height * grid_h
         chosen = self.chosen_anchors(anchor_shape_iou(cell_w, cell_h, self.anchors)) & valid[..., None]  # [B, N, A]
         entries = tf.shape(gt_boxes)[1] * self.num_anchors
@@ -217,6 +225,28 @@ class YoloLoss:
         anchor_column = tf.broadcast_to(anchor_ids, tf.shape(keys))[..., None]
         positions = tf.concat([tf.cast(cells, tf.int32), anchor_column], -1)
         return self._scatter(kept, positions, values, grid_size)
+
+    @staticmethod
+    def with_neighbour_cells(gt_boxes, valid, centre_x, centre_y, rows, cols, grid_w, grid_h):
+        """Repeats each ground truth for the two neighbouring cells nearest its centre (YOLOv5's assignment).
+
+        The horizontal neighbour is the cell left of the centre's cell when the centre lies in its left half,
+        else the right one; the vertical one likewise; a neighbour outside the grid is not valid. Returns the
+        arguments ``[B, 3N, ...]`` in the order vertical neighbours, horizontal neighbours, centre cells, so
+        that where two ground truths claim one prediction the centre cell's claim wins (the later row wins).
+        """
+        step_x = tf.where(centre_x - cols < 0.5, -1.0, 1.0)
+        step_y = tf.where(centre_y - rows < 0.5, -1.0, 1.0)
+        neighbour_cols, neighbour_rows = cols + step_x, rows + step_y
+        inside_x = (neighbour_cols >= 0.0) & (neighbour_cols <= grid_w - 1.0)
+        inside_y = (neighbour_rows >= 0.0) & (neighbour_rows <= grid_h - 1.0)
+
+        def three(values):
+            return tf.concat([values] * 3, axis=1)
+
+        return (three(gt_boxes), tf.concat([valid & inside_y, valid & inside_x, valid], axis=1),
+                three(centre_x), three(centre_y), tf.concat([neighbour_rows, rows, rows], axis=1),
+                tf.concat([cols, neighbour_cols, cols], axis=1))
 
     def chosen_anchors(self, shape_iou):
         """``[..., A]`` bool: the best-matching anchor, and with ``assign_iou_threshold`` every anchor whose
@@ -309,6 +339,8 @@ class YoloLoss:
         }
 
 
+#: The decoded centre margin (cells) with neighbour-cell assignment: a neighbour's prediction reaches the centre.
+NEIGHBOUR_CENTRE_MARGIN = 0.5
 #: Values of ``box_loss`` and ``objectness_loss``.
 BOX_LOSSES = ("mse", "ciou")
 OBJECTNESS_LOSSES = ("mse", "bce")
