@@ -36,8 +36,8 @@ FLOAT_LEVERS = {
     "float-fitted-anchors": ("with the fitted anchors", (f"NETWORK.ANCHORS={FITTED_ANCHORS}",)),
     "float-box-weight-5": ("with box weight 5 (COORDINATE_SCALE)", ("NETWORK.COORDINATE_SCALE=5.0",)),
     "float-iou-objectness": ("with IoU objectness targets (LOSS_RESCORE)", ("NETWORK.LOSS_RESCORE=true",)),
-    "float-neighbour-cells": ("with neighbour-cell assignment (LOSS_NEIGHBOUR_CELLS)",
-                              ("NETWORK.LOSS_NEIGHBOUR_CELLS=true",)),
+    "float-no-neighbour-cells": ("without neighbour-cell assignment (LOSS_NEIGHBOUR_CELLS)",
+                                 ("NETWORK.LOSS_NEIGHBOUR_CELLS=false",)),
 }
 #: Rows of stage 2: name -> (what changes, config overrides) of the quantized example.
 QUANTIZED_LEVERS = {
