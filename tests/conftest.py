@@ -1,4 +1,5 @@
 """Shared fixtures: a tiny, fast classification config written as a real Python module."""
+import fcntl
 import glob
 import os
 import textwrap
@@ -60,6 +61,24 @@ def write_tiny_config(directory, name="tiny.py", max_steps=20, save_steps=5, kee
                                         test_steps=test_steps, tvs=tvs))
         stream.write(textwrap.dedent(extra))
     return path
+
+
+#: Networks whose export needs 10-17 GB (tf2onnx holds about 60 copies of the weights): their tests take turns
+#: across pytest-xdist workers, so two never convert at once on CI's 24 GB (docs/development.rst).
+LARGE_NETWORKS = frozenset({"YoloV2", "YoloV2Quantize", "VGG16", "Darknet19"})
+
+
+@pytest.fixture(autouse=True)
+def large_networks_take_turns(request, tmp_path_factory):
+    """Holds a lock shared by the workers (in the run's common temporary folder) while a test parametrized with one
+    of :data:`LARGE_NETWORKS` runs; other tests run as usual."""
+    params = getattr(getattr(request.node, "callspec", None), "params", {})
+    if not any(getattr(value, "__name__", None) in LARGE_NETWORKS for value in params.values()):
+        yield
+        return
+    with open(tmp_path_factory.getbasetemp().parent / "large_networks.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 @pytest.fixture
