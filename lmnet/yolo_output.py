@@ -26,7 +26,9 @@ and the in-graph post-processor). For the cell at ``(row, col)`` of a ``gh × gw
     score_c = sigmoid(to) · softmax(class logits)_c
 
 with ``tw, th`` clipped to ``±`` :data:`MAX_LOG_SCALE` before ``exp`` (a box at most about 22,000
-anchors wide, never infinite).
+anchors wide, never infinite). A network trained with neighbour-cell assignment decodes its centres with a
+margin ``m`` (``centre_margin``, 0.5): ``sigmoid(tx)`` becomes ``(1 + 2m)·sigmoid(tx) − m``, so a centre may lie
+half a cell beyond its own cell.
 """
 import collections
 

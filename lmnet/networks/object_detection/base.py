@@ -53,7 +53,8 @@ class YoloBase(BaseNetwork):
             its cell; a number also to every anchor of that cell whose shape IoU reaches it.
         loss_neighbour_cells: each ground truth is also assigned to the two neighbouring cells nearest its
             centre, whose decoded centres may then lie up to half a cell outside them (YOLOv5's
-            assignment; a float-only option: Blueoil's runtimes decode centres inside their cell).
+            assignment). lmnet's runtime decodes such an export (``meta.yaml`` says ``centre_margin``);
+            upstream Blueoil's runtimes do not, and the export warns.
         score_threshold: post-processing: drop boxes scoring below this.
         nms_iou_threshold: post-processing: IoU threshold of non-maximum suppression.
         nms_max_output_size: post-processing: at most this many boxes per image.

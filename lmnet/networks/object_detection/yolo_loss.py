@@ -69,7 +69,9 @@ class YoloLoss:
     ``class_id >= 0`` and ``w, h > 0`` (padding rows have ``class_id = -1``). It is assigned to the
     cell containing its centre and to the anchor whose shape best matches it
     (:func:`anchor_shape_iou`); that prediction is *responsible* for it. When two ground truths of
-    an image fall on the same cell and anchor, the later row wins (deterministically).
+    an image fall on the same cell and anchor, the later row wins (deterministically). With
+    ``neighbour_cells`` it is also assigned, with the same anchors, to the horizontal and the vertical neighbour
+    cell nearest its centre (YOLOv5's assignment), and a centre cell's claim wins over a neighbour's.
 
     **Terms**, each summed over cells and anchors of an image (:math:`\mathbb{1}` marks responsible
     predictions, :math:`\hat{\ }` their targets):
@@ -105,6 +107,15 @@ class YoloLoss:
         prior_scale: :math:`\lambda_{prior}`.
         rescore: objectness target is the IoU (True) or 1 (False).
         size_weighting: use :math:`s = 2 - w h / (W H)` (True) or 1.
+        box_loss: ``"mse"`` (the :math:`L_{coord}` above) or ``"ciou"`` (:math:`1 - \mathrm{CIoU}` of the
+            decoded box and its ground truth, times :math:`\lambda_{coord} s`).
+        objectness_loss: ``"mse"`` (the squared errors above) or ``"bce"`` (binary cross-entropy of the logit).
+        assign_iou_threshold: ``None``, or a shape IoU that makes every anchor of the cell reaching it
+            responsible too (besides the best one).
+        neighbour_cells: also assign each ground truth to the two neighbouring cells nearest its centre
+            (:meth:`with_neighbour_cells`); centres then decode with a margin of :data:`NEIGHBOUR_CENTRE_MARGIN`
+            cells, :math:`\hat x, \hat y` lie in :math:`(-\tfrac12, \tfrac32)` and the prior term's
+            cell centre stays :math:`\tfrac12`.
     """
 
     def __init__(self, image_size, anchors, num_classes, object_scale=5.0, no_object_scale=1.0, class_scale=1.0,
