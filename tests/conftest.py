@@ -63,17 +63,22 @@ def write_tiny_config(directory, name="tiny.py", max_steps=20, save_steps=5, kee
     return path
 
 
-#: Networks whose export needs 10-17 GB (tf2onnx holds about 60 copies of the weights): their tests take turns
-#: across pytest-xdist workers, so two never convert at once on CI's 24 GB (docs/development.rst).
-LARGE_NETWORKS = frozenset({"YoloV2", "YoloV2Quantize", "VGG16", "Darknet19"})
+def large_networks():
+    """Networks whose export needs 10-17 GB (tf2onnx holds about 60 copies of the weights): their tests take turns
+    across pytest-xdist workers, so two never convert at once on CI's 24 GB (docs/development.rst)."""
+    from lmnet.networks.classification.darknet19 import Darknet19
+    from lmnet.networks.classification.vgg16 import VGG16
+    from lmnet.networks.object_detection.yolo_v2 import YoloV2
+    from lmnet.networks.object_detection.yolo_v2_quantize import YoloV2Quantize
+    return (YoloV2, YoloV2Quantize, VGG16, Darknet19)
 
 
 @pytest.fixture(autouse=True)
 def large_networks_take_turns(request, tmp_path_factory):
     """Holds a lock shared by the workers (in the run's common temporary folder) while a test parametrized with one
-    of :data:`LARGE_NETWORKS` runs; other tests run as usual."""
+    of :func:`large_networks` runs; other tests run as usual."""
     params = getattr(getattr(request.node, "callspec", None), "params", {})
-    if not any(getattr(value, "__name__", None) in LARGE_NETWORKS for value in params.values()):
+    if not params or not any(value in large_networks() for value in params.values() if isinstance(value, type)):
         yield
         return
     with open(tmp_path_factory.getbasetemp().parent / "large_networks.lock", "w") as lock:

@@ -256,12 +256,12 @@ def _decoding_warnings(network):
     if network.task != Tasks.OBJECT_DETECTION:
         return []
     name, messages = type(network).__name__, []
-    stride = getattr(network, "size_divisor", 32)
+    stride = network.size_divisor
     if stride != 32:
         messages.append(f"{name} predicts on a stride-{stride} grid; upstream Blueoil's Python runtime decodes "
                         "FormatYoloV2 on a stride-32 grid only (num_cell = image_size // 32), so decode this "
                         "export's output with lmnet's runtime (python -m lmnet.runtime)")
-    margin = getattr(getattr(network, "loss", None), "centre_margin", 0.0)
+    margin = network.loss.centre_margin
     if margin:
         messages.append(f"{name} was trained with neighbour-cell assignment (NETWORK.LOSS_NEIGHBOUR_CELLS): box "
                         f"centres decode as (1 + 2m)·sigmoid(t) − m with m = {margin} (meta.yaml's FormatYoloV2 "
