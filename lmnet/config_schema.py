@@ -97,6 +97,7 @@ NETWORK = {
     "LOSS_OBJECTNESS": Field("str"),
     "LOSS_ASSIGN_IOU_THRESHOLD": Field("unit_float"),
     "LOSS_NEIGHBOUR_CELLS": Field("bool"),
+    "STEM": Field("str"),
     "SCORE_THRESHOLD": Field("unit_float"),
     "NMS_IOU_THRESHOLD": Field("unit_float"),
     "NMS_MAX_OUTPUT_SIZE": Field("positive_int"),

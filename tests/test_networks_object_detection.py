@@ -198,6 +198,31 @@ def test_lm_tiny_yolo_predicts_on_a_stride_16_grid_with_max_pooling_and_one_side
     assert model.get_layer("side_4_s2d").block_size == 2
 
 
+def test_the_space_to_depth_stem_replaces_block_1_and_keeps_the_grid_and_the_other_names():
+    default = make_network(LMTinyYolo, (128, 128)).model
+    model = make_network(LMTinyYolo, (128, 128), stem="space_to_depth").model
+    assert model.output.shape[1:3] == (8, 8)
+    assert tuple(model.get_layer("stem_s2d").output.shape) == (None, 64, 64, 12)
+    assert model.get_layer("block_2").input.shape[1:] == (64, 64, 12)
+    assert sorted(layers_of(model, keras.layers.MaxPooling2D)) == ["pool_2", "pool_3", "pool_4"]
+    assert {layer.name for layer in default.layers} - {layer.name for layer in model.layers} == {
+        "block_1", "block_1_bn", "block_1_act", "pool_1"}
+    assert model.count_params() < default.count_params()
+
+
+def test_the_space_to_depth_stem_quantizes_block_2_as_the_first_convolution():
+    model = make_network(LMTinyYoloQuantize, stem="space_to_depth").model
+    assert layers_of(model, QuantizedConv2D)["block_2"].weight_quantizer == "binary_mean_scaling"
+    switched = make_network(LMTinyYoloQuantize, stem="space_to_depth", quantize_first_convolution=False).model
+    assert layers_of(switched, QuantizedConv2D)["block_2"].weight_quantizer is None
+    assert layers_of(switched, QuantizedConv2D)["block_3"].weight_quantizer == "binary_mean_scaling"
+
+
+def test_an_unknown_stem_is_a_config_error():
+    with pytest.raises(ConfigError, match="NETWORK.STEM.*'space_to_depth'.*got 'pixel_shuffle'"):
+        LMTinyYolo(CLASSES, (64, 64), stem="pixel_shuffle")
+
+
 @pytest.mark.parametrize("anchors", [[], [[1.0]], [[1.0, 0.0]], [[1.0, -2.0]], "big", [[1.0, "x"]]])
 def test_bad_anchors_are_a_config_error(anchors):
     with pytest.raises(ConfigError, match="NETWORK.ANCHORS"):
