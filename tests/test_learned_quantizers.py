@@ -10,8 +10,12 @@ import tensorflow as tf
 
 from lmnet import config as config_module, experiment
 from lmnet.export import exporter, graph
-from lmnet.layers import QuantizedActivation, QuantizedConv2D
-from lmnet.quantizations import linear_mid_tread_half, lsq, pact
+from lmnet.checkpoint_io import weight_map
+from lmnet.layers import QuantizedActivation, QuantizedConv2D, SharedRange
+from lmnet.networks.object_detection.lm_fyolo_quantize import LMFYoloQuantize
+from lmnet.networks.object_detection.lm_tiny_yolo_quantize import LMTinyYoloQuantize
+from lmnet.networks.object_detection.yolo_v2_quantize import YoloV2Quantize
+from lmnet.quantizations import binary_mean_scaling, linear_mid_tread_half, lsq, pact
 from lmnet.training.trainer import Trainer
 from tests.conftest import patch_output_and_data_dirs, write_tiny_config
 
@@ -153,3 +157,47 @@ def test_the_frozen_graph_warns_that_the_converter_cannot_concatenate_two_learne
     assert len(messages) == 1 and messages[0].startswith("concat/ConcatV2: concatenates quantized activations of "
                                                          "different scales")
     assert "'max_value': 1.5" in messages[0] and "computes wrong outputs" in messages[0]
+
+
+def test_a_shared_range_is_one_variable_owned_by_the_first_layer_and_learns_from_every_use():
+    joined = SharedRange()
+    inputs = keras.Input((4,))
+    first = QuantizedActivation("pact", {"bit": 2, "max_value": 1.0}, shared_range=joined, name="first")
+    second = QuantizedActivation("pact", {"bit": 2, "max_value": 1.0}, shared_range=joined, name="second")
+    model = keras.Model(inputs, keras.layers.Concatenate()([first(inputs), second(inputs * 2.0)]))
+    assert list(weight_map(model)) == ["first/max_value"]
+    assert second.learned_value is None and second.range_variable() is first.learned_value
+    assert (first.range_owner, second.range_owner) == ("first", "first")
+    x = np.full((2, 4), 3.0, np.float32)  # both uses clip: PACT's gradient counts the clipped inputs of both
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(model(x))
+    (gradient,) = tape.gradient(loss, model.trainable_weights)
+    assert float(gradient) == 16.0
+    first.learned_value.assign(1.25)
+    assert first.exported() == second.exported() == ("linear_mid_tread_half", {"bit": 2, "max_value": 1.25})
+
+
+def test_a_shared_range_refuses_layers_with_different_quantizer_arguments():
+    joined = SharedRange()
+    inputs = keras.Input((4,))
+    QuantizedActivation("pact", {"bit": 2, "max_value": 1.0}, shared_range=joined, name="first")(inputs)
+    with pytest.raises(ValueError, match="second: shares the learned range of first but quantizes with pact"):
+        QuantizedActivation("pact", {"bit": 3, "max_value": 1.0}, shared_range=joined, name="second")(inputs)
+
+
+@pytest.mark.parametrize("cls, joined", [
+    (LMTinyYoloQuantize, ["block_5_act", "side_4_act"]),
+    (LMFYoloQuantize, ["block_7_act", "block_8_act", "side_6_act", "side_5_act", "side_4_act"]),
+    (YoloV2Quantize, ["conv20_act", "conv21_act"])], ids=lambda value: getattr(value, "__name__", ""))
+def test_detectors_tie_the_learned_ranges_their_concatenation_joins(cls, joined):
+    network = cls(["a", "b"], (64, 64), activation_quantizer=pact, activation_quantizer_kwargs={"bit": 2},
+                  weight_quantizer=binary_mean_scaling, anchors=[[1.0, 1.0]])
+    model = network.model
+    owners = {name: model.get_layer(name).range_owner for name in joined}
+    assert set(owners.values()) == {joined[0]}, owners
+    learned = [key for key in weight_map(model) if key.endswith("/max_value")]
+    assert f"{joined[0]}/max_value" in learned and not set(f"{name}/max_value" for name in joined[1:]) & set(learned)
+    model.get_layer(joined[0]).learned_value.assign(1.3)  # as training moves it: every joined layer follows
+    assert [model.get_layer(name).exported()[1]["max_value"] for name in joined] == [pytest.approx(1.3)] * len(joined)
+    graph_def = graph.build_graph_def(model, (64, 64))
+    assert not graph.concat_scale_warnings({node.name: node for node in graph_def.node})

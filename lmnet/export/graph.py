@@ -194,7 +194,8 @@ def concat_scale_warnings(nodes):
     scales (learned ranges, ``pact`` or ``lsq``, on a side path) its outputs are wrong. (Measured on a PACT-trained
     LMTinyYoloQuantize, whose only difference from a linear_mid_tread_half one that the converter computes exactly
     is its learned ranges: every output value of the converter's build differed, by up to 2.3, while lmnet's own
-    forms agreed.)
+    forms agreed.) lmnet's detectors tie the learned ranges of the activations their concatenation joins
+    (:class:`~lmnet.layers.quantized.SharedRange`), so this warns about networks built otherwise.
 
     Args:
         nodes: ``{name: NodeDef}`` of the graph.

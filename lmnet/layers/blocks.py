@@ -6,7 +6,7 @@ from lmnet.layers.quantized import QuantizedActivation, QuantizedConv2D
 
 
 def conv_block(x, filters, kernel_size, name, activation="relu", weight_quantizer=None, activation_quantizer=None,
-               strides=1):
+               strides=1, shared_range=None):
     """Applies conv (no bias, 'same' padding) -> batch norm (scale and center) -> activation.
 
     Layers are named ``<name>`` (the convolution), ``<name>_bn`` and ``<name>_act``.
@@ -21,6 +21,8 @@ def conv_block(x, filters, kernel_size, name, activation="relu", weight_quantize
         weight_quantizer: ``(name, kwargs)`` of a weight quantizer, or ``None`` for float.
         activation_quantizer: ``(name, kwargs)`` of an activation quantizer used as the activation.
         strides: convolution strides.
+        shared_range: a :class:`~lmnet.layers.quantized.SharedRange` tying the activation quantizer's learned
+            range to other blocks' (the inputs of one concatenation); ignored without an activation quantizer.
 
     Returns:
         The block's output tensor.
@@ -30,7 +32,7 @@ def conv_block(x, filters, kernel_size, name, activation="relu", weight_quantize
                         weight_quantizer=quantizer, weight_quantizer_kwargs=quantizer_kwargs, name=name)(x)
     x = keras.layers.BatchNormalization(momentum=0.99, epsilon=1e-3, synchronized=_in_multi_replica_scope(),
                                         name=f"{name}_bn")(x)
-    return apply_activation(x, f"{name}_act", activation, activation_quantizer)
+    return apply_activation(x, f"{name}_act", activation, activation_quantizer, shared_range)
 
 
 def _in_multi_replica_scope():
@@ -39,11 +41,12 @@ def _in_multi_replica_scope():
     return tf.distribute.has_strategy() and tf.distribute.get_strategy().num_replicas_in_sync > 1
 
 
-def apply_activation(x, name, activation, activation_quantizer=None):
-    """Applies a named activation, or the activation quantizer when one is given."""
+def apply_activation(x, name, activation, activation_quantizer=None, shared_range=None):
+    """Applies a named activation, or the activation quantizer when one is given (with its learned range
+    tied through ``shared_range``, a :class:`~lmnet.layers.quantized.SharedRange`, when given)."""
     if activation_quantizer is not None:
         quantizer, quantizer_kwargs = activation_quantizer
-        return QuantizedActivation(quantizer, quantizer_kwargs, name=name)(x)
+        return QuantizedActivation(quantizer, quantizer_kwargs, shared_range=shared_range, name=name)(x)
     if activation in (None, "linear"):
         return x
     if activation == "relu":

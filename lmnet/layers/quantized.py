@@ -64,38 +64,86 @@ class QuantizedConv2D(keras.layers.Conv2D):
         return config
 
 
+class SharedRange:
+    """One learned activation range (PACT's or LSQ's ``max_value``) for several :class:`QuantizedActivation` layers.
+
+    The activations that a concatenation joins must share their quantization levels: a hardware converter gives
+    the convolution after the concatenation one scale (Blueoil's DLK computes wrong outputs otherwise, hls4ml
+    refuses the graph). The first layer built with this object creates the variable and owns it (it is saved,
+    averaged and restored under that layer's name, ``<owner>/max_value``); the others read it and have no
+    weight of their own, so the gradients of all their uses add up in it. Quantizers without a learned
+    parameter ignore it.
+    """
+
+    def __init__(self):
+        self.owner = None
+
+    def variable(self):
+        """The shared variable (``None`` until the owner is built)."""
+        return None if self.owner is None else self.owner.learned_value
+
+
 class QuantizedActivation(keras.layers.Layer):
     """Applies an activation quantizer (for example ``linear_mid_tread_half``).
 
     Args:
         activation_quantizer: registered quantizer name.
         activation_quantizer_kwargs: keyword arguments of the quantizer.
+        shared_range: a :class:`SharedRange` when this layer's learned range is tied to other layers' (the
+            network code decides; not part of the layer config, as exported twins fix the value anyway).
         **kwargs: ``keras.layers.Layer`` arguments (``name`` …).
     """
 
-    def __init__(self, activation_quantizer, activation_quantizer_kwargs=None, **kwargs):
+    def __init__(self, activation_quantizer, activation_quantizer_kwargs=None, shared_range=None, **kwargs):
         super().__init__(**kwargs)
         self.activation_quantizer = activation_quantizer
         self.activation_quantizer_kwargs = dict(activation_quantizer_kwargs or {})
         self._quantize = get_quantizer(activation_quantizer)
+        self._shared_range = shared_range
+        #: This layer's own learned parameter (``None``: the quantizer learns nothing, or the range is shared
+        #: and another layer owns it; :meth:`range_variable` is the one the layer computes with).
         self.learned_value = None
 
     def build(self, input_shape):
-        """Creates the quantizer's learned parameter (PACT, LSQ), a trainable scalar named after it."""
+        """Creates the quantizer's learned parameter (PACT, LSQ), a trainable scalar named after it, unless a
+        :class:`SharedRange` already has one."""
         learned = self._quantize.learned
         if learned is not None:
-            initial = self._quantize.arguments(self.activation_quantizer_kwargs)[learned]
-            self.learned_value = self.add_weight(name=learned, shape=(), dtype="float32", trainable=True,
-                                                 initializer=keras.initializers.Constant(initial))
+            owner = self._shared_range.owner if self._shared_range is not None else None
+            if owner is None:
+                initial = self._quantize.arguments(self.activation_quantizer_kwargs)[learned]
+                self.learned_value = self.add_weight(name=learned, shape=(), dtype="float32", trainable=True,
+                                                     initializer=keras.initializers.Constant(initial))
+                if self._shared_range is not None:
+                    self._shared_range.owner = self
+            elif (owner.activation_quantizer, owner.activation_quantizer_kwargs) != (
+                    self.activation_quantizer, self.activation_quantizer_kwargs):
+                raise ValueError(f"{self.name}: shares the learned range of {owner.name} but quantizes with "
+                                 f"{self.activation_quantizer} {self.activation_quantizer_kwargs}, not "
+                                 f"{owner.activation_quantizer} {owner.activation_quantizer_kwargs}")
         super().build(input_shape)
+
+    def range_variable(self):
+        """The learned parameter this layer computes with (its own or the shared one), or ``None``."""
+        if self.learned_value is not None or self._shared_range is None:
+            return self.learned_value
+        return self._shared_range.variable()
+
+    @property
+    def range_owner(self):
+        """Name of the layer that owns this layer's learned parameter (this layer's own name when unshared)."""
+        if self._shared_range is None or self._shared_range.owner is None:
+            return self.name
+        return self._shared_range.owner.name
 
     def call(self, inputs):
         """Returns the quantized inputs (computed in float32, returned in the compute dtype)."""
         inputs = keras.ops.cast(inputs, "float32")
-        if self.learned_value is None:
+        learned_value = self.range_variable()
+        if learned_value is None:
             outputs = self._quantize(inputs, **self.activation_quantizer_kwargs)
         else:
-            outputs = self._quantize.call_learned(inputs, self.learned_value, **self.activation_quantizer_kwargs)
+            outputs = self._quantize.call_learned(inputs, learned_value, **self.activation_quantizer_kwargs)
         return keras.ops.cast(outputs, self.compute_dtype)
 
     def exported(self, values=None):
@@ -107,8 +155,9 @@ class QuantizedActivation(keras.layers.Layer):
                 ``None`` to read the variable now (eagerly).
         """
         arguments = self._quantize.arguments(self.activation_quantizer_kwargs)
-        if self.learned_value is not None:
-            value = values[id(self.learned_value)] if values is not None else self.learned_value.numpy()
+        learned_value = self.range_variable()
+        if learned_value is not None:
+            value = values[id(learned_value)] if values is not None else learned_value.numpy()
             arguments[self._quantize.learned] = float(value)
         return self._quantize.exported(arguments)
 

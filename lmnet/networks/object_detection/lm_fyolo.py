@@ -1,7 +1,7 @@
 """LMFYolo: the small, fast YOLOv2-style detector of lmnet (float)."""
 import keras
 
-from lmnet.layers import SpaceToDepth
+from lmnet.layers import SharedRange, SpaceToDepth
 from lmnet.networks.object_detection.base import YoloBase
 
 #: The five head blocks after the concatenation, as (name, filters); all 3x3.
@@ -42,10 +42,11 @@ class LMFYolo(YoloBase):
         x = SpaceToDepth(2, name="s2d_5")(x5)
         x6 = self.block(x, 128, 3, "block_6")
         x = SpaceToDepth(2, name="s2d_6")(x6)
-        x7 = self.block(x, 128, 3, "block_7")
-        x8 = self.block(x7, 256, 3, "block_8")
-        sides = [self._side_path(x6, 32, 2, "side_6"), self._side_path(x5, 16, 4, "side_5"),
-                 self._side_path(x4, 4, 8, "side_4")]
+        joined = SharedRange()  # the concatenated activations share their learned range (PACT, LSQ)
+        x7 = self.block(x, 128, 3, "block_7", shared_range=joined)
+        x8 = self.block(x7, 256, 3, "block_8", shared_range=joined)
+        sides = [self._side_path(x6, 32, 2, "side_6", joined), self._side_path(x5, 16, 4, "side_5", joined),
+                 self._side_path(x4, 4, 8, "side_4", joined)]
         x = keras.layers.Concatenate(axis=-1, name="concat")([x8, x7, *sides])
         for index, (name, filters) in enumerate(HEAD_BLOCKS):
             last = index == len(HEAD_BLOCKS) - 1
@@ -53,7 +54,7 @@ class LMFYolo(YoloBase):
             x = self.block(x, filters, 3, name, activation_quantizer=activation)
         return x
 
-    def _side_path(self, x, filters, block_size, name):
+    def _side_path(self, x, filters, block_size, name, shared_range):
         """A 1x1 darknet block ``name`` then one space-to-depth of ``block_size`` (``<name>_s2d``)."""
-        x = self.block(x, filters, 1, name)
+        x = self.block(x, filters, 1, name, shared_range=shared_range)
         return SpaceToDepth(block_size, name=f"{name}_s2d")(x)

@@ -2,7 +2,7 @@
 import keras
 
 from lmnet.errors import ConfigError
-from lmnet.layers import SpaceToDepth
+from lmnet.layers import SharedRange, SpaceToDepth
 from lmnet.networks.object_detection.base import YoloBase
 
 #: The backbone blocks, as (name, filters); all 3x3, each followed by 2x2 max pooling.
@@ -62,7 +62,8 @@ class LMTinyYolo(YoloBase):
             if index == len(blocks) - 1:
                 x4 = x
             x = keras.layers.MaxPooling2D(2, strides=2, name=f"pool_{name.split('_')[1]}")(x)
-        x5 = self.block(x, 256, 3, "block_5")
-        side = SpaceToDepth(2, name="side_4_s2d")(self.block(x4, 32, 1, "side_4"))
+        joined = SharedRange()  # the concatenated activations share their learned range (PACT, LSQ)
+        x5 = self.block(x, 256, 3, "block_5", shared_range=joined)
+        side = SpaceToDepth(2, name="side_4_s2d")(self.block(x4, 32, 1, "side_4", shared_range=joined))
         x = keras.layers.Concatenate(axis=-1, name="concat")([x5, side])
         return self.block(x, 256, 3, "block_6", activation_quantizer=self.before_last_activation())

@@ -1,7 +1,7 @@
 """YoloV2: the published YOLOv2 detector (Darknet-19 backbone with the passthrough layer), float."""
 import keras
 
-from lmnet.layers import SpaceToDepth
+from lmnet.layers import SharedRange, SpaceToDepth
 from lmnet.networks.classification.darknet19 import DARKNET19_LAYERS
 from lmnet.networks.object_detection.base import YoloBase
 
@@ -31,8 +31,9 @@ class YoloV2(YoloBase):
         """Returns the output of ``conv22``."""
         x, passthrough_source = self._backbone(inputs)
         x = self.block(x, 1024, 3, "conv19")
-        x = self.block(x, 1024, 3, "conv20")
-        passthrough = self.block(passthrough_source, 64, 1, "conv21")
+        joined = SharedRange()  # the concatenated activations share their learned range (PACT, LSQ)
+        x = self.block(x, 1024, 3, "conv20", shared_range=joined)
+        passthrough = self.block(passthrough_source, 64, 1, "conv21", shared_range=joined)
         passthrough = SpaceToDepth(2, name="passthrough_s2d")(passthrough)
         x = keras.layers.Concatenate(axis=-1, name="concat")([passthrough, x])
         return self.block(x, 1024, 3, "conv22", activation_quantizer=self.before_last_activation())
