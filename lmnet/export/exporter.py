@@ -29,8 +29,8 @@ from lmnet import builders, experiment, outputs
 from lmnet.common import Tasks
 from lmnet.environment import Environment
 from lmnet.errors import ConfigError, ExperimentError, LmnetError
-from lmnet.export import (debug_data, formats, graph, hls4ml_project, layer_parity, meta, parity, qonnx, qonnx_checks,
-                          samples)
+from lmnet.export import (converter_ranges, debug_data, formats, graph, hls4ml_project, layer_parity, meta, parity,
+                          qonnx, qonnx_checks, samples)
 
 from lmnet.runtime.layout import (CONFIG_FILE, EXPORT_FORMATS, FORMATS, GRAPH_FILE,  # noqa: F401
                                   INFERENCE_TEST_DATA, META_FILE, ONNX_FILE, PARITY_FILE, QONNX_FILE, SAVED_MODEL,
@@ -91,6 +91,7 @@ class _Context:
     def __init__(self, experiment_id, restore_path, image_size, config_file, environment, log, overrides=()):
         self.log = log
         self.graph_def = None
+        self.pb_scaled_layers = {}  # layer name -> k: the frozen graph computes its output divided by k
         self.hls4ml = None
         self.format_names = ()
         self.layer_nodes = {}
@@ -237,7 +238,15 @@ def _note_earlier_files(context, selected, debug):
 # ---------------------------------------------------------------- one writer and one runner per export format
 
 def _write_pb(context, path):
-    graph_def = graph.build_graph_def(context.network.model, context.image_size, context.layer_nodes)
+    ranges = converter_ranges.converter_values(context.network.model)
+    if ranges.moved:
+        shown = ", ".join(f"{name} x{k:.4g}" for name, k in ranges.moved.items())
+        context.log(f"pb: learned ranges moved to max_value {converter_ranges.CONVERTER_MAX_VALUE}, the one Blueoil's "
+                    f"converter assumes, with the batch norms before and the kernels after rescaled (same outputs): "
+                    f"{shown}")
+    graph_def = graph.build_graph_def(context.network.model, context.image_size, context.layer_nodes,
+                                      values=ranges.values)
+    context.pb_scaled_layers = ranges.scaled_layers
     context.unsupported_ops = graph.unsupported_ops(graph_def)
     messages = list(graph.converter_limit_warnings(graph_def))
     if context.unsupported_ops:
@@ -343,7 +352,9 @@ def _probe_onnx(context, probe, path):
 
 
 def _trace_pb(context, path, images):
-    return layer_parity.trace_pb(context.graph_def, context.layer_nodes, images)
+    """The frozen graph's layers, those with a moved range (:mod:`lmnet.export.converter_ranges`) in Keras' scale."""
+    traced = layer_parity.trace_pb(context.graph_def, context.layer_nodes, images)
+    return {layer: outputs * context.pb_scaled_layers.get(layer, 1.0) for layer, outputs in traced.items()}
 
 
 def _trace_qonnx(context, path, images):

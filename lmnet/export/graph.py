@@ -39,7 +39,7 @@ CONVERTER_OPS = frozenset([
 ])
 
 
-def build_graph_def(model, image_size, layer_nodes=None):
+def build_graph_def(model, image_size, layer_nodes=None, values=None):
     """Returns the frozen, shape-annotated ``GraphDef`` of ``model`` at batch 1.
 
     Args:
@@ -47,6 +47,8 @@ def build_graph_def(model, image_size, layer_nodes=None):
         image_size: ``(height, width)`` of the input.
         layer_nodes: a dict that receives ``{Keras layer name: node computing its output}`` (a layer whose
             output node was pruned, as a quantizer re-applied after a max pooling, is left out).
+        values: ``{id(variable): value}`` to write instead of the model's variables (default: their values;
+            :func:`lmnet.export.converter_ranges.converter_values` moves learned ranges).
 
     Returns:
         A ``tf.compat.v1.GraphDef``.
@@ -54,7 +56,8 @@ def build_graph_def(model, image_size, layer_nodes=None):
     Raises:
         LmnetError: the model holds a layer (or layer setting) this exporter cannot express.
     """
-    values = {id(variable): variable.numpy() for variable in model.weights}
+    if values is None:
+        values = {id(variable): variable.numpy() for variable in model.weights}
     graph = tf.Graph()
     with graph.as_default():
         images = tf.compat.v1.placeholder(tf.float32, [1, *image_size, 3], name=PLACEHOLDER_NAME)
@@ -184,7 +187,41 @@ def converter_limit_warnings(graph_def):
             messages.append(f"{node.name}: {channels} input channels x {height}x{width} taps x {steps} "
                             f"levels = {total} exceeds the 16-bit accumulator of Blueoil's converter "
                             f"({DLK_ACCUMULATOR_LIMIT}); its generated code stops on an assertion there")
+        if (arguments.get("max_value"), quantizer.bits(**arguments)) != (DLK_UNTHRESHOLDED_INPUT, 2) \
+                and _quantized_kernel(nodes, node) and not _has_threshold_table(nodes, node):
+            messages.append(f"{node.name}: Blueoil's converter computes this quantized convolution (no threshold "
+                            f"table: no activation quantizer follows it) as if its input had max_value "
+                            f"{DLK_UNTHRESHOLDED_INPUT} and 2 bits (blueoil/converter/core/view.py), but "
+                            f"{source.name} quantizes with {arguments}: its outputs would be wrong")
     return messages + concat_scale_warnings(nodes)
+
+
+#: The input range (``max_value``, 2 bits) Blueoil's converter assumes for a quantized convolution without a
+#: threshold table, whatever its input quantizer says (:mod:`lmnet.export.converter_ranges` moves learned ones).
+DLK_UNTHRESHOLDED_INPUT = 2.0
+#: Ops the converter folds into a threshold table between a convolution and the activation quantizer after it.
+_THRESHOLD_FOLDED = frozenset(["FusedBatchNormV3", "FusedBatchNorm", "BiasAdd", "Add", "AddV2", "Mul", "Identity"])
+
+
+def _quantized_kernel(nodes, conv):
+    """Whether ``conv``'s kernel comes from a ``QTZ_*`` node."""
+    source = nodes.get(conv.input[1].split(":")[0])
+    return source is not None and source.op.startswith(PREFIX)
+
+
+def _has_threshold_table(nodes, conv):
+    """Whether the converter turns ``conv`` and what follows it into a threshold table: its output reaches an
+    activation quantizer through a chain of batch-norm-like ops, each read by one node only."""
+    node = conv
+    while True:
+        readers = [other for other in nodes.values() if any(name.split(":")[0] == node.name for name in other.input)]
+        if len(readers) != 1:
+            return False
+        node = readers[0]
+        if node.op.startswith(PREFIX):
+            return True
+        if node.op not in _THRESHOLD_FOLDED:
+            return False
 
 
 def concat_scale_warnings(nodes):

@@ -117,6 +117,9 @@ class Quantizer:
     role = None
     parameters = ()
     monotonic = False
+    #: Quantizing ``k * x`` gives ``k * q(x)`` for every ``k > 0`` (a weight quantizer whose scale follows the
+    #: kernel's): a kernel may absorb a positive factor without changing its quantized levels.
+    scale_equivariant = False
     #: The parameter learned per layer (a trainable scalar of the layer, initialised from the config's
     #: value), or ``None``; see :meth:`learned_gradient` and :meth:`call_learned`.
     learned = None

@@ -18,6 +18,7 @@ class BinaryMeanScaling(Quantizer):
 
     name = "binary_mean_scaling"
     role = "weight"
+    scale_equivariant = True
 
     def scale_axes(self, x):
         """The axes the mean runs over (``None``: all)."""

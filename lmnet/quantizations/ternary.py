@@ -26,6 +26,7 @@ class Ternary(Quantizer):
 
     name = "ternary"
     role = "weight"
+    scale_equivariant = True
 
     def forward(self, x):
         """``alpha * sign(x) * [|x| > 0.7 mean|x|]``."""
