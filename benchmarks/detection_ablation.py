@@ -38,6 +38,8 @@ FLOAT_LEVERS = {
     "float-iou-objectness": ("with IoU objectness targets (LOSS_RESCORE)", ("NETWORK.LOSS_RESCORE=true",)),
     "float-no-neighbour-cells": ("without neighbour-cell assignment (LOSS_NEIGHBOUR_CELLS)",
                                  ("NETWORK.LOSS_NEIGHBOUR_CELLS=false",)),
+    "float-convolution-stem": ("with block_1 at full resolution instead of the space-to-depth stem (STEM)",
+                               ("NETWORK.STEM=convolution",)),
 }
 #: Rows of stage 2: name -> (what changes, config overrides) of the quantized example.
 QUANTIZED_LEVERS = {

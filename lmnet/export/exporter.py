@@ -244,6 +244,8 @@ def _write_pb(context, path):
         context.log(f"pb: learned ranges moved to max_value {converter_ranges.CONVERTER_MAX_VALUE}, the one Blueoil's "
                     f"converter assumes, with the batch norms before and the kernels after rescaled (same outputs): "
                     f"{shown}")
+    for name, reason in ranges.kept.items():
+        context.log(f"pb: the learned range of {name} stays as trained: {reason}")
     graph_def = graph.build_graph_def(context.network.model, context.image_size, context.layer_nodes,
                                       values=ranges.values)
     context.pb_scaled_layers = ranges.scaled_layers
