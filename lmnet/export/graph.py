@@ -250,8 +250,9 @@ def concat_scale_warnings(nodes):
             shown = "; ".join(f"{name} {values}" for name, values in arguments.items())
             messages.append(f"{node.name}: concatenates quantized activations of different scales ({shown}); "
                             "Blueoil's converter uses one scale there and computes wrong outputs (learned ranges, "
-                            "pact or lsq, differ between the inputs of a concatenation; for the converter train "
-                            "such a network with linear_mid_tread_half)")
+                            "pact or lsq, differ between the inputs of a concatenation; tie them with one "
+                            "lmnet.layers.SharedRange, as lmnet's detectors do, or train the network with "
+                            "linear_mid_tread_half)")
     return messages
 
 

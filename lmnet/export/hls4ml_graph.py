@@ -274,7 +274,8 @@ def _scale_consumers(model, tensor, scale, origin, arrivals):
             if any(value != seen[0] for value in seen):
                 raise Hls4mlGraphError(f"{node.name}: concatenates activations of different scales {seen}, which the "
                                        "next convolution's binary kernel cannot absorb (learned ranges, pact or lsq, "
-                                       "differ between the inputs of a concatenation; for hls4ml train such a "
+                                       "differ between the inputs of a concatenation; tie them with one "
+                                       "lmnet.layers.SharedRange, as lmnet's detectors do, or train the "
                                        "network with linear_mid_tread_half)")
             _scale_consumers(model, node.output[0], scale, origin, arrivals)
         elif node.op_type in VALUE_MOVING_OPS:
