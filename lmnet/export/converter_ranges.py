@@ -21,13 +21,12 @@ import dataclasses
 import keras
 import numpy as np
 
-from lmnet.layers import QuantizedActivation, QuantizedConv2D, SpaceToDepth
+from lmnet.layers import QuantizedActivation, QuantizedConv2D
+from lmnet.layers.forms import form_of
 from lmnet.quantizations import get_quantizer
 
 #: The input range Blueoil's converter assumes for a convolution without a threshold table.
 CONVERTER_MAX_VALUE = 2.0
-#: Layers that only move (or select among) values: a positive scale passes through them.
-_DATA_MOVES = (keras.layers.MaxPooling2D, SpaceToDepth, keras.layers.Concatenate, keras.layers.Reshape)
 
 
 @dataclasses.dataclass
@@ -120,7 +119,7 @@ def _reading_layers(model, layer, sources):
                 yield None, f"{consumer.name}'s weight quantizer {quantizer} is not scale-equivariant"
                 return
             yield consumer, None
-        elif isinstance(consumer, _DATA_MOVES):
+        elif _moves_values(consumer):
             if isinstance(consumer, keras.layers.Concatenate):
                 others = [x for x in _inputs(consumer) if not _reaches_only(x, sources)]
                 if others:
@@ -137,7 +136,13 @@ def _reaches_only(layer, sources):
     """Whether ``layer``'s values come through data moves from the layers named ``sources`` only."""
     if layer.name in sources:
         return True
-    return isinstance(layer, _DATA_MOVES) and all(_reaches_only(x, sources) for x in _inputs(layer))
+    return _moves_values(layer) and all(_reaches_only(x, sources) for x in _inputs(layer))
+
+
+def _moves_values(layer):
+    """Whether ``layer``'s output holds only values of its inputs (its form's ``moves_values``: max pooling,
+    space-to-depth, concatenation …), so a positive scale passes through it."""
+    return form_of(layer).moves_values
 
 
 def _inputs(layer):
