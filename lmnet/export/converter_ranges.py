@@ -21,12 +21,13 @@ import dataclasses
 import keras
 import numpy as np
 
+from lmnet.export.graph import DLK_UNTHRESHOLDED_INPUT
 from lmnet.layers import QuantizedActivation, QuantizedConv2D
 from lmnet.layers.forms import form_of
 from lmnet.quantizations import get_quantizer
 
 #: The input range Blueoil's converter assumes for a convolution without a threshold table.
-CONVERTER_MAX_VALUE = 2.0
+CONVERTER_MAX_VALUE = DLK_UNTHRESHOLDED_INPUT
 
 
 @dataclasses.dataclass

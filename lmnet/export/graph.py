@@ -162,6 +162,9 @@ def unsupported_ops(graph_def):
 #: Blueoil's converter accumulates a quantized convolution in 16-bit integers: input channels x kernel taps x
 #: (2**bit - 1) of the 2-bit (n-bit) input must stay within this, or its generated code stops on an assertion.
 DLK_ACCUMULATOR_LIMIT = 32767
+#: The input range (``max_value``, 2 bits) Blueoil's converter assumes for a quantized convolution without a
+#: threshold table, whatever its input quantizer says (:mod:`lmnet.export.converter_ranges` moves learned ones).
+DLK_UNTHRESHOLDED_INPUT = 2.0
 
 
 def converter_limit_warnings(graph_def):
@@ -196,9 +199,6 @@ def converter_limit_warnings(graph_def):
     return messages + concat_scale_warnings(nodes)
 
 
-#: The input range (``max_value``, 2 bits) Blueoil's converter assumes for a quantized convolution without a
-#: threshold table, whatever its input quantizer says (:mod:`lmnet.export.converter_ranges` moves learned ones).
-DLK_UNTHRESHOLDED_INPUT = 2.0
 #: Ops the converter folds into a threshold table between a convolution and the activation quantizer after it.
 _THRESHOLD_FOLDED = frozenset(["FusedBatchNormV3", "FusedBatchNorm", "BiasAdd", "Add", "AddV2", "Mul", "Identity"])
 
