@@ -12,14 +12,19 @@
 
 A ``--lmnet`` run is ``CONFIG[+CONFIG...][=LABEL]``: a chain of stages, each later stage starting from the
 weights of the previous one (``IS_PRETRAIN`` with its last checkpoint); the CPU time and images of all
-stages add up. With no ``--lmnet`` the README demo's two stages run, and its float stage alone trained to the end
-of its cosine (``DEFAULT_RUNS``). ``--peer-python``
+stages add up. With no ``--lmnet`` the runs of ``DEFAULT_RUNS`` train: the README demo's two stages, and its
+float stage alone over whole cosines. ``--peer-python``
 may be omitted to train lmnet alone (``--skip-peer``), and ``--peer-records`` reuses the records of an
 earlier peer run.
 
     benchmarks/peer/setup_env.sh .venv-peer
     python -m benchmarks.peer_detection --peer-python .venv-peer/bin/python [--work DIR] [--budget 1200]
         [--lmnet configs/example/object_detection_tiny_float.py=float] [--epochs 10]
+
+Threads: Ultralytics trains on ``cpu_count - 1`` threads, one on 2 cores, so lmnet trains on one thread too
+(``--lmnet-threads``, TensorFlow's intra- and inter-op pools), and the peer trains in a second process at the same
+time as lmnet (``--sequential`` runs it first): each has a core, and both share the machine alike. The peer's
+output goes to ``peer.log`` in ``--work``.
 
 Environment of the peer run: ``YOLO_OFFLINE=1`` (no network), ``YOLO_CONFIG_DIR`` inside ``--work``
 (with the font Ultralytics would otherwise download), ``OMP_WAIT_POLICY=PASSIVE`` (no spin-waiting on 2
@@ -43,14 +48,32 @@ from lmnet.metrics.coco import coco_evaluate
 
 EXAMPLE_FLOAT = os.path.join(REPO, "configs", "example", "object_detection_tiny_float.py")
 EXAMPLE_QUANTIZED = os.path.join(REPO, "configs", "example", "object_detection_tiny.py")
-#: Runs without ``--lmnet``: label -> stages ``(config path, config overrides)``. The README demo's two stages,
-#: and its float stage trained to the end of its 2,000-step cosine (lmnet's best float detector so far).
+
+
+def whole_cosine(steps):
+    """Overrides training the float stage over a whole cosine of ``steps`` steps, validated four times."""
+    return (f"MAX_STEPS={steps}", f"TEST_STEPS={steps // 4}",
+            f"NETWORK.LEARNING_RATE_KWARGS={{initial_learning_rate: 0.001, decay_steps: {steps}, alpha: 0.01}}")
+
+
+#: Runs without ``--lmnet``: label -> stages ``(config path, config overrides)``. The README demo's two stages;
+#: its float stage trained to the end of its 2,000-step cosine; and that stage over a 2,300-step cosine (about
+#: 1,150 CPU-seconds single-threaded) with IoU objectness targets.
 DEFAULT_RUNS = {
     "README demo (LMTinyYoloQuantize, 2 stages)": [(EXAMPLE_FLOAT, ()), (EXAMPLE_QUANTIZED, ())],
     "LMTinyYolo float, whole cosine": [(EXAMPLE_FLOAT, ("MAX_STEPS=2000",))],
+    "LMTinyYolo float, 2,300-step cosine, IoU objectness": [
+        (EXAMPLE_FLOAT, (*whole_cosine(2300), "NETWORK.LOSS_RESCORE=true"))],
 }
 THRESHOLDS = (0.5, 0.85, 0.9, 0.95)
 PEER_SCRIPT = os.path.join(REPO, "benchmarks", "peer", "ultralytics_train.py")
+
+
+def limit_threads(threads):
+    """Runs TensorFlow's intra- and inter-op pools on ``threads`` threads (``0``: its default, one per core)."""
+    import tensorflow as tf
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
 def cpu_seconds():
@@ -113,14 +136,28 @@ def peer_environment(work, python):
     return dict(os.environ, YOLO_OFFLINE="1", YOLO_CONFIG_DIR=settings, OMP_WAIT_POLICY="PASSIVE")
 
 
-def train_peer(python, work, data_yaml, val_images, epochs, eval_every):
-    """Runs the peer trainer; returns the path of its records."""
+def start_peer(python, work, data_yaml, val_images, epochs, eval_every):
+    """Starts the peer trainer, its output going to ``peer.log`` in ``work``.
+
+    Returns:
+        ``(process, records path)``; :func:`finish_peer` waits for it.
+    """
     records = os.path.join(work, "yolov8n_records.jsonl")
     command = [python, PEER_SCRIPT, "--data", data_yaml, "--val-images", val_images, "--out", records,
                "--project", os.path.join(work, "ultralytics_runs"), "--epochs", str(epochs),
                "--eval-every", str(eval_every)]
-    print("peer:", " ".join(command), flush=True)
-    subprocess.run(command, env=peer_environment(work, python), check=True)
+    log_path = os.path.join(work, "peer.log")
+    print("peer:", " ".join(command), f"(output: {log_path})", flush=True)
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(command, env=peer_environment(work, python), stdout=log, stderr=subprocess.STDOUT)
+    return process, records
+
+
+def finish_peer(process, records):
+    """Waits for the peer trainer; returns its records path, or exits naming its log when it failed."""
+    if process.wait() != 0:
+        raise SystemExit(f"the peer trainer failed (exit code {process.returncode}); see "
+                         f"{os.path.join(os.path.dirname(records), 'peer.log')}")
     return records
 
 
@@ -250,21 +287,33 @@ def main():
     parser.add_argument("--budget", type=float, default=1200.0, help="CPU-seconds of the summary column")
     parser.add_argument("--epochs", type=int, default=10, help="YOLOv8n epochs of 8,000 images")
     parser.add_argument("--peer-eval-every", type=int, default=125, help="YOLOv8n batches between records")
+    parser.add_argument("--lmnet-threads", type=int, default=1,
+                        help="TensorFlow threads of lmnet (default 1, as the peer's on 2 cores; 0: one per core)")
+    parser.add_argument("--sequential", action="store_true", help="train the peer first, then lmnet")
     args = parser.parse_args()
     if not (args.peer_python or args.peer_records or args.skip_peer):
         parser.error("give --peer-python (see benchmarks/peer/setup_env.sh), --peer-records or --skip-peer")
     os.makedirs(args.work, exist_ok=True)
+    limit_threads(args.lmnet_threads)
     environment = Environment(output_dir=os.path.join(args.work, "lmnet"), data_dir=os.path.join(REPO, "dataset"))
     data_yaml, val_images, validation = write_yolo_dataset(config_module.load(EXAMPLE_FLOAT),
                                                            os.path.join(args.work, "data"), environment.data_dir)
-    runs, peer_label = {}, "YOLOv8n (Ultralytics, from scratch, float)"
+    peer = None
+    if not (args.skip_peer or args.peer_records):
+        peer = start_peer(args.peer_python, args.work, data_yaml, val_images, args.epochs, args.peer_eval_every)
+        if args.sequential or args.peer_only:
+            finish_peer(*peer)
+    runs, lmnet_runs = {}, dict(parse_run(text) for text in args.lmnet) if args.lmnet else DEFAULT_RUNS
+    try:
+        for label, stages in {} if args.peer_only else lmnet_runs.items():
+            runs[label] = train_lmnet_chain(stages, label, environment)
+    except BaseException:
+        if peer:
+            peer[0].kill()
+        raise
+    peer_label = "YOLOv8n (Ultralytics, from scratch, float)"
     if not args.skip_peer:
-        records = args.peer_records or train_peer(args.peer_python, args.work, data_yaml, val_images, args.epochs,
-                                                  args.peer_eval_every)
-        runs[peer_label] = score_peer(records, validation)
-    lmnet_runs = dict(parse_run(text) for text in args.lmnet) if args.lmnet else DEFAULT_RUNS
-    for label, stages in {} if args.peer_only else lmnet_runs.items():
-        runs[label] = train_lmnet_chain(stages, label, environment)
+        runs = {peer_label: score_peer(finish_peer(*peer) if peer else args.peer_records, validation), **runs}
     report(runs, args.budget, peer_label)
 
 

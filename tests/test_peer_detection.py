@@ -4,6 +4,8 @@ The peer training itself needs the peer environment (benchmarks/peer/setup_env.s
 is run by hand, not here.
 """
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -55,3 +57,22 @@ def test_a_chain_names_its_stages_and_a_missing_file_is_refused(tmp_path):
     assert peer_detection.parse_run(str(first))[0] == "a"
     with pytest.raises(SystemExit, match="no config file"):
         peer_detection.parse_run(str(tmp_path / "missing.py"))
+
+
+def test_every_default_run_is_a_valid_config_chain():
+    from lmnet import config as config_module
+    for label, stages in peer_detection.DEFAULT_RUNS.items():
+        for path, overrides in stages:
+            config = config_module.load(path, overrides=overrides)
+            assert config.MAX_STEPS > 0, label
+    steps = dict(item.split("=", 1) for item in peer_detection.whole_cosine(2300)[:2])
+    assert steps == {"MAX_STEPS": "2300", "TEST_STEPS": "575"}
+
+
+def test_a_failed_peer_names_its_log(tmp_path):
+    records = str(tmp_path / "yolov8n_records.jsonl")
+    process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    with pytest.raises(SystemExit, match=r"exit code 3.*peer\.log"):
+        peer_detection.finish_peer(process, records)
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    assert peer_detection.finish_peer(process, records) == records
