@@ -35,7 +35,11 @@ FLOAT_LEVERS = {
     "float-no-ema": ("without the weight average (EMA)", ("EMA_DECAY=null",)),
     "float-fitted-anchors": ("with the fitted anchors", (f"NETWORK.ANCHORS={FITTED_ANCHORS}",)),
     "float-box-weight-5": ("with box weight 5 (COORDINATE_SCALE)", ("NETWORK.COORDINATE_SCALE=5.0",)),
-    "float-iou-objectness": ("with IoU objectness targets (LOSS_RESCORE)", ("NETWORK.LOSS_RESCORE=true",)),
+    "float-no-iou-objectness": ("with objectness target 1 instead of the IoU (LOSS_RESCORE)",
+                                ("NETWORK.LOSS_RESCORE=false",)),
+    "float-learning-rate-1e-3": ("with Adam at 1e-3 instead of 2e-3",
+                                 ("NETWORK.LEARNING_RATE_KWARGS={initial_learning_rate: 0.001, decay_steps: 2000, "
+                                  "alpha: 0.01}",)),
     "float-no-neighbour-cells": ("without neighbour-cell assignment (LOSS_NEIGHBOUR_CELLS)",
                                  ("NETWORK.LOSS_NEIGHBOUR_CELLS=false",)),
     "float-convolution-stem": ("with block_1 at full resolution instead of the space-to-depth stem (STEM)",

@@ -5,8 +5,9 @@ from lmnet.errors import ConfigError
 from lmnet.layers import SharedRange, SpaceToDepth
 from lmnet.networks.object_detection.base import YoloBase
 
-#: The backbone blocks, as (name, filters); all 3x3, each followed by 2x2 max pooling.
-BACKBONE_BLOCKS = (("block_1", 16), ("block_2", 32), ("block_3", 64), ("block_4", 128))
+#: The backbone blocks, as (block name, name of the 2x2 max pooling after it, filters); all 3x3.
+BACKBONE_BLOCKS = (("block_1", "pool_1", 16), ("block_2", "pool_2", 32), ("block_3", "pool_3", 64),
+                   ("block_4", "pool_4", 128))
 #: ``STEM`` choices: how the image reaches ``block_2`` at half its size.
 STEMS = ("convolution", "space_to_depth")
 
@@ -56,12 +57,12 @@ class LMTinyYolo(YoloBase):
         if self.stem == "space_to_depth":
             blocks = blocks[1:]
             x = SpaceToDepth(2, name="stem_s2d")(x)
-        for index, (name, filters) in enumerate(blocks):
+        for index, (name, pool_name, filters) in enumerate(blocks):
             quantizer = {"weight_quantizer": self.first_weight_quantizer()} if index == 0 else {}
             x = self.block(x, filters, 3, name, **quantizer)
             if index == len(blocks) - 1:
                 x4 = x
-            x = keras.layers.MaxPooling2D(2, strides=2, name=f"pool_{name.split('_')[1]}")(x)
+            x = keras.layers.MaxPooling2D(2, strides=2, name=pool_name)(x)
         joined = SharedRange()  # the concatenated activations share their learned range (PACT, LSQ)
         x5 = self.block(x, 256, 3, "block_5", shared_range=joined)
         side = SpaceToDepth(2, name="side_4_s2d")(self.block(x4, 32, 1, "side_4", shared_range=joined))
