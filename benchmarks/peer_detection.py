@@ -12,7 +12,7 @@
 
 A ``--lmnet`` run is ``CONFIG[+CONFIG...][=LABEL]``: a chain of stages, each later stage starting from the
 weights of the previous one (``IS_PRETRAIN`` with its last checkpoint); the CPU time and images of all
-stages add up. With no ``--lmnet`` the runs of ``DEFAULT_RUNS`` train: the README demo's two stages, and its
+stages add up. With no ``--lmnet`` the runs of ``default_runs()`` train: the README demo's two stages, and its
 float stage alone over whole cosines. ``--peer-python``
 may be omitted to train lmnet alone (``--skip-peer``), and ``--peer-records`` reuses the records of an
 earlier peer run.
@@ -50,20 +50,28 @@ EXAMPLE_FLOAT = os.path.join(REPO, "configs", "example", "object_detection_tiny_
 EXAMPLE_QUANTIZED = os.path.join(REPO, "configs", "example", "object_detection_tiny.py")
 
 
+def float_schedule(**changes):
+    """The ``NETWORK.LEARNING_RATE_KWARGS`` override of the float example's schedule with ``changes`` made."""
+    schedule = dict(config_module.load(EXAMPLE_FLOAT).NETWORK.LEARNING_RATE_KWARGS, **changes)
+    return f"NETWORK.LEARNING_RATE_KWARGS={json.dumps(schedule)}"  # JSON is YAML
+
+
 def whole_cosine(steps):
     """Overrides training the float stage over a whole cosine of ``steps`` steps, validated four times."""
-    return (f"MAX_STEPS={steps}", f"TEST_STEPS={steps // 4}",
-            f"NETWORK.LEARNING_RATE_KWARGS={{initial_learning_rate: 0.002, decay_steps: {steps}, alpha: 0.01}}")
+    return f"MAX_STEPS={steps}", f"TEST_STEPS={steps // 4}", float_schedule(decay_steps=steps)
 
 
-#: Runs without ``--lmnet``: label -> stages ``(config path, config overrides)``. The README demo's two stages,
-#: and its float stage alone over a whole cosine of 1,900 steps (about 1,150 CPU-seconds single-threaded beside
-#: the peer) and of 2,300.
-DEFAULT_RUNS = {
-    "README demo (LMTinyYoloQuantize, 2 stages)": [(EXAMPLE_FLOAT, ()), (EXAMPLE_QUANTIZED, ())],
-    "LMTinyYolo float, 1,900-step cosine": [(EXAMPLE_FLOAT, whole_cosine(1900))],
-    "LMTinyYolo float, 2,300-step cosine": [(EXAMPLE_FLOAT, whole_cosine(2300))],
-}
+def default_runs():
+    """Runs without ``--lmnet``: label -> stages ``(config path, config overrides)``. The README demo's two stages,
+    and its float stage alone over a whole cosine of 1,900 steps (about 1,150 CPU-seconds single-threaded beside
+    the peer) and of 2,300."""
+    return {
+        "README demo (LMTinyYoloQuantize, 2 stages)": [(EXAMPLE_FLOAT, ()), (EXAMPLE_QUANTIZED, ())],
+        "LMTinyYolo float, 1,900-step cosine": [(EXAMPLE_FLOAT, whole_cosine(1900))],
+        "LMTinyYolo float, 2,300-step cosine": [(EXAMPLE_FLOAT, whole_cosine(2300))],
+    }
+
+
 THRESHOLDS = (0.5, 0.85, 0.9, 0.95)
 PEER_SCRIPT = os.path.join(REPO, "benchmarks", "peer", "ultralytics_train.py")
 
@@ -302,7 +310,7 @@ def main():
         peer = start_peer(args.peer_python, args.work, data_yaml, val_images, args.epochs, args.peer_eval_every)
         if args.sequential or args.peer_only:
             finish_peer(*peer)
-    runs, lmnet_runs = {}, dict(parse_run(text) for text in args.lmnet) if args.lmnet else DEFAULT_RUNS
+    runs, lmnet_runs = {}, dict(parse_run(text) for text in args.lmnet) if args.lmnet else default_runs()
     try:
         for label, stages in {} if args.peer_only else lmnet_runs.items():
             runs[label] = train_lmnet_chain(stages, label, environment)

@@ -61,7 +61,7 @@ def test_a_chain_names_its_stages_and_a_missing_file_is_refused(tmp_path):
 
 def test_every_default_run_is_a_valid_config_chain():
     from lmnet import config as config_module
-    for label, stages in peer_detection.DEFAULT_RUNS.items():
+    for label, stages in peer_detection.default_runs().items():
         for path, overrides in stages:
             config = config_module.load(path, overrides=overrides)
             assert config.MAX_STEPS > 0, label
