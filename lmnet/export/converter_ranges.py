@@ -26,9 +26,6 @@ from lmnet.layers import QuantizedActivation, QuantizedConv2D
 from lmnet.layers.forms import form_of
 from lmnet.quantizations import get_quantizer
 
-#: The input range Blueoil's converter assumes for a convolution without a threshold table.
-CONVERTER_MAX_VALUE = DLK_UNTHRESHOLDED_INPUT
-
 
 @dataclasses.dataclass
 class MovedRanges:
@@ -51,12 +48,13 @@ class MovedRanges:
 
 def converter_values(model):
     """The variable values of ``model`` with every learned ``linear_mid_tread_half`` range moved to
-    :data:`CONVERTER_MAX_VALUE` where the layers around it allow it (see the module docstring)."""
+    :data:`lmnet.export.graph.DLK_UNTHRESHOLDED_INPUT` where the layers around it allow it (see the module
+    docstring)."""
     values = {id(variable): np.asarray(variable.numpy()) for variable in model.weights}
     moved, kept, scaled_layers = {}, {}, {}
     for owner, followers in _range_groups(model).items():
         name, arguments = owner.exported()
-        k = arguments.get("max_value", CONVERTER_MAX_VALUE) / CONVERTER_MAX_VALUE
+        k = arguments.get("max_value", DLK_UNTHRESHOLDED_INPUT) / DLK_UNTHRESHOLDED_INPUT
         if name != "linear_mid_tread_half" or k == 1.0:
             continue
         layers = [owner, *followers]
@@ -70,7 +68,7 @@ def converter_values(model):
                 values[id(variable)] = values[id(variable)] / np.float32(k)
         for convolution in convolutions:
             values[id(convolution.kernel)] = values[id(convolution.kernel)] * np.float32(k)
-        values[id(owner.learned_value)] = np.asarray(CONVERTER_MAX_VALUE, np.float32)
+        values[id(owner.learned_value)] = np.asarray(DLK_UNTHRESHOLDED_INPUT, np.float32)
         moved.update({layer.name: k for layer in layers})
         scaled_layers.update({layer.name: k for layer in [*batch_norms, *layers, *data_moves]})
     return MovedRanges(values, moved, kept, scaled_layers)

@@ -241,7 +241,7 @@ def _write_pb(context, path):
     ranges = converter_ranges.converter_values(context.network.model)
     if ranges.moved:
         shown = ", ".join(f"{name} x{k:.4g}" for name, k in ranges.moved.items())
-        context.log(f"pb: learned ranges moved to max_value {converter_ranges.CONVERTER_MAX_VALUE}, the one Blueoil's "
+        context.log(f"pb: learned ranges moved to max_value {graph.DLK_UNTHRESHOLDED_INPUT}, the one Blueoil's "
                     f"converter assumes, with the batch norms before and the kernels after rescaled (same outputs): "
                     f"{shown}")
     for name, reason in ranges.kept.items():
