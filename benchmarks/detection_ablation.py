@@ -18,8 +18,7 @@ import os
 import sys
 
 from benchmarks.common import REPO, print_table
-from benchmarks.peer_detection import (EXAMPLE_FLOAT, EXAMPLE_QUANTIZED, float_schedule, stage_experiment_id,
-                                       train_lmnet_chain)
+from benchmarks.peer_detection import EXAMPLE_FLOAT, EXAMPLE_QUANTIZED, stage_experiment_id, train_lmnet_chain
 from lmnet.environment import Environment
 
 #: The data's anchors fitted by ``lmnet check -c configs/example/object_detection_tiny.py`` (grid cells).
@@ -39,7 +38,7 @@ FLOAT_LEVERS = {
     "float-no-iou-objectness": ("with objectness target 1 instead of the IoU (LOSS_RESCORE)",
                                 ("NETWORK.LOSS_RESCORE=false",)),
     "float-learning-rate-1e-3": ("with Adam at 1e-3 instead of 2e-3",
-                                 (float_schedule(initial_learning_rate=0.001),)),
+                                 ("NETWORK.LEARNING_RATE_KWARGS.initial_learning_rate=0.001",)),
     "float-no-neighbour-cells": ("without neighbour-cell assignment (LOSS_NEIGHBOUR_CELLS)",
                                  ("NETWORK.LOSS_NEIGHBOUR_CELLS=false",)),
     "float-convolution-stem": ("with block_1 at full resolution instead of the space-to-depth stem (STEM)",

@@ -50,15 +50,9 @@ EXAMPLE_FLOAT = os.path.join(REPO, "configs", "example", "object_detection_tiny_
 EXAMPLE_QUANTIZED = os.path.join(REPO, "configs", "example", "object_detection_tiny.py")
 
 
-def float_schedule(**changes):
-    """The ``NETWORK.LEARNING_RATE_KWARGS`` override of the float example's schedule with ``changes`` made."""
-    schedule = dict(config_module.load(EXAMPLE_FLOAT).NETWORK.LEARNING_RATE_KWARGS, **changes)
-    return f"NETWORK.LEARNING_RATE_KWARGS={json.dumps(schedule)}"  # JSON is YAML
-
-
 def whole_cosine(steps):
     """Overrides training the float stage over a whole cosine of ``steps`` steps, validated four times."""
-    return f"MAX_STEPS={steps}", f"TEST_STEPS={steps // 4}", float_schedule(decay_steps=steps)
+    return f"MAX_STEPS={steps}", f"TEST_STEPS={steps // 4}", f"NETWORK.LEARNING_RATE_KWARGS.decay_steps={steps}"
 
 
 def default_runs():

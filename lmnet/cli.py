@@ -145,8 +145,9 @@ def user_errors_exit_2(run):
 def config_overrides_option(command):
     """Adds ``--set KEY=VALUE`` (repeatable, passed as ``overrides``) to a click command that reads a config."""
     return click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-                        help="override a config key (repeatable), e.g. --set MAX_STEPS=100 or "
-                             "--set NETWORK.OPTIMIZER_KWARGS='{momentum: 0.8}'; VALUE is read as YAML")(command)
+                        help="override a config key (repeatable), e.g. --set MAX_STEPS=100, "
+                             "--set NETWORK.OPTIMIZER_KWARGS='{momentum: 0.8}' or one key inside it, "
+                             "--set NETWORK.LEARNING_RATE_KWARGS.decay_steps=100; VALUE is read as YAML")(command)
 
 
 def trained_experiment_options(command):

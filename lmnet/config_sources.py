@@ -126,16 +126,21 @@ def _without_base(raw):
 def parse_override(text):
     """``"NETWORK.KEY=VALUE"`` as ``(("NETWORK", "KEY"), value)``; the value read as YAML.
 
+    ``KEY`` is a dotted path: a config key (``MAX_STEPS``), ``NETWORK.KEY`` / ``DATASET.KEY``, and after either
+    the keys of a mapping inside it (``NETWORK.LEARNING_RATE_KWARGS.decay_steps``).
+
     Raises:
-        ConfigError: not ``KEY=VALUE``, a key that is not UPPER_CASE or nests deeper than one section, or a
-            value that is not valid YAML; the message quotes the option.
+        ConfigError: not ``KEY=VALUE``, a config key that is not UPPER_CASE, an empty or non-identifier name in
+            the path, or a value that is not valid YAML; the message quotes the option.
     """
     key, separator, value = str(text).partition("=")
     names = tuple(key.strip().split("."))
-    shape_ok = len(names) == 1 or (len(names) == 2 and names[0] in SECTIONS)
-    if not separator or not shape_ok or not all(name.isupper() and name.isidentifier() for name in names):
-        raise ConfigError(f"--set {text!r}: expected KEY=VALUE with KEY a config key (MAX_STEPS) or "
-                          f"{' / '.join(section + '.KEY' for section in SECTIONS)}, e.g. --set MAX_STEPS=100")
+    config_keys = names[:2] if names[0] in SECTIONS else names[:1]
+    config_keys_ok = all(name.isupper() for name in config_keys)
+    if not separator or not config_keys_ok or not all(name.isidentifier() for name in names):
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE with KEY a config key (MAX_STEPS), "
+                          f"{' / '.join(section + '.KEY' for section in SECTIONS)}, or a key inside a mapping "
+                          f"value (NETWORK.LEARNING_RATE_KWARGS.decay_steps), e.g. --set MAX_STEPS=100")
     try:
         return names, yaml.safe_load(value)
     except yaml.YAMLError as error:
@@ -143,14 +148,25 @@ def parse_override(text):
 
 
 def apply_overrides(raw, overrides):
-    """Returns ``raw`` with each ``KEY=VALUE`` of ``overrides`` set (see :func:`parse_override`)."""
+    """Returns ``raw`` with each ``KEY=VALUE`` of ``overrides`` set (see :func:`parse_override`); ``raw`` and the
+    mappings inside it are copied, not changed.
+
+    Raises:
+        ConfigError: a path runs through a value that is not a mapping (a missing ``NETWORK`` or ``DATASET``
+            section is started empty); the message names the option and the value found.
+    """
     raw = dict(raw)
     for text in overrides or ():
         names, value = parse_override(text)
-        if len(names) == 1:
-            raw[names[0]] = value
-        else:
-            section = raw.get(names[0])
-            raw[names[0]] = section = type(section)(section) if isinstance(section, dict) else {}
-            section[names[1]] = value
+        container = raw
+        for depth, name in enumerate(names[:-1]):
+            inner = container.get(name)
+            if inner is None and depth == 0 and name in SECTIONS:
+                inner = {}
+            if not isinstance(inner, dict):
+                path = ".".join(names[:depth + 1])
+                raise ConfigError(f"--set {text!r}: {path} is {inner!r} in the config, not a mapping, so it has "
+                                  f"no key {names[depth + 1]!r}; set {path} as a whole instead")
+            container[name] = container = type(inner)(inner)
+        container[names[-1]] = value
     return raw

@@ -11,7 +11,9 @@ from lmnet import config as config_module
 from lmnet.config_sources import apply_overrides, parse_override
 from lmnet.errors import ConfigError
 from lmnet.quantizations import ternary
-from tests.conftest import one_error_line, write_tiny_config
+from tests.conftest import REPO, one_error_line, write_tiny_config
+
+EXAMPLE_CLASSIFICATION = os.path.join(REPO, "configs", "example", "classification.py")
 
 
 def write(path, text):
@@ -75,13 +77,31 @@ def test_overrides_parse_yaml_values_into_keys_and_sections():
 @pytest.mark.parametrize("text, message", [
     ("MAX_STEPS", r"--set 'MAX_STEPS': expected KEY=VALUE"),
     ("max_steps=3", r"expected KEY=VALUE with KEY a config key"),
-    ("NETWORK.OPTIMIZER.KWARGS=1", r"expected KEY=VALUE"),
-    ("TRAINER.STEPS=1", r"NETWORK\.KEY / DATASET\.KEY"),
+    ("NETWORK.optimizer_kwargs=1", r"NETWORK\.KEY / DATASET\.KEY"),
+    ("NETWORK.LEARNING_RATE_KWARGS..alpha=1", r"a key inside a mapping value"),
     ("IMAGE_SIZE=[1, 2", r"--set 'IMAGE_SIZE=\[1, 2': the value is not valid YAML"),
 ])
 def test_bad_overrides_are_named(text, message):
     with pytest.raises(ConfigError, match=message):
         parse_override(text)
+
+
+def test_overrides_reach_keys_inside_mapping_values():
+    raw = {"NETWORK": {"LEARNING_RATE_KWARGS": {"decay_steps": 10, "alpha": 0.01}}, "MAX_STEPS": 5}
+    changed = apply_overrides(raw, ["NETWORK.LEARNING_RATE_KWARGS.decay_steps=40",
+                                    "NETWORK.LEARNING_RATE_KWARGS.warmup_steps=4"])
+    assert changed["NETWORK"]["LEARNING_RATE_KWARGS"] == {"decay_steps": 40, "alpha": 0.01, "warmup_steps": 4}
+    assert raw["NETWORK"]["LEARNING_RATE_KWARGS"] == {"decay_steps": 10, "alpha": 0.01}
+    with pytest.raises(ConfigError, match=r"--set 'MAX_STEPS.value=1': MAX_STEPS is 5 in the config, not a mapping"):
+        apply_overrides(raw, ["MAX_STEPS.value=1"])
+    with pytest.raises(ConfigError, match=r"TRAINER is None in the config, not a mapping, so it has no key 'STEPS'"):
+        apply_overrides(raw, ["TRAINER.STEPS=1"])
+
+
+def test_nested_override_reaches_the_loaded_config():
+    config = config_module.load(EXAMPLE_CLASSIFICATION, overrides=["NETWORK.LEARNING_RATE_KWARGS.decay_steps=77"])
+    assert config.NETWORK.LEARNING_RATE_KWARGS["decay_steps"] == 77
+    assert config.NETWORK.LEARNING_RATE_KWARGS["initial_learning_rate"] == 2e-3
 
 
 def test_override_values_are_checked_like_config_values(tiny_config):

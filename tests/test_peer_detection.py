@@ -65,8 +65,10 @@ def test_every_default_run_is_a_valid_config_chain():
         for path, overrides in stages:
             config = config_module.load(path, overrides=overrides)
             assert config.MAX_STEPS > 0, label
-    steps = dict(item.split("=", 1) for item in peer_detection.whole_cosine(2300)[:2])
-    assert steps == {"MAX_STEPS": "2300", "TEST_STEPS": "575"}
+    example = config_module.load(peer_detection.EXAMPLE_FLOAT)
+    config = config_module.load(peer_detection.EXAMPLE_FLOAT, overrides=peer_detection.whole_cosine(2300))
+    assert (config.MAX_STEPS, config.TEST_STEPS) == (2300, 575)
+    assert config.NETWORK.LEARNING_RATE_KWARGS == dict(example.NETWORK.LEARNING_RATE_KWARGS, decay_steps=2300)
 
 
 def test_a_failed_peer_names_its_log(tmp_path):
@@ -76,3 +78,16 @@ def test_a_failed_peer_names_its_log(tmp_path):
         peer_detection.finish_peer(process, records)
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     assert peer_detection.finish_peer(process, records) == records
+
+
+def test_every_ablation_row_is_a_valid_config():
+    from benchmarks import detection_ablation
+    from lmnet import config as config_module
+    for name, (_, overrides) in detection_ablation.FLOAT_LEVERS.items():
+        assert config_module.load(peer_detection.EXAMPLE_FLOAT, overrides=overrides).MAX_STEPS > 0, name
+    slower = config_module.load(peer_detection.EXAMPLE_FLOAT,
+                                overrides=detection_ablation.FLOAT_LEVERS["float-learning-rate-1e-3"][1])
+    assert slower.NETWORK.LEARNING_RATE_KWARGS["initial_learning_rate"] == 0.001
+    for name, (_, overrides) in detection_ablation.QUANTIZED_LEVERS.items():
+        stage2 = detection_ablation.stage2_overrides(overrides, "/nonexistent/checkpoints")
+        assert config_module.load(peer_detection.EXAMPLE_QUANTIZED, overrides=stage2).MAX_STEPS > 0, name
