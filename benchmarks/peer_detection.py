@@ -179,7 +179,8 @@ def score_peer(records_path, validation):
 # lmnet ----------------------------------------------------------------------------------------------------
 
 class CpuRecordingTrainer(RecordingTrainer):
-    """Records ``(images seen, training CPU-seconds, COCO AP50, COCO AP)`` at every validation."""
+    """Records ``(images seen, training CPU-seconds, COCO AP50, COCO AP)`` at every validation, and prints it so
+    that a running benchmark can be read."""
 
     def run(self):
         self.cpu_records, self.evaluation_cpu = [], 0.0
@@ -189,8 +190,11 @@ class CpuRecordingTrainer(RecordingTrainer):
     def validate(self, step):
         before = cpu_seconds()
         results = super().validate(step)
-        self.cpu_records.append((step * self.config.BATCH_SIZE, before - self.cpu_start - self.evaluation_cpu,
-                                 results["coco/AP50"], results["coco/AP"]))
+        record = (step * self.config.BATCH_SIZE, before - self.cpu_start - self.evaluation_cpu,
+                  results["coco/AP50"], results["coco/AP"])
+        self.cpu_records.append(record)
+        print(f"  step {step}: {record[0]:,} images, {record[1]:.0f} training CPU-s in this stage, "
+              f"mAP@0.5 {record[2]:.3f}, mAP@0.5:0.95 {record[3]:.3f}", flush=True)
         self.evaluation_cpu += cpu_seconds() - before
         return results
 

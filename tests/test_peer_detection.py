@@ -1,7 +1,7 @@
 """The side-by-side detection benchmark's own logic: the YOLO files it writes and how it reads records.
 
 The peer training itself needs the peer environment (benchmarks/peer/setup_env.sh) and minutes of CPU; it
-is run by hand, not here.
+is run by hand, not here. lmnet's side runs on the tiny detection config.
 """
 import os
 import subprocess
@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from benchmarks import peer_detection
+from lmnet import config as config_module
 from lmnet.datasets.yolo_txt import yolo_box
+from tests.conftest import write_tiny_detection_config
 
 
 def test_written_labels_read_back_through_lmnets_yolo_reader(tmp_path):
@@ -25,7 +27,6 @@ def test_written_labels_read_back_through_lmnets_yolo_reader(tmp_path):
 
 
 def test_the_dataset_is_written_once_in_ultralytics_layout(tmp_path):
-    from lmnet import config as config_module
     config = config_module.load(peer_detection.EXAMPLE_FLOAT)
     options = dict(config.DATASET.OPTIONS or {}, num_train=3, num_validation=2)
     config = config_module.validate(dict(config, DATASET=dict(config.DATASET, OPTIONS=options)))
@@ -60,7 +61,6 @@ def test_a_chain_names_its_stages_and_a_missing_file_is_refused(tmp_path):
 
 
 def test_every_default_run_is_a_valid_config_chain():
-    from lmnet import config as config_module
     for label, stages in peer_detection.default_runs().items():
         for path, overrides in stages:
             config = config_module.load(path, overrides=overrides)
@@ -82,7 +82,6 @@ def test_a_failed_peer_names_its_log(tmp_path):
 
 def test_every_ablation_row_is_a_valid_config():
     from benchmarks import detection_ablation
-    from lmnet import config as config_module
     for name, (_, overrides) in detection_ablation.FLOAT_LEVERS.items():
         assert config_module.load(peer_detection.EXAMPLE_FLOAT, overrides=overrides).MAX_STEPS > 0, name
     slower = config_module.load(peer_detection.EXAMPLE_FLOAT,
@@ -91,3 +90,17 @@ def test_every_ablation_row_is_a_valid_config():
     for name, (_, overrides) in detection_ablation.QUANTIZED_LEVERS.items():
         stage2 = detection_ablation.stage2_overrides(overrides, "/nonexistent/checkpoints")
         assert config_module.load(peer_detection.EXAMPLE_QUANTIZED, overrides=stage2).MAX_STEPS > 0, name
+
+
+def test_a_two_stage_chain_adds_up_images_and_cpu_and_prints_each_validation(tmp_path, environment, capsys):
+    stage = write_tiny_detection_config(str(tmp_path), max_steps=4, save_steps=2, test_steps=2)
+    records = peer_detection.train_lmnet_chain([(stage, ()), (stage, ())], "tiny (two stages)", environment)
+    images = [record[0] for record in records]
+    cpu = [record[1] for record in records]
+    batch = config_module.load(stage).BATCH_SIZE
+    assert images == [2 * batch, 4 * batch, 6 * batch, 8 * batch]  # stage 2 goes on from stage 1's images
+    assert all(later > earlier for earlier, later in zip(cpu, cpu[1:]))
+    assert all(0.0 <= ap <= ap50 <= 1.0 for _, _, ap50, ap in records)
+    printed = capsys.readouterr().out
+    assert printed.count("training CPU-s in this stage, mAP@0.5 ") == 4
+    assert os.path.isdir(environment.experiment("tiny_two_stages-stage2").checkpoints)
