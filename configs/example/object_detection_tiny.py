@@ -23,4 +23,4 @@ IS_PRETRAIN = True
 PRETRAIN_DIR = Environment.from_env().experiment("detection_tiny_float").checkpoints
 PRETRAIN_FILE = "save.ckpt-1000"
 
-NETWORK.LEARNING_RATE_KWARGS = {"initial_learning_rate": 1e-3, "decay_steps": MAX_STEPS, "alpha": 0.01}
+NETWORK.LEARNING_RATE_KWARGS = dict(NETWORK.LEARNING_RATE_KWARGS, decay_steps=MAX_STEPS)  # stage 1's rate, its own cosine
