@@ -23,4 +23,5 @@ IS_PRETRAIN = True
 PRETRAIN_DIR = Environment.from_env().experiment("detection_tiny_float").checkpoints
 PRETRAIN_FILE = "save.ckpt-1000"
 
-NETWORK.LEARNING_RATE_KWARGS = dict(NETWORK.LEARNING_RATE_KWARGS, decay_steps=MAX_STEPS)  # stage 1's rate, its own cosine
+# Stage 1's learning rate, over a cosine of this stage's own steps.
+NETWORK.LEARNING_RATE_KWARGS = dict(NETWORK.LEARNING_RATE_KWARGS, decay_steps=MAX_STEPS)
