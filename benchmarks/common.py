@@ -1,5 +1,7 @@
 """Helpers shared by the benchmark scripts."""
+import collections
 import os
+import resource
 import tempfile
 import time
 
@@ -42,19 +44,31 @@ def print_table(headers, rows):
         print("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths)) + " |")
 
 
+def cpu_seconds():
+    """User + system CPU time of this process (all threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+#: One validation of a recorded run: its step, wall seconds and process CPU-seconds (user + system) since the
+#: start of training, and the validation metrics.
+Record = collections.namedtuple("Record", "step seconds cpu_seconds results")
+
+
 class RecordingTrainer(Trainer):
-    """A trainer that records ``(step, seconds since start, validation metrics)`` at each validation."""
+    """A trainer that records a :data:`Record` at each validation."""
 
     def run(self):
         """Trains, recording every validation in ``self.records``."""
         self.records = []
-        self.started = time.perf_counter()
+        self.started, self.cpu_started = time.perf_counter(), cpu_seconds()
         return super().run()
 
     def validate(self, step):
-        """Validates and records the result with the elapsed time."""
+        """Validates and records the result with the elapsed wall and CPU time."""
         results = super().validate(step)
-        self.records.append((step, time.perf_counter() - self.started, results))
+        self.records.append(Record(step, time.perf_counter() - self.started, cpu_seconds() - self.cpu_started,
+                                   results))
         return results
 
 
@@ -68,18 +82,20 @@ def train_recording(name, config, environment):
 
 
 def report_records(name, records, metric, extra_header=""):
-    """Prints the validation records of one run as a table of step, wall time and ``metric``."""
+    """Prints the validation records of one run as a table of step, wall time, CPU-seconds and ``metric``."""
     print(f"\n{name}{extra_header}")
-    print_table(["step", "wall time (s)", metric],
-                [(step, f"{seconds:.0f}", f"{results[metric]:.4f}") for step, seconds, results in records])
+    print_table(["step", "wall time (s)", "CPU-s (user + system)", metric],
+                [(record.step, f"{record.seconds:.0f}", f"{record.cpu_seconds:.0f}",
+                  f"{record.results[metric]:.4f}") for record in records])
 
 
 def target_row(name, records, metric, target, budget_s):
-    """One summary row: final value, total time, time to reach ``target``, and whether that was within budget."""
-    reached = [seconds for _, seconds, results in records if results[metric] >= target]
-    _, final_seconds, final = records[-1]
-    return (name, f"{final[metric]:.4f}", f"{final_seconds:.0f}", target,
+    """One summary row: final value, total wall time and CPU-seconds, wall time to reach ``target``, and whether
+    that was within the (wall-time) budget."""
+    reached = [record.seconds for record in records if record.results[metric] >= target]
+    final = records[-1]
+    return (name, f"{final.results[metric]:.4f}", f"{final.seconds:.0f}", f"{final.cpu_seconds:.0f}", target,
             f"{reached[0]:.0f}" if reached else "not reached", "yes" if reached and reached[0] <= budget_s else "no")
 
 
-TARGET_HEADERS = ["network", "final", "total s", "target", "s to target", "target within budget"]
+TARGET_HEADERS = ["network", "final", "total s", "total CPU-s", "target", "s to target", "target within budget"]

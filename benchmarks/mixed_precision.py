@@ -41,8 +41,8 @@ def accuracy_row(policy, steps, path=EXAMPLE_CLASSIFICATION, metric="accuracy"):
                          IS_PRETRAIN=False)  # from scratch, so that the two policies start alike
     config.NETWORK.LEARNING_RATE_KWARGS["decay_steps"] = steps
     records = train_recording(f"mixed-{policy_label(policy)}", config, scratch_environment())
-    step, seconds, results = records[-1]
-    return policy_label(policy), step, f"{seconds:.0f}", f"{results[metric]:.4f}"
+    final = records[-1]
+    return policy_label(policy), final.step, f"{final.seconds:.0f}", f"{final.results[metric]:.4f}"
 
 
 def main():

@@ -33,7 +33,6 @@ busy cores).
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -41,7 +40,7 @@ import sys
 import numpy as np
 from PIL import Image
 
-from benchmarks.common import REPO, RecordingTrainer, print_table
+from benchmarks.common import REPO, RecordingTrainer, cpu_seconds, print_table
 from lmnet import builders, config as config_module, experiment
 from lmnet.environment import Environment
 from lmnet.metrics.coco import coco_evaluate
@@ -75,12 +74,6 @@ def limit_threads(threads):
     import tensorflow as tf
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
-
-
-def cpu_seconds():
-    """User + system CPU time of this process (all threads)."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 # the data -----------------------------------------------------------------------------------------------
