@@ -81,10 +81,10 @@ def main():
             stages = [(EXAMPLE_QUANTIZED, stage2_overrides(overrides, stage1.checkpoints))]
             results[f"{name}: {change}"] = train_lmnet_chain(stages, name, environment)
     print("\nmAP@0.5 / mAP@0.5:0.95 (training CPU-seconds of the stage) at each validation, by images seen")
-    seen = sorted({images for records in results.values() for images, *_ in records})
+    seen = sorted({record.images for records in results.values() for record in records})
     rows = []
     for label, records in results.items():
-        by_images = {images: f"{ap50:.3f} / {ap:.3f} ({cpu:.0f})" for images, cpu, ap50, ap in records}
+        by_images = {r.images: f"{r.ap50:.3f} / {r.ap:.3f} ({r.cpu:.0f})" for r in records}
         rows.append((label, *(by_images.get(images, "") for images in seen)))
     print_table(["run", *(f"{images:,} images" for images in seen)], rows)
 

@@ -31,6 +31,7 @@ Environment of the peer run: ``YOLO_OFFLINE=1`` (no network), ``YOLO_CONFIG_DIR`
 busy cores).
 """
 import argparse
+import collections
 import json
 import os
 import shutil
@@ -66,6 +67,11 @@ def default_runs():
 
 
 THRESHOLDS = (0.5, 0.85, 0.9, 0.95)
+
+#: One validation of a run in this benchmark, lmnet's or the peer's: images seen and training CPU-seconds since the
+#: start of the run (all stages; without the validations), and the pycocotools scores AP50 (mAP@0.5) and AP
+#: (mAP@0.5:0.95) on the validation images.
+DetectionRecord = collections.namedtuple("DetectionRecord", "images cpu ap50 ap")
 PEER_SCRIPT = os.path.join(REPO, "benchmarks", "peer", "ultralytics_train.py")
 
 
@@ -156,7 +162,7 @@ def finish_peer(process, records):
 
 
 def score_peer(records_path, validation):
-    """``[(images, cpu, mAP@0.5, mAP@0.5:0.95), ...]`` of the peer's records."""
+    """The peer's records as :data:`DetectionRecord` s, scored by lmnet's scorer."""
     annotations = [validation.annotation(index) for index in range(len(validation))]
     scored = []
     with open(records_path) as stream:
@@ -165,29 +171,29 @@ def score_peer(records_path, validation):
             rows = np.asarray(record["detections"], np.float64).reshape(-1, 7)
             detections = [rows[rows[:, 0] == index, 1:] for index in range(len(annotations))]
             stats = coco_evaluate(detections, annotations, validation.classes)
-            scored.append((record["images"], record["cpu"], stats["AP50"], stats["AP"]))
+            scored.append(DetectionRecord(record["images"], record["cpu"], stats["AP50"], stats["AP"]))
     return scored
 
 
 # lmnet ----------------------------------------------------------------------------------------------------
 
 class CpuRecordingTrainer(RecordingTrainer):
-    """Records ``(images seen, training CPU-seconds, COCO AP50, COCO AP)`` at every validation, and prints it so
-    that a running benchmark can be read."""
+    """Records a :data:`DetectionRecord` of this stage at every validation in ``detection_records`` (its CPU-seconds
+    without the validations), and prints it so that a running benchmark can be read."""
 
     def run(self):
-        self.cpu_records, self.evaluation_cpu = [], 0.0
+        self.detection_records, self.evaluation_cpu = [], 0.0
         self.cpu_start = cpu_seconds()
         return super().run()
 
     def validate(self, step):
         before = cpu_seconds()
         results = super().validate(step)
-        record = (step * self.config.BATCH_SIZE, before - self.cpu_start - self.evaluation_cpu,
-                  results["coco/AP50"], results["coco/AP"])
-        self.cpu_records.append(record)
-        print(f"  step {step}: {record[0]:,} images, {record[1]:.0f} training CPU-s in this stage, "
-              f"mAP@0.5 {record[2]:.3f}, mAP@0.5:0.95 {record[3]:.3f}", flush=True)
+        record = DetectionRecord(step * self.config.BATCH_SIZE, before - self.cpu_start - self.evaluation_cpu,
+                                 results["coco/AP50"], results["coco/AP"])
+        self.detection_records.append(record)
+        print(f"  step {step}: {record.images:,} images, {record.cpu:.0f} training CPU-s in this stage, "
+              f"mAP@0.5 {record.ap50:.3f}, mAP@0.5:0.95 {record.ap:.3f}", flush=True)
         self.evaluation_cpu += cpu_seconds() - before
         return results
 
@@ -199,8 +205,8 @@ def stage_experiment_id(label, index):
 
 
 def train_lmnet_chain(stages, label, environment):
-    """Trains the stages ``[(config path, overrides), ...]`` of one run in order; returns its records with images
-    and CPU added up."""
+    """Trains the stages ``[(config path, overrides), ...]`` of one run in order; returns its
+    :data:`DetectionRecord` s with the images and CPU-seconds of earlier stages added."""
     records, offset_images, offset_cpu, previous = [], 0, 0.0, None
     for index, (path, overrides) in enumerate(stages):
         config = config_module.load(path, overrides=overrides)
@@ -213,9 +219,9 @@ def train_lmnet_chain(stages, label, environment):
         print(f"lmnet: {label}, stage {index + 1}: {os.path.relpath(path, REPO)} ({config.NETWORK_CLASS.__name__}, "
               f"{trainer.max_steps} steps)", flush=True)
         trainer.run()
-        records += [(images + offset_images, cpu + offset_cpu, ap50, ap) for images, cpu, ap50, ap in
-                    trainer.cpu_records]
-        offset_images, offset_cpu = records[-1][0], records[-1][1]
+        records += [record._replace(images=record.images + offset_images, cpu=record.cpu + offset_cpu)
+                    for record in trainer.detection_records]
+        offset_images, offset_cpu = records[-1].images, records[-1].cpu
         previous = trainer
     return records
 
@@ -224,22 +230,22 @@ def train_lmnet_chain(stages, label, environment):
 
 def at_budget(records, budget):
     """The last record within ``budget`` CPU-seconds, or ``None``."""
-    within = [record for record in records if record[1] <= budget]
+    within = [record for record in records if record.cpu <= budget]
     return within[-1] if within else None
 
 
 def first_reaching(records, threshold):
     """CPU-seconds of the first record with mAP@0.5 >= ``threshold`` ("—" if none)."""
-    reached = [cpu for _, cpu, ap50, _ in records if ap50 >= threshold]
+    reached = [record.cpu for record in records if record.ap50 >= threshold]
     return f"{reached[0]:.0f}" if reached else "—"
 
 
 def interpolated_ap(records, cpu):
     """Peer's mAP@0.5:0.95 at ``cpu`` CPU-seconds, linear between its records (``None`` outside them)."""
-    cpus = [record[1] for record in records]
+    cpus = [record.cpu for record in records]
     if not records or cpu < cpus[0] or cpu > cpus[-1]:
         return None
-    return float(np.interp(cpu, cpus, [record[3] for record in records]))
+    return float(np.interp(cpu, cpus, [record.ap for record in records]))
 
 
 def report(runs, budget, peer_label):
@@ -247,17 +253,17 @@ def report(runs, budget, peer_label):
     for label, records in runs.items():
         print(f"\n{label}")
         print_table(["images seen", "CPU-s", "mAP@0.5", "mAP@0.5:0.95"],
-                    [(images, f"{cpu:.0f}", f"{ap50:.4f}", f"{ap:.4f}") for images, cpu, ap50, ap in records])
+                    [(r.images, f"{r.cpu:.0f}", f"{r.ap50:.4f}", f"{r.ap:.4f}") for r in records])
     peer = runs.get(peer_label, [])
     rows = []
     for label, records in runs.items():
         kept = at_budget(records, budget)
         final = records[-1]
-        peer_ap = interpolated_ap(peer, kept[1]) if kept and label != peer_label else None
+        peer_ap = interpolated_ap(peer, kept.cpu) if kept and label != peer_label else None
         rows.append((label, *(first_reaching(records, threshold) for threshold in THRESHOLDS),
-                     f"{kept[2]:.4f} / {kept[3]:.4f} ({kept[1]:.0f})" if kept else "—",
-                     f"{kept[3] / peer_ap:.2f}" if peer_ap else "—",
-                     f"{final[2]:.4f} / {final[3]:.4f} ({final[1]:.0f})"))
+                     f"{kept.ap50:.4f} / {kept.ap:.4f} ({kept.cpu:.0f})" if kept else "—",
+                     f"{kept.ap / peer_ap:.2f}" if peer_ap else "—",
+                     f"{final.ap50:.4f} / {final.ap:.4f} ({final.cpu:.0f})"))
     print(f"\nSummary (CPU-seconds of training; budget {budget:.0f} CPU-s; ratio = mAP@0.5:0.95 over the peer's at "
           "the same CPU-seconds)")
     print_table(["run", *(f"first >= {t} mAP@0.5" for t in THRESHOLDS), "at budget: mAP@0.5 / 0.5:0.95 (CPU-s)",

@@ -40,7 +40,8 @@ def test_the_dataset_is_written_once_in_ultralytics_layout(tmp_path):
 
 
 def test_budget_threshold_and_interpolation_helpers():
-    records = [(16, 100.0, 0.3, 0.1), (32, 200.0, 0.9, 0.5), (48, 300.0, 0.96, 0.7)]
+    records = [peer_detection.DetectionRecord(*values)
+               for values in [(16, 100.0, 0.3, 0.1), (32, 200.0, 0.9, 0.5), (48, 300.0, 0.96, 0.7)]]
     assert peer_detection.at_budget(records, 250) == records[1]
     assert peer_detection.at_budget(records, 50) is None
     assert peer_detection.first_reaching(records, 0.85) == "200"
@@ -95,12 +96,12 @@ def test_every_ablation_row_is_a_valid_config():
 def test_a_two_stage_chain_adds_up_images_and_cpu_and_prints_each_validation(tmp_path, environment, capsys):
     stage = write_tiny_detection_config(str(tmp_path), max_steps=4, save_steps=2, test_steps=2)
     records = peer_detection.train_lmnet_chain([(stage, ()), (stage, ())], "tiny (two stages)", environment)
-    images = [record[0] for record in records]
-    cpu = [record[1] for record in records]
+    images = [record.images for record in records]
+    cpu = [record.cpu for record in records]
     batch = config_module.load(stage).BATCH_SIZE
     assert images == [2 * batch, 4 * batch, 6 * batch, 8 * batch]  # stage 2 goes on from stage 1's images
     assert all(later > earlier for earlier, later in zip(cpu, cpu[1:]))
-    assert all(0.0 <= ap <= ap50 <= 1.0 for _, _, ap50, ap in records)
+    assert all(0.0 <= record.ap <= record.ap50 <= 1.0 for record in records)
     printed = capsys.readouterr().out
     assert printed.count("training CPU-s in this stage, mAP@0.5 ") == 4
     assert os.path.isdir(environment.experiment("tiny_two_stages-stage2").checkpoints)
