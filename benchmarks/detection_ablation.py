@@ -52,7 +52,8 @@ QUANTIZED_LEVERS = {
     "quantized": ("stage 2 as the example has it", ()),
     "quantized-pact": ("with PACT activations", ("NETWORK.ACTIVATION_QUANTIZER=pact",)),
     "quantized-lsq": ("with LSQ activations", ("NETWORK.ACTIVATION_QUANTIZER=lsq",)),
-    "quantized-frozen-block-1": ("with block_1 frozen (FROZEN_LAYERS)", ('FROZEN_LAYERS=["block_1*"]',)),
+    "quantized-frozen-block-2": ("with block_2 frozen, the first convolution after the stem (FROZEN_LAYERS)",
+                                 ('FROZEN_LAYERS=["block_2*"]',)),
 }
 
 

@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 
 from benchmarks import peer_detection
-from lmnet import config as config_module
+from lmnet import builders, config as config_module
+from lmnet.datasets.synthetic_shapes_detection import SyntheticShapesDetection
 from lmnet.datasets.yolo_txt import yolo_box
+from lmnet.training.freezing import freeze_layers
 from tests.conftest import write_tiny_detection_config
 
 
@@ -90,7 +92,11 @@ def test_every_ablation_row_is_a_valid_config():
     assert slower.NETWORK.LEARNING_RATE_KWARGS["initial_learning_rate"] == 0.001
     for name, (_, overrides) in detection_ablation.QUANTIZED_LEVERS.items():
         stage2 = detection_ablation.stage2_overrides(overrides, "/nonexistent/checkpoints")
-        assert config_module.load(peer_detection.EXAMPLE_QUANTIZED, overrides=stage2).MAX_STEPS > 0, name
+        config = config_module.load(peer_detection.EXAMPLE_QUANTIZED, overrides=stage2)
+        assert config.MAX_STEPS > 0, name
+        if config.FROZEN_LAYERS:  # the patterns name layers of the network as the recipe builds it
+            network = builders.build_network(config, list(SyntheticShapesDetection.classes))
+            assert freeze_layers(network.training_model, config.FROZEN_LAYERS), name
 
 
 def test_a_two_stage_chain_adds_up_images_and_cpu_and_prints_each_validation(tmp_path, environment, capsys):
